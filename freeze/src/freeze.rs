@@ -1,0 +1,465 @@
+//! `freeze`: all-or-nothing deep freeze with SCC reference counting.
+//!
+//! One iterative depth-first walk finds the strongly connected components
+//! with Gabow's path-based algorithm (a node stack and a stack of pending
+//! SCC roots, compared by preorder number; this plays the part of the
+//! union-find in ISMM 2024 / verona-rt `freeze.h`). When an SCC completes,
+//! its first-visited node becomes the representative and receives
+//!
+//! ```text
+//! rc(rep) = Σ rc(members) − internal non-tree edges − (members − 1)
+//! ```
+//!
+//! (the members − 1 internal tree edges form a spanning tree of the SCC);
+//! the others forward to it. The rep's old count is parked in `aux`, so a
+//! failed walk restores every header exactly. No user code runs during a
+//! walk: pre-freeze hooks found by a walk run after it is rolled back, and
+//! the walk starts again.
+
+use crate::body::Body;
+use crate::error::{FreezeError, FreezeReason};
+use crate::heap::{self, Tracker};
+use crate::raw::*;
+use crate::status::Freezability;
+use crate::value::{Ref, Value};
+
+#[derive(Clone, Copy)]
+struct Frame {
+    ptr: ObjPtr,
+    /// Edge label: index of this child among its parent's object children
+    /// (root index for roots).
+    label: u32,
+    post: bool,
+}
+
+enum Stop {
+    Refused(ObjPtr, FreezeReason, String),
+    /// `is_frozen` found a mutable object: not an error.
+    NotShallow,
+}
+
+struct Walk<'t> {
+    visited: Vec<ObjPtr>,
+    nodes: Vec<ObjPtr>,
+    pending: Vec<(usize, usize)>,
+    stack: Vec<Frame>,
+    hooks: Vec<(ObjPtr, String)>,
+    tracker: &'t mut Tracker,
+    /// `is_frozen` mode: only inherently shallow-immutable kinds may freeze.
+    shallow: bool,
+    nroots: usize,
+}
+
+/// Freezes every root and everything reachable from them, in place.
+///
+/// All-or-nothing: on error every object is exactly as before (flags,
+/// counts), except for side effects of pre-freeze hooks that already ran.
+/// Roots may be `Explicit` (classes are by default); objects reached from
+/// a root must be freezable implicitly.
+///
+/// ```
+/// use permafrost_freeze::{freeze, is_frozen, Value};
+/// let inner = Value::list(vec![Value::Int(1)]);
+/// let outer = Value::list(vec![inner.clone()]);
+/// freeze(&[&outer]).unwrap();
+/// assert!(is_frozen(&inner)); // aliases see the change
+/// assert_eq!(inner.append(Value::Int(2)).unwrap_err().to_string(),
+///            "object of type list is immutable");
+/// ```
+pub fn freeze(roots: &[&Value]) -> Result<(), FreezeError> {
+    if roots.is_empty() {
+        return Err(FreezeError {
+            type_name: String::new(),
+            path: String::new(),
+            reason: FreezeReason::NoRoots,
+        });
+    }
+    let objs: Vec<ObjPtr> = roots.iter().filter_map(|v| v.slot().obj()).collect();
+    loop {
+        let (result, hooks) = walk_once(&objs, false);
+        match result {
+            Ok(()) if hooks.is_empty() => return Ok(()),
+            Err(Stop::Refused(p, reason, path)) if hooks.is_empty() => {
+                return Err(FreezeError {
+                    type_name: describe_type(p),
+                    path,
+                    reason,
+                })
+            }
+            Err(Stop::NotShallow) => unreachable!("only is_frozen walks are shallow"),
+            _ => run_hooks(hooks)?,
+        }
+    }
+}
+
+/// PEP 795 `is_frozen`: immediates, str and bytes are always frozen;
+/// a tuple whose contents are all frozen (recursively, through tuples) is
+/// frozen as a side effect and reported frozen.
+///
+/// ```
+/// use permafrost_freeze::{is_frozen, Value};
+/// let t = Value::tuple(vec![Value::Int(1), Value::from("a"), Value::None]);
+/// assert!(is_frozen(&t));
+/// let d = Value::dict();
+/// assert!(!is_frozen(&Value::tuple(vec![d, Value::None])));
+/// ```
+pub fn is_frozen(v: &Value) -> bool {
+    let Some(p) = v.slot().obj() else {
+        return true;
+    };
+    if p.is_frozen() {
+        return true;
+    }
+    if !matches!(p.body(), Body::Tuple(_)) {
+        return false;
+    }
+    walk_once(&[p], true).0.is_ok()
+}
+
+fn walk_once(roots: &[ObjPtr], shallow: bool) -> (Result<(), Stop>, Vec<(ObjPtr, String)>) {
+    heap::with_tracker(|tracker| {
+        let mut w = Walk {
+            visited: Vec::new(),
+            nodes: Vec::new(),
+            pending: Vec::new(),
+            stack: Vec::new(),
+            hooks: Vec::new(),
+            tracker,
+            shallow,
+            nroots: roots.len(),
+        };
+        for r in roots {
+            if !r.is_frozen() {
+                r.set_flags(ROOT);
+            }
+        }
+        let mut result = Ok(());
+        for (i, r) in roots.iter().enumerate() {
+            result = w.run(*r, i as u32);
+            if result.is_err() {
+                break;
+            }
+        }
+        for r in roots {
+            r.clear_flags(ROOT);
+        }
+        if result.is_err() || !w.hooks.is_empty() {
+            w.rollback();
+        } else {
+            heap::moved_to_frozen(w.visited.len());
+        }
+        (result, std::mem::take(&mut w.hooks))
+    })
+}
+
+impl Walk<'_> {
+    fn run(&mut self, root: ObjPtr, label: u32) -> Result<(), Stop> {
+        self.stack.push(Frame {
+            ptr: root,
+            label,
+            post: false,
+        });
+        while let Some(fr) = self.stack.pop() {
+            let w = fr.ptr;
+            if fr.post {
+                self.post(w);
+                continue;
+            }
+            let f = w.flags();
+            if f & FROZEN != 0 {
+                continue;
+            }
+            if f & VISITED != 0 {
+                // Edge to a node whose SCC is still open: it is internal.
+                let pre = w.header().aux.load(std::sync::atomic::Ordering::Relaxed);
+                while self.pending.last().is_some_and(|t| t.0 > pre) {
+                    let (_, e) = self.pending.pop().expect("checked");
+                    self.pending.last_mut().expect("root below").1 += e;
+                }
+                self.pending.last_mut().expect("open SCC").1 += 1;
+                continue;
+            }
+            self.visit(w, fr.label, f)?;
+        }
+        Ok(())
+    }
+
+    fn visit(&mut self, w: ObjPtr, label: u32, f: u32) -> Result<(), Stop> {
+        if self.shallow {
+            if !matches!(w.body(), Body::Tuple(_)) {
+                return Err(Stop::NotShallow);
+            }
+        } else {
+            if let Some(reason) = refusal(w, f) {
+                return Err(Stop::Refused(w, reason, self.path_to(label)));
+            }
+            if needs_hook(w, f) {
+                let path = self.path_to(label);
+                self.hooks.push((w, path));
+            }
+        }
+        let pre = self.visited.len();
+        w.header()
+            .aux
+            .store(pre, std::sync::atomic::Ordering::Relaxed);
+        w.set_flags(VISITED);
+        self.visited.push(w);
+        self.nodes.push(w);
+        self.pending.push((pre, 0));
+        self.stack.push(Frame {
+            ptr: w,
+            label,
+            post: true,
+        });
+        let start = self.stack.len();
+        let mut k = 0u32;
+        let stack = &mut self.stack;
+        for_each_walk_child(w, |c| {
+            if !c.is_frozen() {
+                stack.push(Frame {
+                    ptr: c,
+                    label: k,
+                    post: false,
+                });
+            }
+            k += 1;
+        });
+        self.stack[start..].reverse();
+        Ok(())
+    }
+
+    fn post(&mut self, x: ObjPtr) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let pre = x.header().aux.load(Relaxed);
+        if self.pending.last().map(|t| t.0) != Some(pre) {
+            return;
+        }
+        let (_, extra) = self.pending.pop().expect("checked");
+        let mut sum = 0usize;
+        let mut count = 0usize;
+        loop {
+            let m = self.nodes.pop().expect("x is on the node stack");
+            sum += m.header().rc.load(Relaxed);
+            count += 1;
+            if m.flags() & TRACKED != 0 {
+                self.tracker.untrack(m);
+            }
+            if m == x {
+                break;
+            }
+            m.header().aux.store(x.addr(), Relaxed);
+            m.set_flags(FORWARD | COMPLETE | FROZEN);
+        }
+        let h = x.header();
+        h.aux.store(h.rc.load(Relaxed), Relaxed);
+        h.rc.store(sum - extra - (count - 1), Relaxed);
+        x.set_flags(COMPLETE | FROZEN);
+    }
+
+    fn rollback(&mut self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for &v in &self.visited {
+            let f = v.flags();
+            let h = v.header();
+            if f & COMPLETE != 0 {
+                if f & FORWARD == 0 {
+                    h.rc.store(h.aux.load(Relaxed), Relaxed);
+                }
+                if f & TRACKED != 0 {
+                    self.tracker.retrack(v);
+                }
+            }
+            h.aux.store(0, Relaxed);
+            v.clear_flags(VISITED | COMPLETE | FROZEN | FORWARD);
+        }
+    }
+
+    /// `root.children[3].cb`: the open DFS path plus the edge being taken.
+    fn path_to(&self, label: u32) -> String {
+        let posts: Vec<&Frame> = self.stack.iter().filter(|f| f.post).collect();
+        let mut s = if self.nroots > 1 {
+            let root_label = posts.first().map_or(label, |f| f.label);
+            format!("roots[{root_label}]")
+        } else {
+            "root".to_string()
+        };
+        for (i, fr) in posts.iter().enumerate() {
+            let next = posts.get(i + 1).map_or(label, |f| f.label);
+            s.push_str(&edge_label(fr.ptr, next));
+        }
+        s
+    }
+}
+
+/// Why `w` may not be frozen, if it may not.
+fn refusal(w: ObjPtr, f: u32) -> Option<FreezeReason> {
+    let status = Freezability::from_bits((f & STATUS_MASK) >> STATUS_SHIFT)
+        .unwrap_or_else(|| default_status(w.body()));
+    match status {
+        Freezability::No => return Some(FreezeReason::StatusNo),
+        Freezability::Explicit if f & ROOT == 0 => return Some(FreezeReason::Explicit),
+        _ => {}
+    }
+    if let Body::Instance(i) = w.body() {
+        if let Body::Class(c) = i.class.body() {
+            if c.not_freezable {
+                return Some(FreezeReason::NotFreezable);
+            }
+        }
+    }
+    None
+}
+
+pub(crate) fn default_status(b: &Body) -> Freezability {
+    match b {
+        Body::Class(_) => Freezability::Explicit,
+        Body::Module(_) => Freezability::No,
+        _ => Freezability::Yes,
+    }
+}
+
+fn needs_hook(w: ObjPtr, f: u32) -> bool {
+    if f & HOOK_RAN != 0 {
+        return false;
+    }
+    if f & HAS_HOOK != 0 {
+        return true;
+    }
+    match w.body() {
+        Body::Instance(i) => matches!(i.class.body(), Body::Class(c) if c.has_pre_freeze.get()),
+        // SAFETY: owning thread, no borrow live during the walk.
+        Body::Module(m) => {
+            (f & STATUS_MASK) >> STATUS_SHIFT == Freezability::Proxy.bits()
+                && unsafe { m.dict.get() }.is_some()
+        }
+        // SAFETY: as above.
+        Body::WeakRef(wr) => crate::hooks::weak_needs_hook(unsafe { wr.target.get() }),
+        _ => false,
+    }
+}
+
+/// The edges the freeze walk follows. Escape hatches hide their contents:
+/// a shared field only ever holds frozen values and an interpreter-local
+/// field's values live in each worker's heap.
+fn for_each_walk_child(p: ObjPtr, mut f: impl FnMut(ObjPtr)) {
+    match p.body() {
+        Body::SharedField(_) => {}
+        _ => p.body().for_each_owned_child(&mut f),
+    }
+}
+
+fn describe_type(p: ObjPtr) -> String {
+    match p.body() {
+        Body::Instance(i) => match i.class.body() {
+            Body::Class(c) => c.name.as_str().to_string(),
+            _ => "instance".into(),
+        },
+        Body::Class(c) => format!("type ({})", c.name),
+        Body::Module(m) => format!("module ({})", m.name),
+        Body::Function(fd) => format!("function ({})", fd.name),
+        b => b.type_name().to_string(),
+    }
+}
+
+/// Text for the `k`-th object edge of `p`, in `for_each_owned_child` order.
+fn edge_label(p: ObjPtr, k: u32) -> String {
+    let k = k as usize;
+    let mut seen = 0usize;
+    let mut found: Option<String> = None;
+    let mut note = |is_obj: bool, text: &dyn Fn() -> String| {
+        if found.is_none() && is_obj {
+            if seen == k {
+                found = Some(text());
+            }
+            seen += 1;
+        }
+    };
+    let isobj = |s: &Slot| matches!(s, Slot::Obj(_));
+    // SAFETY (payload reads): owning thread, no borrow live (no user code).
+    unsafe {
+        match p.body() {
+            Body::Tuple(items) => items
+                .iter()
+                .enumerate()
+                .for_each(|(i, s)| note(isobj(s), &|| format!("[{i}]"))),
+            Body::List(items) => items
+                .get()
+                .iter()
+                .enumerate()
+                .for_each(|(i, s)| note(isobj(s), &|| format!("[{i}]"))),
+            Body::Dict(d) => d.get().iter().for_each(|(key, v)| {
+                let kr = crate::repr::short_repr(key.0);
+                note(isobj(&key.0), &|| format!(".keys()[{kr}]"));
+                note(isobj(v), &|| format!("[{kr}]"));
+            }),
+            Body::Set(d) => d.get().iter().for_each(|key| {
+                note(isobj(&key.0), &|| {
+                    format!("{{{}}}", crate::repr::short_repr(key.0))
+                })
+            }),
+            Body::Class(c) => {
+                c.bases
+                    .get()
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, s)| note(isobj(s), &|| format!(".__bases__[{i}]")));
+                c.dict
+                    .get()
+                    .iter()
+                    .for_each(|(n, s)| note(isobj(s), &|| format!(".{n}")));
+            }
+            Body::Instance(i) => {
+                note(true, &|| ".__class__".into());
+                i.attrs
+                    .get()
+                    .iter()
+                    .for_each(|(n, s)| note(isobj(s), &|| format!(".{n}")));
+            }
+            Body::Function(fd) => {
+                fd.captures
+                    .get()
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, s)| note(isobj(s), &|| format!(".__closure__[{i}]")));
+                fd.defaults
+                    .get()
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, s)| note(isobj(s), &|| format!(".__defaults__[{i}]")));
+            }
+            Body::Cell(c) => note(isobj(c.get()), &|| ".cell_contents".into()),
+            Body::Module(m) => {
+                if let Some(d) = m.dict.get() {
+                    d.iter()
+                        .for_each(|(n, s)| note(isobj(s), &|| format!(".{n}")))
+                }
+            }
+            Body::Local(l) => note(isobj(&l.factory), &|| ".factory".into()),
+            Body::WeakRef(_) => note(true, &|| "()".into()),
+            Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) | Body::SharedField(_) => {}
+        }
+    }
+    found.unwrap_or_else(|| format!(".<edge {k}>"))
+}
+
+fn run_hooks(hooks: Vec<(ObjPtr, String)>) -> Result<(), FreezeError> {
+    // Count the hooked objects first: a hook may drop references to others.
+    let hooks: Vec<(Ref, String)> = hooks
+        .into_iter()
+        .map(|(p, path)| (Ref::from_borrowed(p), path))
+        .collect();
+    for (r, path) in hooks {
+        if r.ptr.flags() & HOOK_RAN != 0 || r.ptr.is_frozen() {
+            continue;
+        }
+        r.ptr.set_flags(HOOK_RAN);
+        if let Err(e) = crate::hooks::run(&r) {
+            return Err(FreezeError {
+                type_name: describe_type(r.ptr),
+                path,
+                reason: FreezeReason::Hook(e.to_string()),
+            });
+        }
+    }
+    Ok(())
+}

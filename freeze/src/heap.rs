@@ -1,0 +1,298 @@
+//! One heap per worker thread: live-object accounting, the container list
+//! for the cycle collector, and per-object pre-freeze hooks.
+//!
+//! The heap is thread-local because a mutable object can only ever be used
+//! on the thread that made it (`Ref` is `!Send`). Frozen objects belong to
+//! no heap; they are counted globally.
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+
+use rustc_hash::FxHashMap;
+
+use crate::error::Error;
+use crate::raw::{self, ObjBox, ObjPtr, Slot, MARK, TRACKED};
+use crate::value::Ref;
+
+/// A pre-freeze hook attached to one object.
+pub(crate) type Hook = Box<dyn FnOnce(&Ref) -> Result<(), Error>>;
+
+static FROZEN_LIVE: AtomicIsize = AtomicIsize::new(0);
+
+pub(crate) struct Tracker {
+    /// Containers that may be part of a cycle; null = tombstone.
+    pub(crate) slots: Vec<*mut ObjBox>,
+    tombstones: usize,
+}
+
+impl Tracker {
+    /// Forgets a container that froze (it left the heap).
+    #[inline]
+    pub(crate) fn untrack(&mut self, p: ObjPtr) {
+        self.slots[p.header().gc_idx.get() as usize] = std::ptr::null_mut();
+        self.tombstones += 1;
+    }
+
+    /// Undoes `untrack` (a failed freeze rolls back).
+    #[inline]
+    pub(crate) fn retrack(&mut self, p: ObjPtr) {
+        self.slots[p.header().gc_idx.get() as usize] = p.0.as_ptr();
+        self.tombstones -= 1;
+    }
+
+    fn compact(&mut self) {
+        self.slots.retain(|p| !p.is_null());
+        for (i, p) in self.slots.iter().enumerate() {
+            // SAFETY: non-null entries are live tracked objects of this heap.
+            unsafe { (**p).header.gc_idx.set(i as u32) };
+        }
+        self.tombstones = 0;
+    }
+}
+
+struct HeapState {
+    live: Cell<usize>,
+    tracker: RefCell<Tracker>,
+    since_gc: Cell<usize>,
+    threshold: Cell<usize>,
+    paused: Cell<usize>,
+    collecting: Cell<bool>,
+    hooks: RefCell<FxHashMap<ObjPtr, Hook>>,
+}
+
+const MIN_THRESHOLD: usize = 100_000;
+
+thread_local! {
+    static HEAP: HeapState = HeapState {
+        live: Cell::new(0),
+        tracker: RefCell::new(Tracker { slots: Vec::new(), tombstones: 0 }),
+        since_gc: Cell::new(0),
+        threshold: Cell::new(MIN_THRESHOLD),
+        paused: Cell::new(0),
+        collecting: Cell::new(false),
+        hooks: RefCell::new(FxHashMap::default()),
+    };
+}
+
+pub(crate) fn on_alloc(p: ObjPtr, track: bool) {
+    let due = HEAP
+        .try_with(|h| {
+            h.live.set(h.live.get() + 1);
+            if !track {
+                return false;
+            }
+            let mut t = h.tracker.borrow_mut();
+            p.header().gc_idx.set(t.slots.len() as u32);
+            t.slots.push(p.0.as_ptr());
+            drop(t);
+            p.set_flags(TRACKED);
+            let n = h.since_gc.get() + 1;
+            h.since_gc.set(n);
+            n >= h.threshold.get() && h.paused.get() == 0 && !h.collecting.get()
+        })
+        .unwrap_or(false);
+    if due && !raw::draining() {
+        collect();
+    }
+}
+
+pub(crate) fn on_free(p: ObjPtr, tracked: bool) {
+    let _ = HEAP.try_with(|h| {
+        h.live.set(h.live.get().wrapping_sub(1));
+        if tracked {
+            let mut t = h.tracker.borrow_mut();
+            t.untrack(p);
+            if t.tombstones > 1024 && t.tombstones * 2 > t.slots.len() && !h.collecting.get() {
+                t.compact();
+            }
+        }
+    });
+}
+
+pub(crate) fn frozen_born(n: usize) {
+    FROZEN_LIVE.fetch_add(n as isize, Relaxed);
+}
+
+pub(crate) fn frozen_freed(n: usize) {
+    FROZEN_LIVE.fetch_sub(n as isize, Relaxed);
+}
+
+/// Moves `n` objects from this heap's count to the frozen count.
+pub(crate) fn moved_to_frozen(n: usize) {
+    let _ = HEAP.try_with(|h| h.live.set(h.live.get() - n));
+    FROZEN_LIVE.fetch_add(n as isize, Relaxed);
+}
+
+/// Runs `f` with this heap's container list (the freeze walk untracks).
+pub(crate) fn with_tracker<R>(f: impl FnOnce(&mut Tracker) -> R) -> R {
+    HEAP.with(|h| f(&mut h.tracker.borrow_mut()))
+}
+
+pub(crate) fn set_hook(p: ObjPtr, hook: Hook) {
+    HEAP.with(|h| h.hooks.borrow_mut().insert(p, hook));
+}
+
+pub(crate) fn take_hook(p: ObjPtr) -> Option<Hook> {
+    HEAP.with(|h| h.hooks.borrow_mut().remove(&p))
+}
+
+pub(crate) fn forget_hook(p: ObjPtr) {
+    let hook = HEAP
+        .try_with(|h| h.hooks.borrow_mut().remove(&p))
+        .ok()
+        .flatten();
+    drop(hook);
+}
+
+/// Live mutable objects in this thread's heap.
+pub fn heap_live() -> usize {
+    HEAP.try_with(|h| h.live.get()).unwrap_or(0)
+}
+
+/// Live frozen objects in the whole process (str and bytes are frozen from
+/// birth, so they count here).
+pub fn frozen_live() -> isize {
+    FROZEN_LIVE.load(Relaxed)
+}
+
+/// Containers this heap's cycle collector currently watches.
+pub fn tracked_containers() -> usize {
+    HEAP.with(|h| {
+        let t = h.tracker.borrow();
+        t.slots.len() - t.tombstones
+    })
+}
+
+/// Keeps the automatic cycle collector from running while alive (bulk
+/// builders use it; an explicit [`collect`] still runs).
+pub struct GcPause(());
+
+impl GcPause {
+    /// Pauses automatic collection on this thread until dropped.
+    pub fn new() -> GcPause {
+        HEAP.with(|h| h.paused.set(h.paused.get() + 1));
+        GcPause(())
+    }
+}
+
+impl Default for GcPause {
+    fn default() -> Self {
+        GcPause::new()
+    }
+}
+
+impl Drop for GcPause {
+    fn drop(&mut self) {
+        let _ = HEAP.try_with(|h| h.paused.set(h.paused.get() - 1));
+    }
+}
+
+/// Frees this heap's unreachable cycles; returns how many objects it freed.
+///
+/// CPython's algorithm over the container list: subtract internal
+/// references from each count; what keeps a positive count is referenced
+/// from outside and marks everything it reaches; the rest is garbage, whose
+/// containers are emptied so plain reference counting frees them.
+/// Frozen objects are never on the list, so this never looks at them.
+pub fn collect() -> usize {
+    if raw::draining() {
+        return 0;
+    }
+    let Ok(entered) = HEAP.try_with(|h| {
+        if h.collecting.replace(true) {
+            return false;
+        }
+        h.since_gc.set(0);
+        true
+    }) else {
+        return 0;
+    };
+    if !entered {
+        return 0;
+    }
+    let before = heap_live();
+    let garbage = find_garbage();
+    // Keep every garbage object alive while we cut its edges, so nothing is
+    // freed under our feet; then drop the keep-alive references.
+    let mut cut = Vec::new();
+    for &p in &garbage {
+        raw::incref(p);
+    }
+    for &p in &garbage {
+        // SAFETY: garbage objects are mutable objects of this thread's heap;
+        // no user code holds a borrow of their payload (unreachable).
+        unsafe { p.body().take_children(&mut cut) };
+    }
+    for s in cut {
+        raw::decref_slot(s);
+    }
+    for p in garbage {
+        raw::decref(p);
+    }
+    HEAP.with(|h| {
+        let mut t = h.tracker.borrow_mut();
+        t.compact();
+        let survivors = t.slots.len();
+        h.threshold.set((survivors * 2).max(MIN_THRESHOLD));
+        h.collecting.set(false);
+    });
+    before.saturating_sub(heap_live())
+}
+
+fn find_garbage() -> Vec<ObjPtr> {
+    HEAP.with(|h| {
+        let t = h.tracker.borrow();
+        let objs: Vec<ObjPtr> = t
+            .slots
+            .iter()
+            .filter(|p| !p.is_null())
+            // SAFETY: non-null entries are live tracked objects.
+            .map(|p| ObjPtr(unsafe { std::ptr::NonNull::new_unchecked(*p) }))
+            .collect();
+        drop(t);
+        let watched = |c: ObjPtr| c.flags() & TRACKED != 0 && !c.is_frozen();
+        for p in &objs {
+            p.header().aux.store(p.header().rc.load(Relaxed), Relaxed);
+        }
+        for p in &objs {
+            p.body().for_each_owned_child(|c| {
+                if watched(c) {
+                    let a = &c.header().aux;
+                    a.store(a.load(Relaxed) - 1, Relaxed);
+                }
+            });
+        }
+        let mut stack: Vec<ObjPtr> = Vec::new();
+        for p in &objs {
+            if p.header().aux.load(Relaxed) > 0 && p.flags() & MARK == 0 {
+                p.set_flags(MARK);
+                stack.push(*p);
+                while let Some(q) = stack.pop() {
+                    q.body().for_each_owned_child(|c| {
+                        if watched(c) && c.flags() & MARK == 0 {
+                            c.set_flags(MARK);
+                            stack.push(c);
+                        }
+                    });
+                }
+            }
+        }
+        let mut garbage = Vec::new();
+        for p in objs {
+            p.header().aux.store(0, Relaxed);
+            if p.flags() & MARK != 0 {
+                p.clear_flags(MARK);
+            } else {
+                garbage.push(p);
+            }
+        }
+        garbage
+    })
+}
+
+/// Slot helper for code that builds graphs in bulk.
+pub(crate) fn drop_slots(slots: impl IntoIterator<Item = Slot>) {
+    for s in slots {
+        raw::decref_slot(s)
+    }
+}

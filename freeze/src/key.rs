@@ -1,0 +1,180 @@
+//! Dict/set keys with Python's hashing rules: numbers by value (`1 == 1.0
+//! == True`), str and bytes by content, tuples structurally, other objects
+//! by identity; list, dict and set are unhashable. Hashing and equality
+//! walk nested tuples with an explicit stack.
+
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use indexmap::{Equivalent, IndexMap, IndexSet};
+use rustc_hash::FxHasher;
+
+use crate::body::Body;
+use crate::error::Error;
+use crate::raw::Slot;
+
+pub(crate) type DictMap = IndexMap<Key, Slot, BuildHasherDefault<FxHasher>>;
+pub(crate) type SetMap = IndexSet<Key, BuildHasherDefault<FxHasher>>;
+
+/// A counted key slot inside a dict or set.
+#[derive(Clone, Copy)]
+pub(crate) struct Key(pub(crate) Slot);
+
+/// A borrowed lookup key: a plain `&str` finds str keys without allocating.
+pub(crate) enum Probe<'a> {
+    Str(&'a str),
+    Slot(Slot),
+}
+
+const TAG_NUM: u8 = 1;
+const TAG_STR: u8 = 2;
+const TAG_BYTES: u8 = 3;
+const TAG_TUPLE: u8 = 4;
+const TAG_ID: u8 = 5;
+const TAG_NONE: u8 = 6;
+
+fn hash_num<H: Hasher>(x: f64, i: Option<i64>, h: &mut H) {
+    h.write_u8(TAG_NUM);
+    match i {
+        Some(i) => h.write_i64(i),
+        None if x.fract() == 0.0 && x >= i64::MIN as f64 && x < i64::MAX as f64 => {
+            h.write_i64(x as i64)
+        }
+        None => h.write_u64(x.to_bits()),
+    }
+}
+
+/// Hashes `root`, walking nested tuples iteratively.
+fn hash_slot<H: Hasher>(root: Slot, h: &mut H) {
+    let mut stack = vec![root];
+    while let Some(s) = stack.pop() {
+        match s {
+            Slot::None => h.write_u8(TAG_NONE),
+            Slot::Bool(b) => hash_num(b as i64 as f64, Some(b as i64), h),
+            Slot::Int(i) => hash_num(i as f64, Some(i), h),
+            Slot::Float(x) => hash_num(x, None, h),
+            Slot::Obj(p) => match p.body() {
+                Body::Str(s) => {
+                    h.write_u8(TAG_STR);
+                    h.write(s.as_bytes());
+                    h.write_u8(0xff);
+                }
+                Body::Bytes(b) => {
+                    h.write_u8(TAG_BYTES);
+                    h.write(b);
+                    h.write_u8(0xff);
+                }
+                Body::Tuple(items) => {
+                    h.write_u8(TAG_TUPLE);
+                    h.write_usize(items.len());
+                    stack.extend(items.iter().rev());
+                }
+                _ => {
+                    h.write_u8(TAG_ID);
+                    h.write_usize(p.addr());
+                }
+            },
+        }
+    }
+}
+
+fn num(s: Slot) -> Option<f64> {
+    match s {
+        Slot::Bool(b) => Some(b as i64 as f64),
+        Slot::Int(i) => Some(i as f64),
+        Slot::Float(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// Python `==` for hashable values, iterative over tuples.
+pub(crate) fn key_eq(a: Slot, b: Slot) -> bool {
+    let mut stack = vec![(a, b)];
+    while let Some((a, b)) = stack.pop() {
+        let same = match (a, b) {
+            (Slot::None, Slot::None) => true,
+            (Slot::Int(x), Slot::Int(y)) => x == y,
+            (Slot::Obj(p), Slot::Obj(q)) => {
+                if p == q {
+                    true
+                } else {
+                    match (p.body(), q.body()) {
+                        (Body::Str(x), Body::Str(y)) => x == y,
+                        (Body::Bytes(x), Body::Bytes(y)) => x == y,
+                        (Body::Tuple(x), Body::Tuple(y)) => {
+                            if x.len() != y.len() {
+                                false
+                            } else {
+                                stack.extend(x.iter().copied().zip(y.iter().copied()));
+                                true
+                            }
+                        }
+                        _ => false,
+                    }
+                }
+            }
+            _ => match (num(a), num(b)) {
+                (Some(x), Some(y)) => x == y,
+                _ => false,
+            },
+        };
+        if !same {
+            return false;
+        }
+    }
+    true
+}
+
+/// Refuses unhashable keys (list, dict, set, ... anywhere inside a tuple).
+pub(crate) fn check_hashable(root: Slot) -> Result<(), Error> {
+    let mut stack = vec![root];
+    while let Some(s) = stack.pop() {
+        if let Slot::Obj(p) = s {
+            match p.body() {
+                Body::Tuple(items) => stack.extend(items.iter().copied()),
+                Body::List(_) | Body::Dict(_) | Body::Set(_) | Body::Buffer(_) => {
+                    return Err(Error::Unhashable(p.body().type_name()))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        hash_slot(self.0, h)
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        key_eq(self.0, other.0)
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Probe<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match self {
+            Probe::Str(s) => {
+                h.write_u8(TAG_STR);
+                h.write(s.as_bytes());
+                h.write_u8(0xff);
+            }
+            Probe::Slot(s) => hash_slot(*s, h),
+        }
+    }
+}
+
+impl Equivalent<Key> for Probe<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        match self {
+            Probe::Str(s) => {
+                matches!(key.0, Slot::Obj(p) if matches!(p.body(), Body::Str(k) if &**k == *s))
+            }
+            Probe::Slot(s) => key_eq(*s, key.0),
+        }
+    }
+}

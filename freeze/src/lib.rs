@@ -1,0 +1,75 @@
+//! The object model of permafrost: per-worker heaps of Python-like objects
+//! and PEP 795's deep, all-or-nothing [`freeze`].
+//!
+//! * [`Value`] is an immediate (`None`, `bool`, `int`, `float`) or a
+//!   counted reference to a heap object: str, bytes, tuple, list, dict,
+//!   set, class, instance, function, cell, buffer, module, weakref and the
+//!   escape hatches `SharedField` and `InterpreterLocal`.
+//! * A `Value` holding a mutable object is `!Send`: it stays on the worker
+//!   that made it. [`freeze`] makes a graph deeply immutable in place; then
+//!   [`Value::share`] gives a [`Frozen`], which is `Send + Sync` and cloned
+//!   in O(1).
+//! * Cycles in frozen graphs are reference counted per strongly connected
+//!   component; cycles of mutable objects are found by each heap's cycle
+//!   collector ([`collect`]).
+//!
+//! ```
+//! use permafrost_freeze::{freeze, is_frozen, Value};
+//!
+//! let point = Value::class("Point", vec![], vec![]).unwrap();
+//! let p = point.instantiate(vec![("x", 1.into()), ("y", 2.into())]).unwrap();
+//! // Classes are Explicit: freeze the class with the instance.
+//! assert!(freeze(&[&p]).is_err());
+//! freeze(&[&p, &point]).unwrap();
+//! assert!(is_frozen(&p));
+//! assert!(p.setattr("x", 5.into()).is_err());
+//!
+//! let shared = p.share().unwrap(); // Send + Sync
+//! std::thread::spawn(move || {
+//!     assert_eq!(shared.value().getattr("y").unwrap().as_int(), Some(2));
+//! })
+//! .join()
+//! .unwrap();
+//! ```
+
+mod body;
+mod error;
+mod escape;
+mod freeze;
+mod heap;
+mod hooks;
+mod key;
+mod modules;
+mod ops;
+mod raw;
+mod repr;
+mod status;
+mod status_api;
+mod sym;
+mod traverse;
+mod value;
+mod weak;
+
+pub use error::{Error, FreezeError, FreezeReason};
+pub use escape::clear_interpreter_locals;
+pub use freeze::{freeze, is_frozen};
+pub use heap::{collect, frozen_live, heap_live, tracked_containers, GcPause};
+pub use hooks::set_pre_freeze_hook;
+pub use modules::{import, register_module, ModuleInit};
+pub use status::Freezability;
+pub use status_api::{
+    disabled, effective_freezable, freezable, frozen, get_freezable, set_freezable, unfreezable,
+    unset_freezable, Disabled,
+};
+pub use sym::Sym;
+pub use traverse::traverse;
+pub use value::{Call, Frozen, NativeFn, Ref, Value};
+pub use weak::run_weak_callbacks;
+
+/// Size in bytes of every heap object's header (count, scratch/SCC link,
+/// flags, container-list slot).
+pub const HEADER_BYTES: usize = std::mem::size_of::<raw::Header>();
+
+/// Size in bytes of one heap object (header + payload enum), not counting
+/// what the payload owns (a list's buffer, an instance's attributes).
+pub const OBJECT_BYTES: usize = std::mem::size_of::<raw::ObjBox>();

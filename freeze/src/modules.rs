@@ -1,0 +1,136 @@
+//! Module objects: a named namespace per worker. Modules default to
+//! freezability `No`; with `Proxy`, freezing turns the module into a proxy
+//! whose reads and writes go to the current worker's module of that name.
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use parking_lot::RwLock;
+use rustc_hash::FxHashMap;
+
+use crate::body::{Body, ModuleData};
+use crate::error::Error;
+use crate::ops::set_attr;
+use crate::raw::{self, ObjPtr, Payload};
+use crate::sym::Sym;
+use crate::value::{Ref, Value};
+
+/// Builds a module's initial contents in a worker that has none yet.
+pub type ModuleInit = fn(&Value) -> Result<(), Error>;
+
+thread_local! {
+    static MODULES: RefCell<FxHashMap<Sym, Value>> = RefCell::new(FxHashMap::default());
+}
+
+fn inits() -> &'static RwLock<FxHashMap<Sym, ModuleInit>> {
+    static I: OnceLock<RwLock<FxHashMap<Sym, ModuleInit>>> = OnceLock::new();
+    I.get_or_init(Default::default)
+}
+
+impl Value {
+    /// A new, empty module object. It is not registered anywhere; see
+    /// [`import`] for the current worker's module of a name.
+    pub fn module(name: &str) -> Value {
+        Value::Obj(Ref::from_owned(raw::alloc(Body::Module(Box::new(
+            ModuleData {
+                name: Sym::new(name),
+                dict: Payload::new(Some(Vec::new())),
+            },
+        )))))
+    }
+}
+
+/// Registers how to build module `name` in a worker that imports it first
+/// (through [`import`] or a frozen proxy).
+pub fn register_module(name: &str, init: ModuleInit) {
+    inits().write().insert(Sym::new(name), init);
+}
+
+/// The current worker's module `name`, created and initialised on first
+/// use from the function given to [`register_module`].
+pub fn import(name: &str) -> Result<Value, Error> {
+    let sym = Sym::new(name);
+    if let Some(m) = MODULES.with(|m| m.borrow().get(&sym).cloned()) {
+        return Ok(m);
+    }
+    let init = inits().read().get(&sym).copied();
+    let Some(init) = init else {
+        return Err(Error::Other(format!(
+            "no module named '{name}' in this worker"
+        )));
+    };
+    let m = Value::module(name);
+    init(&m)?;
+    MODULES.with(|ms| ms.borrow_mut().insert(sym, m.clone()));
+    Ok(m)
+}
+
+fn current(p: ObjPtr) -> Result<Value, Error> {
+    let Body::Module(md) = p.body() else {
+        unreachable!("modules only")
+    };
+    import(md.name.as_str())
+}
+
+pub(crate) fn module_getattr(p: ObjPtr, sym: Sym) -> Result<Value, Error> {
+    let Body::Module(md) = p.body() else {
+        unreachable!("modules only")
+    };
+    // SAFETY: module on its owning thread, or frozen (then dict is None and
+    // never changes); no mutable borrow live.
+    match unsafe { md.dict.get() } {
+        Some(d) => d
+            .iter()
+            .find(|(n, _)| *n == sym)
+            .map(|(_, v)| Value::from_slot(*v))
+            .ok_or_else(|| Error::Attribute {
+                type_name: format!("module {}", md.name),
+                name: sym.as_str().into(),
+            }),
+        None => current(p)?.getattr(sym.as_str()),
+    }
+}
+
+pub(crate) fn module_setattr(p: ObjPtr, sym: Sym, v: Value) -> Result<(), Error> {
+    let Body::Module(md) = p.body() else {
+        unreachable!("modules only")
+    };
+    // SAFETY: as in `module_getattr`.
+    if unsafe { md.dict.get() }.is_none() {
+        return current(p)?.setattr(sym.as_str(), v);
+    }
+    if p.is_frozen() {
+        return Err(Error::Immutable("module"));
+    }
+    // SAFETY: mutable module on its owning thread; released after.
+    let old = unsafe {
+        md.dict
+            .get_mut()
+            .as_mut()
+            .map(|d| set_attr(d, sym, v.into_slot()))
+    };
+    if let Some(Some(old)) = old {
+        raw::decref_slot(old);
+    }
+    Ok(())
+}
+
+/// The `Proxy` pre-freeze hook: the module's state moves into this worker's
+/// registry as a fresh module object; this one keeps only its name.
+pub(crate) fn proxify(p: ObjPtr) -> Result<(), Error> {
+    let Body::Module(md) = p.body() else {
+        return Ok(());
+    };
+    // SAFETY: mutable module on its owning thread; no borrow live.
+    let Some(state) = (unsafe { md.dict.get_mut().take() }) else {
+        return Ok(());
+    };
+    let holder = Value::module(md.name.as_str());
+    let Some(Body::Module(hd)) = holder.slot().obj().map(|q| q.body()) else {
+        unreachable!("just made a module")
+    };
+    // SAFETY: `holder` is new and mutable on this thread.
+    unsafe { *hd.dict.get_mut() = Some(state) };
+    MODULES.with(|ms| ms.borrow_mut().insert(md.name, holder));
+    Ok(())
+}

@@ -1,0 +1,795 @@
+//! Constructors and operations on values: what a program needs on each
+//! type. Every mutator checks the frozen bit first and changes nothing on
+//! error; old values are released only after the payload borrow ends.
+
+use crate::body::{AttrMap, Body, ClassData, FunctionData, InstanceData};
+use crate::error::Error;
+use crate::key::{check_hashable, DictMap, Key, Probe, SetMap};
+use crate::raw::{self, ObjPtr, Payload, Slot, BORROWED, FROZEN};
+use crate::sym::Sym;
+use crate::value::{Call, NativeFn, Ref, Value};
+
+fn new_obj(body: Body) -> Value {
+    Value::Obj(Ref::from_owned(raw::alloc(body)))
+}
+
+fn slots(items: Vec<Value>) -> Vec<Slot> {
+    items.into_iter().map(Value::into_slot).collect()
+}
+
+#[inline]
+fn writable(p: ObjPtr) -> Result<(), Error> {
+    let f = p.flags();
+    if f & FROZEN != 0 {
+        Err(Error::Immutable(p.body().type_name()))
+    } else if f & BORROWED != 0 {
+        Err(Error::Borrowed(p.body().type_name()))
+    } else {
+        Ok(())
+    }
+}
+
+fn norm_index(i: i64, len: usize) -> Result<usize, Error> {
+    let j = if i < 0 { i + len as i64 } else { i };
+    if j < 0 || j >= len as i64 {
+        Err(Error::Index { index: i, len })
+    } else {
+        Ok(j as usize)
+    }
+}
+
+fn type_err(expected: &'static str, found: &Value) -> Error {
+    Error::Type {
+        expected,
+        found: found.type_name(),
+    }
+}
+
+impl Value {
+    /// A new `str` (immutable, so frozen from birth).
+    pub fn str(s: &str) -> Value {
+        new_obj(Body::Str(s.into()))
+    }
+
+    /// A new `bytes` (immutable, so frozen from birth).
+    pub fn bytes(b: &[u8]) -> Value {
+        new_obj(Body::Bytes(b.into()))
+    }
+
+    /// A new tuple.
+    pub fn tuple(items: Vec<Value>) -> Value {
+        new_obj(Body::Tuple(slots(items).into_boxed_slice()))
+    }
+
+    /// A new list.
+    pub fn list(items: Vec<Value>) -> Value {
+        new_obj(Body::List(Payload::new(slots(items))))
+    }
+
+    /// A new empty dict (insertion-ordered).
+    pub fn dict() -> Value {
+        new_obj(Body::Dict(Box::new(Payload::new(DictMap::default()))))
+    }
+
+    /// A new dict from pairs; fails on an unhashable key.
+    pub fn dict_from(pairs: Vec<(Value, Value)>) -> Result<Value, Error> {
+        let d = Value::dict();
+        for (k, v) in pairs {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    /// A new set; fails on an unhashable item.
+    pub fn set_from(items: Vec<Value>) -> Result<Value, Error> {
+        let s = new_obj(Body::Set(Box::new(Payload::new(SetMap::default()))));
+        for v in items {
+            s.add(v)?;
+        }
+        Ok(s)
+    }
+
+    /// A new flat `f64` buffer (matrix-like payloads).
+    pub fn buffer(data: Vec<f64>) -> Value {
+        new_obj(Body::Buffer(Payload::new(data)))
+    }
+
+    /// A new cell (a variable captured by reference, as Python closures do).
+    pub fn cell(v: Value) -> Value {
+        new_obj(Body::Cell(Payload::new(v.into_slot())))
+    }
+
+    /// A new class. Bases must be classes; a class deriving from
+    /// [`Value::not_freezable_class`] makes unfreezable instances.
+    pub fn class(name: &str, bases: Vec<Value>, attrs: Vec<(&str, Value)>) -> Result<Value, Error> {
+        let mut not_freezable = false;
+        let mut has_pre_freeze = false;
+        for b in &bases {
+            match b.slot().obj().map(|p| p.body()) {
+                Some(Body::Class(c)) => {
+                    not_freezable |= c.not_freezable;
+                    has_pre_freeze |= c.has_pre_freeze.get();
+                }
+                _ => return Err(type_err("a class as base", b)),
+            }
+        }
+        let dict: AttrMap = attrs
+            .into_iter()
+            .map(|(n, v)| {
+                has_pre_freeze |= n == "__pre_freeze__";
+                (Sym::new(n), v.into_slot())
+            })
+            .collect();
+        Ok(new_obj(Body::Class(Box::new(ClassData {
+            name: Sym::new(name),
+            bases: Payload::new(slots(bases)),
+            dict: Payload::new(dict),
+            not_freezable,
+            has_pre_freeze: std::cell::Cell::new(has_pre_freeze),
+        }))))
+    }
+
+    /// PEP 795 `NotFreezable`: a base class whose subclasses' instances can
+    /// never be frozen. Each call makes a fresh base class marked so.
+    pub fn not_freezable_class() -> Value {
+        new_obj(Body::Class(Box::new(ClassData {
+            name: Sym::new("NotFreezable"),
+            bases: Payload::new(Vec::new()),
+            dict: Payload::new(Vec::new()),
+            not_freezable: true,
+            has_pre_freeze: std::cell::Cell::new(false),
+        })))
+    }
+
+    /// A native function with `arity` positional parameters, captured
+    /// values (closure) and defaults for the last parameters.
+    pub fn function(
+        name: &str,
+        arity: usize,
+        code: NativeFn,
+        captures: Vec<Value>,
+        defaults: Vec<Value>,
+    ) -> Value {
+        let has_cells = captures
+            .iter()
+            .any(|c| matches!(c.slot().obj().map(|p| p.body()), Some(Body::Cell(_))));
+        let v = new_obj(Body::Function(Box::new(FunctionData {
+            name: Sym::new(name),
+            code,
+            arity,
+            captures: Payload::new(slots(captures)),
+            defaults: Payload::new(slots(defaults)),
+        })));
+        if has_cells {
+            // Built-in pre-freeze hook: detach (snapshot) captured cells.
+            v.slot().obj().expect("object").set_flags(raw::HAS_HOOK);
+        }
+        v
+    }
+
+    fn obj(&self, expected: &'static str) -> Result<ObjPtr, Error> {
+        self.slot().obj().ok_or_else(|| type_err(expected, self))
+    }
+
+    /// The string, for `str` values.
+    pub fn as_str(&self) -> Option<&str> {
+        let p = self.slot().obj()?;
+        // SAFETY: `self` keeps the object alive for the borrow; str is
+        // immutable from birth, so nothing writes it meanwhile.
+        match unsafe { p.body_unbounded() } {
+            Body::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The bytes, for `bytes` values.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        let p = self.slot().obj()?;
+        // SAFETY: as in `as_str`; bytes are immutable from birth.
+        match unsafe { p.body_unbounded() } {
+            Body::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Number of items (str: bytes of UTF-8; list, tuple, dict, set,
+    /// buffer: elements).
+    pub fn len(&self) -> Result<usize, Error> {
+        let p = self.obj("a sized object")?;
+        // SAFETY (payload reads): `self` is a handle on the owning thread
+        // or to a frozen object, and no mutable borrow is live (mutators
+        // never call out while borrowing).
+        unsafe {
+            Ok(match p.body() {
+                Body::Str(s) => s.len(),
+                Body::Bytes(b) => b.len(),
+                Body::Tuple(t) => t.len(),
+                Body::List(l) => l.get().len(),
+                Body::Dict(d) => d.get().len(),
+                Body::Set(s) => s.get().len(),
+                Body::Buffer(b) => b.get().len(),
+                _ => return Err(type_err("a sized object", self)),
+            })
+        }
+    }
+
+    /// True when `len()` is zero.
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Item `i` of a list, tuple or buffer (negative counts from the end).
+    pub fn get(&self, i: i64) -> Result<Value, Error> {
+        let p = self.obj("a sequence")?;
+        // SAFETY: as in `len`.
+        unsafe {
+            match p.body() {
+                Body::Tuple(t) => Ok(Value::from_slot(t[norm_index(i, t.len())?])),
+                Body::List(l) => {
+                    let l = l.get();
+                    Ok(Value::from_slot(l[norm_index(i, l.len())?]))
+                }
+                Body::Buffer(b) => {
+                    let b = b.get();
+                    Ok(Value::Float(b[norm_index(i, b.len())?]))
+                }
+                _ => Err(type_err("a sequence", self)),
+            }
+        }
+    }
+
+    /// Replaces item `i` of a list (or buffer, with a number).
+    pub fn set(&self, i: i64, v: Value) -> Result<(), Error> {
+        let p = self.obj("a list")?;
+        match p.body() {
+            Body::List(l) => {
+                writable(p)?;
+                // SAFETY: mutable, owning thread (Ref is !Send), checked
+                // writable; the borrow ends before the old value is released.
+                let old = unsafe {
+                    let l = l.get_mut();
+                    let j = norm_index(i, l.len())?;
+                    std::mem::replace(&mut l[j], v.into_slot())
+                };
+                raw::decref_slot(old);
+                Ok(())
+            }
+            Body::Buffer(b) => {
+                writable(p)?;
+                let x = v.as_float().ok_or_else(|| type_err("a number", &v))?;
+                // SAFETY: as above; no objects involved.
+                unsafe {
+                    let b = b.get_mut();
+                    let j = norm_index(i, b.len())?;
+                    b[j] = x;
+                }
+                Ok(())
+            }
+            _ => Err(type_err("a list", self)),
+        }
+    }
+
+    fn list_mut<R>(&self, f: impl FnOnce(&mut Vec<Slot>) -> R) -> Result<R, Error> {
+        let p = self.obj("a list")?;
+        let Body::List(l) = p.body() else {
+            return Err(type_err("a list", self));
+        };
+        writable(p)?;
+        // SAFETY: mutable list on its owning thread, writable; `f` is
+        // crate-internal and neither allocates objects nor releases any.
+        Ok(f(unsafe { l.get_mut() }))
+    }
+
+    /// `list.append(v)`.
+    pub fn append(&self, v: Value) -> Result<(), Error> {
+        self.list_mut(|l| l.push(v.slot()))?;
+        std::mem::forget(v);
+        Ok(())
+    }
+
+    /// `list.insert(i, v)` (clamped like Python's).
+    pub fn insert(&self, i: i64, v: Value) -> Result<(), Error> {
+        self.list_mut(|l| {
+            let n = l.len() as i64;
+            let j = if i < 0 { (i + n).max(0) } else { i.min(n) };
+            l.insert(j as usize, v.slot());
+        })?;
+        std::mem::forget(v);
+        Ok(())
+    }
+
+    /// `list.pop()` (last item) or `list.pop(i)`.
+    pub fn pop(&self, i: Option<i64>) -> Result<Value, Error> {
+        let s = self.list_mut(|l| -> Result<Slot, Error> {
+            let j = norm_index(i.unwrap_or(-1), l.len())?;
+            Ok(l.remove(j))
+        })??;
+        Ok(Value::from_slot_owned(s))
+    }
+
+    /// `list.extend(items)`.
+    pub fn extend(&self, items: impl IntoIterator<Item = Value>) -> Result<(), Error> {
+        let items: Vec<Value> = items.into_iter().collect();
+        self.list_mut(|l| l.extend(items.iter().map(Value::slot)))?;
+        items.into_iter().for_each(std::mem::forget);
+        Ok(())
+    }
+
+    /// Empties a list, dict or set.
+    pub fn clear(&self) -> Result<(), Error> {
+        let p = self.obj("a container")?;
+        writable(p)?;
+        let mut old = Vec::new();
+        // SAFETY: writable mutable object on its thread; released after.
+        unsafe {
+            match p.body() {
+                Body::List(l) => old.append(l.get_mut()),
+                Body::Dict(d) => {
+                    for (k, v) in std::mem::take(d.get_mut()) {
+                        old.push(k.0);
+                        old.push(v)
+                    }
+                }
+                Body::Set(s) => old.extend(std::mem::take(s.get_mut()).into_iter().map(|k| k.0)),
+                _ => return Err(type_err("a list, dict or set", self)),
+            }
+        }
+        crate::heap::drop_slots(old);
+        Ok(())
+    }
+
+    /// Snapshot of a list's or tuple's items (or a dict's keys, a set's items).
+    pub fn to_vec(&self) -> Result<Vec<Value>, Error> {
+        let p = self.obj("an iterable")?;
+        // SAFETY: as in `len`.
+        unsafe {
+            Ok(match p.body() {
+                Body::Tuple(t) => t.iter().map(|s| Value::from_slot(*s)).collect(),
+                Body::List(l) => l.get().iter().map(|s| Value::from_slot(*s)).collect(),
+                Body::Dict(d) => d.get().keys().map(|k| Value::from_slot(k.0)).collect(),
+                Body::Set(s) => s.get().iter().map(|k| Value::from_slot(k.0)).collect(),
+                Body::Buffer(b) => b.get().iter().map(|x| Value::Float(*x)).collect(),
+                _ => return Err(type_err("an iterable", self)),
+            })
+        }
+    }
+
+    /// A buffer's contents, copied.
+    pub fn buffer_to_vec(&self) -> Result<Vec<f64>, Error> {
+        self.with_buffer(|b| b.to_vec())
+    }
+
+    /// Runs `f` over a buffer's contents without copying. While `f` runs
+    /// the buffer refuses writes.
+    pub fn with_buffer<R>(&self, f: impl FnOnce(&[f64]) -> R) -> Result<R, Error> {
+        let p = self.obj("a buffer")?;
+        let Body::Buffer(b) = p.body() else {
+            return Err(type_err("a buffer", self));
+        };
+        let _g = ReadGuard::new(p);
+        // SAFETY: frozen (never written) or mutable on its own thread with
+        // BORROWED set, so every mutator refuses while `f` runs.
+        Ok(f(unsafe { b.get() }))
+    }
+
+    /// `d[key]` for a dict (an int index for a list or tuple).
+    pub fn get_item(&self, key: &Value) -> Result<Value, Error> {
+        let p = self.obj("a mapping")?;
+        match p.body() {
+            Body::Dict(d) => {
+                check_hashable(key.slot())?;
+                // SAFETY: as in `len`; lookups hash immutable keys only.
+                let d = unsafe { d.get() };
+                d.get(&Probe::Slot(key.slot()))
+                    .map(|s| Value::from_slot(*s))
+                    .ok_or_else(|| Error::Key(crate::repr::short_repr(key.slot())))
+            }
+            Body::List(_) | Body::Tuple(_) | Body::Buffer(_) => {
+                self.get(key.as_int().ok_or_else(|| type_err("an int index", key))?)
+            }
+            _ => Err(type_err("a mapping", self)),
+        }
+    }
+
+    /// `d.get(key)` with a `&str` key, without allocating.
+    pub fn get_str(&self, key: &str) -> Result<Option<Value>, Error> {
+        let p = self.obj("a dict")?;
+        let Body::Dict(d) = p.body() else {
+            return Err(type_err("a dict", self));
+        };
+        // SAFETY: as in `len`.
+        Ok(unsafe { d.get() }
+            .get(&Probe::Str(key))
+            .map(|s| Value::from_slot(*s)))
+    }
+
+    /// `key in container` for dict, set, list and tuple.
+    pub fn contains(&self, key: &Value) -> Result<bool, Error> {
+        let p = self.obj("a container")?;
+        // SAFETY: as in `len`.
+        unsafe {
+            match p.body() {
+                Body::Dict(d) => {
+                    check_hashable(key.slot())?;
+                    Ok(d.get().contains_key(&Probe::Slot(key.slot())))
+                }
+                Body::Set(s) => {
+                    check_hashable(key.slot())?;
+                    Ok(s.get().contains(&Probe::Slot(key.slot())))
+                }
+                Body::List(_) | Body::Tuple(_) => Ok(self.to_vec()?.iter().any(|v| v.py_eq(key))),
+                _ => Err(type_err("a container", self)),
+            }
+        }
+    }
+
+    /// `d[key] = v`, or `l[i] = v` for a list.
+    pub fn set_item(&self, key: Value, v: Value) -> Result<(), Error> {
+        let p = self.obj("a mapping")?;
+        let Body::Dict(d) = p.body() else {
+            if matches!(p.body(), Body::List(_) | Body::Buffer(_)) {
+                let i = key.as_int().ok_or_else(|| type_err("an int index", &key))?;
+                return self.set(i, v);
+            }
+            return Err(type_err("a mapping", self));
+        };
+        writable(p)?;
+        check_hashable(key.slot())?;
+        // SAFETY: writable dict on its thread; hashing reads only
+        // immutable keys; old values are released after the borrow.
+        let old = unsafe {
+            let d = d.get_mut();
+            match d.get_index_of(&Probe::Slot(key.slot())) {
+                Some(i) => Some(std::mem::replace(&mut d[i], v.into_slot())),
+                None => {
+                    d.insert(Key(key.clone().into_slot()), v.into_slot());
+                    None
+                }
+            }
+        };
+        if let Some(old) = old {
+            raw::decref_slot(old);
+        }
+        Ok(())
+    }
+
+    /// `del d[key]` (keeps the order of the others); returns the value.
+    pub fn del_item(&self, key: &Value) -> Result<Value, Error> {
+        let p = self.obj("a dict")?;
+        let Body::Dict(d) = p.body() else {
+            return Err(type_err("a dict", self));
+        };
+        writable(p)?;
+        check_hashable(key.slot())?;
+        // SAFETY: as in `set_item`.
+        let removed = unsafe { d.get_mut().shift_remove_entry(&Probe::Slot(key.slot())) };
+        let (k, v) = removed.ok_or_else(|| Error::Key(crate::repr::short_repr(key.slot())))?;
+        raw::decref_slot(k.0);
+        Ok(Value::from_slot_owned(v))
+    }
+
+    /// Snapshot of a dict's `(key, value)` pairs, in insertion order.
+    pub fn items(&self) -> Result<Vec<(Value, Value)>, Error> {
+        let p = self.obj("a dict")?;
+        let Body::Dict(d) = p.body() else {
+            return Err(type_err("a dict", self));
+        };
+        // SAFETY: as in `len`.
+        Ok(unsafe { d.get() }
+            .iter()
+            .map(|(k, v)| (Value::from_slot(k.0), Value::from_slot(*v)))
+            .collect())
+    }
+
+    /// `set.add(v)`.
+    pub fn add(&self, v: Value) -> Result<(), Error> {
+        let p = self.obj("a set")?;
+        let Body::Set(s) = p.body() else {
+            return Err(type_err("a set", self));
+        };
+        writable(p)?;
+        check_hashable(v.slot())?;
+        // SAFETY: as in `set_item`.
+        let inserted = unsafe { s.get_mut().insert(Key(v.slot())) };
+        if inserted {
+            std::mem::forget(v);
+        }
+        Ok(())
+    }
+
+    /// `set.discard(v)`; returns whether it was there.
+    pub fn discard(&self, v: &Value) -> Result<bool, Error> {
+        let p = self.obj("a set")?;
+        let Body::Set(s) = p.body() else {
+            return Err(type_err("a set", self));
+        };
+        writable(p)?;
+        check_hashable(v.slot())?;
+        // SAFETY: as in `set_item`.
+        let removed = unsafe { s.get_mut().shift_take(&Probe::Slot(v.slot())) };
+        Ok(match removed {
+            Some(k) => {
+                raw::decref_slot(k.0);
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// A cell's contents.
+    pub fn cell_get(&self) -> Result<Value, Error> {
+        let p = self.obj("a cell")?;
+        let Body::Cell(c) = p.body() else {
+            return Err(type_err("a cell", self));
+        };
+        // SAFETY: as in `len`.
+        Ok(Value::from_slot(unsafe { *c.get() }))
+    }
+
+    /// Rebinds a cell (refused once frozen).
+    pub fn cell_set(&self, v: Value) -> Result<(), Error> {
+        let p = self.obj("a cell")?;
+        let Body::Cell(c) = p.body() else {
+            return Err(type_err("a cell", self));
+        };
+        writable(p)?;
+        // SAFETY: as in `set_item`.
+        let old = unsafe { std::mem::replace(c.get_mut(), v.into_slot()) };
+        raw::decref_slot(old);
+        Ok(())
+    }
+
+    /// A new instance of this class with the given attributes.
+    pub fn instantiate(&self, attrs: Vec<(&str, Value)>) -> Result<Value, Error> {
+        let p = self.obj("a class")?;
+        if !matches!(p.body(), Body::Class(_)) {
+            return Err(type_err("a class", self));
+        }
+        raw::incref(p);
+        let attrs = attrs
+            .into_iter()
+            .map(|(n, v)| (Sym::new(n), v.into_slot()))
+            .collect();
+        Ok(new_obj(Body::Instance(InstanceData {
+            class: p,
+            attrs: Payload::new(attrs),
+        })))
+    }
+
+    /// Like [`instantiate`](Value::instantiate) with pre-interned names
+    /// (bulk builders).
+    pub fn instantiate_syms(&self, attrs: Vec<(Sym, Value)>) -> Result<Value, Error> {
+        let p = self.obj("a class")?;
+        if !matches!(p.body(), Body::Class(_)) {
+            return Err(type_err("a class", self));
+        }
+        raw::incref(p);
+        let attrs = attrs.into_iter().map(|(n, v)| (n, v.into_slot())).collect();
+        Ok(new_obj(Body::Instance(InstanceData {
+            class: p,
+            attrs: Payload::new(attrs),
+        })))
+    }
+
+    /// The class of an instance.
+    pub fn class_of(&self) -> Result<Value, Error> {
+        match self.obj("an instance")?.body() {
+            Body::Instance(i) => Ok(Value::Obj(Ref::from_borrowed(i.class))),
+            _ => Err(type_err("an instance", self)),
+        }
+    }
+
+    /// The name of a class, function or module, or an instance's class.
+    pub fn name(&self) -> Result<&'static str, Error> {
+        Ok(match self.obj("a named object")?.body() {
+            Body::Class(c) => c.name.as_str(),
+            Body::Function(f) => f.name.as_str(),
+            Body::Module(m) => m.name.as_str(),
+            Body::Instance(i) => match i.class.body() {
+                Body::Class(c) => c.name.as_str(),
+                _ => "instance",
+            },
+            _ => return Err(type_err("a named object", self)),
+        })
+    }
+
+    /// A class's bases.
+    pub fn bases(&self) -> Result<Vec<Value>, Error> {
+        match self.obj("a class")?.body() {
+            // SAFETY: as in `len`.
+            Body::Class(c) => Ok(unsafe { c.bases.get() }
+                .iter()
+                .map(|s| Value::from_slot(*s))
+                .collect()),
+            _ => Err(type_err("a class", self)),
+        }
+    }
+
+    /// `cls.__bases__ = bases` (refused once the class is frozen).
+    pub fn set_bases(&self, bases: Vec<Value>) -> Result<(), Error> {
+        let p = self.obj("a class")?;
+        let Body::Class(c) = p.body() else {
+            return Err(type_err("a class", self));
+        };
+        writable(p)?;
+        for b in &bases {
+            if !matches!(b.slot().obj().map(|q| q.body()), Some(Body::Class(_))) {
+                return Err(type_err("a class as base", b));
+            }
+        }
+        // SAFETY: as in `set_item`.
+        let old = unsafe { std::mem::replace(c.bases.get_mut(), slots(bases)) };
+        crate::heap::drop_slots(old);
+        Ok(())
+    }
+
+    /// Attribute lookup: an instance's own attributes, then its class and
+    /// the class's bases (depth-first, left to right); a class's own dict
+    /// then its bases; a module's namespace.
+    pub fn getattr(&self, name: &str) -> Result<Value, Error> {
+        let sym = Sym::new(name);
+        let p = self.obj("an object with attributes")?;
+        let found = match p.body() {
+            Body::Instance(i) => {
+                // SAFETY: as in `len`.
+                let own = unsafe { i.attrs.get() }
+                    .iter()
+                    .find(|(n, _)| *n == sym)
+                    .map(|e| e.1);
+                own.or_else(|| class_lookup(i.class, sym))
+            }
+            Body::Class(_) => class_lookup(p, sym),
+            Body::Module(_) => return crate::modules::module_getattr(p, sym),
+            _ => return Err(type_err("an object with attributes", self)),
+        };
+        found.map(Value::from_slot).ok_or_else(|| Error::Attribute {
+            type_name: self.name().unwrap_or("object").to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// Attribute assignment on an instance, class or module (refused once
+    /// frozen).
+    pub fn setattr(&self, name: &str, v: Value) -> Result<(), Error> {
+        let sym = Sym::new(name);
+        let p = self.obj("an object with attributes")?;
+        let map = match p.body() {
+            Body::Instance(i) => &i.attrs,
+            Body::Class(c) => {
+                writable(p)?;
+                if name == "__pre_freeze__" {
+                    c.has_pre_freeze.set(true);
+                }
+                &c.dict
+            }
+            Body::Module(_) => return crate::modules::module_setattr(p, sym, v),
+            _ => return Err(type_err("an object with attributes", self)),
+        };
+        writable(p)?;
+        // SAFETY: as in `set_item`.
+        let old = unsafe { set_attr(map.get_mut(), sym, v.into_slot()) };
+        if let Some(old) = old {
+            raw::decref_slot(old);
+        }
+        Ok(())
+    }
+
+    /// `del obj.name` on an instance or class.
+    pub fn delattr(&self, name: &str) -> Result<(), Error> {
+        let sym = Sym::new(name);
+        let p = self.obj("an object with attributes")?;
+        let map = match p.body() {
+            Body::Instance(i) => &i.attrs,
+            Body::Class(c) => &c.dict,
+            _ => return Err(type_err("an object with attributes", self)),
+        };
+        writable(p)?;
+        // SAFETY: as in `set_item`.
+        let old = unsafe {
+            let m = map.get_mut();
+            m.iter().position(|(n, _)| *n == sym).map(|i| m.remove(i).1)
+        };
+        match old {
+            Some(s) => {
+                raw::decref_slot(s);
+                Ok(())
+            }
+            None => Err(Error::Attribute {
+                type_name: self.name().unwrap_or("object").to_string(),
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    /// Calls a function with positional arguments. Calling a class makes an
+    /// instance (attributes from its `__init__`, if any, are up to it).
+    pub fn call(&self, args: &[Value]) -> Result<Value, Error> {
+        let Some(r) = self.as_obj() else {
+            return Err(type_err("a callable", self));
+        };
+        match r.ptr.body() {
+            Body::Function(fd) => {
+                let code = fd.code;
+                code(&Call { func: r, args })
+            }
+            Body::Class(_) => {
+                let inst = self.instantiate(Vec::new())?;
+                if let Some(init) = class_lookup(r.ptr, Sym::new("__init__")) {
+                    let mut full = Vec::with_capacity(args.len() + 1);
+                    full.push(inst.clone());
+                    full.extend(args.iter().cloned());
+                    Value::from_slot(init).call(&full)?;
+                }
+                Ok(inst)
+            }
+            _ => Err(type_err("a callable", self)),
+        }
+    }
+
+    /// `obj.name(*args)`: looks the function up on the class and passes the
+    /// instance first.
+    pub fn call_method(&self, name: &str, args: &[Value]) -> Result<Value, Error> {
+        let f = self.getattr(name)?;
+        let mut full = Vec::with_capacity(args.len() + 1);
+        full.push(self.clone());
+        full.extend(args.iter().cloned());
+        f.call(&full)
+    }
+}
+
+/// Looks `sym` up in a class and its bases, depth-first, left to right.
+pub(crate) fn class_lookup(cls: ObjPtr, sym: Sym) -> Option<Slot> {
+    let mut stack = vec![cls];
+    let mut seen = rustc_hash::FxHashSet::default();
+    while let Some(c) = stack.pop() {
+        if !seen.insert(c) {
+            continue;
+        }
+        if let Body::Class(cd) = c.body() {
+            // SAFETY: class on its owning thread or frozen; no borrow live.
+            unsafe {
+                if let Some((_, v)) = cd.dict.get().iter().find(|(n, _)| *n == sym) {
+                    return Some(*v);
+                }
+                stack.extend(cd.bases.get().iter().rev().filter_map(|s| s.obj()));
+            }
+        }
+    }
+    None
+}
+
+pub(crate) fn set_attr(m: &mut AttrMap, sym: Sym, v: Slot) -> Option<Slot> {
+    match m.iter_mut().find(|(n, _)| *n == sym) {
+        Some(e) => Some(std::mem::replace(&mut e.1, v)),
+        None => {
+            m.push((sym, v));
+            None
+        }
+    }
+}
+
+/// Marks an object as being read; mutators refuse until dropped. Frozen
+/// objects need no mark.
+pub(crate) struct ReadGuard {
+    p: ObjPtr,
+    set: bool,
+}
+
+impl ReadGuard {
+    pub(crate) fn new(p: ObjPtr) -> ReadGuard {
+        let f = p.flags();
+        let set = f & (FROZEN | BORROWED) == 0;
+        if set {
+            p.set_flags(BORROWED);
+        }
+        ReadGuard { p, set }
+    }
+}
+
+impl Drop for ReadGuard {
+    fn drop(&mut self) {
+        if self.set {
+            self.p.clear_flags(BORROWED);
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! The unsafe core: object header, allocation, reference counting and freeing.
+//!
+//! # Safety argument
+//!
+//! Every heap object is an [`ObjBox`]: a [`Header`] followed by a [`Body`].
+//! Two kinds of handle reach it:
+//!
+//! * [`crate::Ref`] is `!Send + !Sync`. While an object is mutable, only its
+//!   owning thread holds `Ref`s to it or stores it in a container, so its
+//!   refcount and payload are touched by one thread only: plain (relaxed
+//!   load + store) refcount updates and `UnsafeCell` payload access are
+//!   race-free.
+//! * [`crate::Frozen`] is `Send + Sync` and only ever points at objects
+//!   whose `FROZEN` bit is set. Frozen objects are never written again
+//!   (every mutator checks the bit first), so any number of threads may read
+//!   them; their refcounts are updated with atomic read-modify-write on
+//!   their SCC representative.
+//!
+//! The `FROZEN` bit is only set by the freeze walk on the owning thread,
+//! before any `Frozen` handle exists; publishing a `Frozen` to another thread
+//! goes through a channel (release/acquire), so the other thread sees the
+//! finished header. Nothing ever clears `FROZEN` except the rollback of a
+//! failed freeze, which runs before anything was published.
+//!
+//! Freeing never recurses: releases go to a worklist drained by one loop.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering::*};
+
+use crate::body::Body;
+use crate::heap;
+
+/// Frozen: deeply immutable, refcount is atomic on the SCC representative.
+pub(crate) const FROZEN: u32 = 1;
+/// Frozen non-representative: `aux` holds the representative's address.
+pub(crate) const FORWARD: u32 = 1 << 1;
+/// Freeze walk: visited in the current walk.
+pub(crate) const VISITED: u32 = 1 << 2;
+/// Freeze walk: SCC assigned in the current walk.
+pub(crate) const COMPLETE: u32 = 1 << 3;
+/// Freeze walk: passed to `freeze` directly (matters for `Explicit`).
+pub(crate) const ROOT: u32 = 1 << 4;
+/// A read view is open: mutators refuse until it closes.
+pub(crate) const BORROWED: u32 = 1 << 5;
+/// A pre-freeze hook is attached (object hook or built-in detachment).
+pub(crate) const HAS_HOOK: u32 = 1 << 6;
+/// The pre-freeze hook already ran (it runs at most once).
+pub(crate) const HOOK_RAN: u32 = 1 << 7;
+/// Scratch mark for walks that are not the freeze (gc, free, traverse).
+pub(crate) const MARK: u32 = 1 << 8;
+/// In the owning heap's container list (cycle collector).
+pub(crate) const TRACKED: u32 = 1 << 9;
+/// Weak references point here.
+pub(crate) const HAS_WEAK: u32 = 1 << 10;
+/// Freezability status lives in bits 12..15 (0 = unset).
+pub(crate) const STATUS_SHIFT: u32 = 12;
+pub(crate) const STATUS_MASK: u32 = 0b111 << STATUS_SHIFT;
+
+/// Per-object header: 24 bytes.
+#[repr(C)]
+pub(crate) struct Header {
+    /// Mutable: the object's count. Frozen representative: the SCC's count.
+    /// Frozen non-representative: unused.
+    pub(crate) rc: AtomicUsize,
+    /// Freeze walk: preorder index, then (representative) the pre-freeze
+    /// count for rollback. Frozen non-representative: representative address.
+    /// Cycle collector: scratch `gc_refs`.
+    pub(crate) aux: AtomicUsize,
+    pub(crate) flags: AtomicU32,
+    /// Slot in the owning heap's container list.
+    pub(crate) gc_idx: Cell<u32>,
+}
+
+/// A heap object: header + payload.
+#[repr(C)]
+pub(crate) struct ObjBox {
+    pub(crate) header: Header,
+    pub(crate) body: Body,
+}
+
+/// A raw, uncounted pointer to a live heap object.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ObjPtr(pub(crate) NonNull<ObjBox>);
+
+impl std::fmt::Debug for ObjPtr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:p}", self.0)
+    }
+}
+
+/// A raw, uncounted value as stored inside containers. Copy; owning code
+/// does the counting explicitly.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Slot {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Obj(ObjPtr),
+}
+
+impl Slot {
+    #[inline]
+    pub(crate) fn obj(self) -> Option<ObjPtr> {
+        match self {
+            Slot::Obj(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl ObjPtr {
+    /// The header. The borrow is unbounded: crate code only uses it while
+    /// a counted reference (or the freeing thread's exclusive ownership)
+    /// keeps the object alive, which is `ObjPtr`'s invariant.
+    #[inline]
+    pub(crate) fn header<'a>(self) -> &'a Header {
+        // SAFETY: ObjPtr's invariant (see above).
+        unsafe { &(*self.0.as_ptr()).header }
+    }
+
+    /// The payload; same lifetime rule as [`ObjPtr::header`].
+    #[inline]
+    pub(crate) fn body<'a>(self) -> &'a Body {
+        // SAFETY: ObjPtr's invariant (see `header`).
+        unsafe { &(*self.0.as_ptr()).body }
+    }
+
+    /// The payload with a caller-chosen lifetime.
+    ///
+    /// # Safety
+    /// The object must stay alive for `'a` (a counted handle outlives it).
+    #[inline]
+    pub(crate) unsafe fn body_unbounded<'a>(self) -> &'a Body {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &(*self.0.as_ptr()).body }
+    }
+
+    #[inline]
+    pub(crate) fn flags(&self) -> u32 {
+        self.header().flags.load(Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn set_flags(&self, bits: u32) {
+        let h = self.header();
+        h.flags.store(h.flags.load(Relaxed) | bits, Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn clear_flags(&self, bits: u32) {
+        let h = self.header();
+        h.flags.store(h.flags.load(Relaxed) & !bits, Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.flags() & FROZEN != 0
+    }
+
+    /// The SCC representative holding this frozen object's count.
+    #[inline]
+    pub(crate) fn rep(&self) -> ObjPtr {
+        if self.flags() & FORWARD != 0 {
+            let a = self.header().aux.load(Relaxed);
+            // SAFETY: FORWARD is only set together with a non-null
+            // representative address in `aux`, and the representative lives
+            // as long as any member of its SCC.
+            ObjPtr(unsafe { NonNull::new_unchecked(a as *mut ObjBox) })
+        } else {
+            *self
+        }
+    }
+
+    #[inline]
+    pub(crate) fn addr(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+}
+
+/// Allocates a new object with count 1, tracked by this thread's heap when
+/// it can hold references. Born-frozen kinds (str, bytes) skip the heap.
+pub(crate) fn alloc(body: Body) -> ObjPtr {
+    let born_frozen = body.born_frozen();
+    let track = !born_frozen && body.can_have_children();
+    let b = Box::new(ObjBox {
+        header: Header {
+            rc: AtomicUsize::new(1),
+            aux: AtomicUsize::new(0),
+            flags: AtomicU32::new(if born_frozen { FROZEN } else { 0 }),
+            gc_idx: Cell::new(0),
+        },
+        body,
+    });
+    // SAFETY: Box::into_raw never returns null.
+    let p = ObjPtr(unsafe { NonNull::new_unchecked(Box::into_raw(b)) });
+    if born_frozen {
+        heap::frozen_born(1);
+    } else {
+        heap::on_alloc(p, track);
+    }
+    p
+}
+
+/// Adds a reference.
+#[inline]
+pub(crate) fn incref(p: ObjPtr) {
+    let h = p.header();
+    if h.flags.load(Relaxed) & FROZEN == 0 {
+        h.rc.store(h.rc.load(Relaxed) + 1, Relaxed);
+    } else {
+        p.rep().header().rc.fetch_add(1, Relaxed);
+    }
+}
+
+/// Adds a reference if the value is an object.
+#[inline]
+pub(crate) fn incref_slot(s: Slot) {
+    if let Slot::Obj(p) = s {
+        incref(p)
+    }
+}
+
+/// Drops a reference; frees (iteratively) whatever dies.
+#[inline]
+pub(crate) fn decref(p: ObjPtr) {
+    if let Some(dead) = decref_no_free(p) {
+        release(dead);
+    }
+}
+
+/// Drops a reference if the value is an object.
+#[inline]
+pub(crate) fn decref_slot(s: Slot) {
+    if let Slot::Obj(p) = s {
+        decref(p)
+    }
+}
+
+/// Something whose count reached zero.
+#[derive(Clone, Copy)]
+pub(crate) enum Dead {
+    Mutable(ObjPtr),
+    Scc(ObjPtr),
+}
+
+#[inline]
+fn decref_no_free(p: ObjPtr) -> Option<Dead> {
+    let h = p.header();
+    if h.flags.load(Relaxed) & FROZEN == 0 {
+        let rc = h.rc.load(Relaxed) - 1;
+        h.rc.store(rc, Relaxed);
+        (rc == 0).then_some(Dead::Mutable(p))
+    } else {
+        let rep = p.rep();
+        if rep.header().rc.fetch_sub(1, Release) == 1 {
+            // Pairs with the Release of every other thread's decrement, so
+            // their reads of the SCC happen before we free it.
+            fence(Acquire);
+            Some(Dead::Scc(rep))
+        } else {
+            None
+        }
+    }
+}
+
+thread_local! {
+    static DRAINING: Cell<*mut Vec<Dead>> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Frees `first` and everything that dies with it, with one loop per
+/// thread: a release during a release only queues.
+fn release(first: Dead) {
+    let queued = DRAINING
+        .try_with(|d| {
+            let cur = d.get();
+            if cur.is_null() {
+                false
+            } else {
+                // SAFETY: `cur` points at the Vec owned by the drain loop
+                // below on this same thread, alive while DRAINING is set,
+                // and no other reference to it is live during this push.
+                unsafe { (*cur).push(first) };
+                true
+            }
+        })
+        .unwrap_or(false);
+    if queued {
+        return;
+    }
+    let mut work = vec![first];
+    let wp: *mut Vec<Dead> = &mut work;
+    let installed = DRAINING.try_with(|d| d.set(wp)).is_ok();
+    loop {
+        // SAFETY: `wp` is `work`; pushes from nested releases happen only
+        // inside `free_*` calls below, never while this borrow is live.
+        let next = unsafe { (*wp).pop() };
+        let Some(dead) = next else { break };
+        match dead {
+            Dead::Mutable(p) => free_mutable(p, wp),
+            Dead::Scc(rep) => free_scc(rep, wp),
+        }
+    }
+    if installed {
+        let _ = DRAINING.try_with(|d| d.set(std::ptr::null_mut()));
+    }
+}
+
+/// True while this thread is freeing objects (no collection may start).
+pub(crate) fn draining() -> bool {
+    DRAINING.try_with(|d| !d.get().is_null()).unwrap_or(true)
+}
+
+fn push_dead(wp: *mut Vec<Dead>, d: Dead) {
+    // SAFETY: `wp` is the live drain vector of `release` on this thread and
+    // no other borrow of it is active while a `free_*` function runs.
+    unsafe { (*wp).push(d) }
+}
+
+fn free_mutable(p: ObjPtr, wp: *mut Vec<Dead>) {
+    p.body().for_each_owned_child(|c| {
+        if let Some(d) = decref_no_free(c) {
+            push_dead(wp, d)
+        }
+    });
+    let f = p.flags();
+    if let Body::WeakRef(_) = p.body() {
+        crate::weak::weakref_freed(p);
+    }
+    if f & HAS_HOOK != 0 {
+        heap::forget_hook(p);
+    }
+    if f & HAS_WEAK != 0 {
+        crate::weak::referent_died(p);
+    }
+    heap::on_free(p, f & TRACKED != 0);
+    // SAFETY: the count reached zero on the owning thread: no handle or
+    // container refers to `p` any more, and it was allocated by `alloc`.
+    drop(unsafe { Box::from_raw(p.0.as_ptr()) });
+}
+
+fn free_scc(rep: ObjPtr, wp: *mut Vec<Dead>) {
+    // The SCC's count is zero: this thread owns every member exclusively.
+    // Members are exactly the frozen objects forwarding to `rep`, all
+    // reachable from `rep` through members.
+    let mut members = vec![rep];
+    rep.set_flags(MARK);
+    let mut i = 0;
+    while i < members.len() {
+        let m = members[i];
+        i += 1;
+        m.body().for_each_owned_child(|c| {
+            if c.is_frozen() && c.rep() == rep {
+                if c.flags() & MARK == 0 {
+                    c.set_flags(MARK);
+                    members.push(c);
+                }
+            } else if let Some(d) = decref_no_free(c) {
+                push_dead(wp, d)
+            }
+        });
+    }
+    for m in &members {
+        if m.flags() & HAS_WEAK != 0 {
+            crate::weak::referent_died(*m);
+        }
+    }
+    heap::frozen_freed(members.len());
+    for m in members {
+        // SAFETY: the SCC's count is zero, internal edges are uncounted and
+        // all external edges were released, so nothing else refers to `m`.
+        drop(unsafe { Box::from_raw(m.0.as_ptr()) });
+    }
+}
+
+/// Interior-mutable payload cell. Access goes through the owner-thread or
+/// frozen discipline described at the top of this module.
+pub(crate) struct Payload<T>(UnsafeCell<T>);
+
+impl<T> Payload<T> {
+    pub(crate) fn new(v: T) -> Self {
+        Payload(UnsafeCell::new(v))
+    }
+
+    /// Shared read access.
+    ///
+    /// # Safety
+    /// The caller is on the owning thread (or the object is frozen) and no
+    /// `get_mut` borrow of this payload is live.
+    #[inline]
+    pub(crate) unsafe fn get(&self) -> &T {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &*self.0.get() }
+    }
+
+    /// Exclusive write access.
+    ///
+    /// # Safety
+    /// The object is mutable, the caller is on its owning thread, and no
+    /// other borrow of this payload is live while the result is used.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn get_mut(&self) -> &mut T {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &mut *self.0.get() }
+    }
+}

@@ -1,0 +1,232 @@
+//! Debug printing and structural equality, both iterative and safe on
+//! cycles.
+
+use std::fmt::{self, Write};
+
+use rustc_hash::FxHashSet;
+
+use crate::body::Body;
+use crate::raw::{ObjPtr, Slot};
+use crate::value::Value;
+
+enum Tok {
+    Val(Slot),
+    Text(&'static str),
+    Name(String),
+    Leave(ObjPtr),
+}
+
+/// Python-like repr, cut off after `limit` bytes.
+pub(crate) fn repr(root: Slot, limit: usize) -> String {
+    let mut out = String::new();
+    let mut open: FxHashSet<ObjPtr> = FxHashSet::default();
+    let mut stack = vec![Tok::Val(root)];
+    while let Some(t) = stack.pop() {
+        if out.len() > limit {
+            out.truncate(limit);
+            out.push_str("...");
+            break;
+        }
+        match t {
+            Tok::Text(s) => out.push_str(s),
+            Tok::Name(s) => out.push_str(&s),
+            Tok::Leave(p) => {
+                open.remove(&p);
+            }
+            Tok::Val(Slot::None) => out.push_str("None"),
+            Tok::Val(Slot::Bool(b)) => out.push_str(if b { "True" } else { "False" }),
+            Tok::Val(Slot::Int(i)) => {
+                let _ = write!(out, "{i}");
+            }
+            Tok::Val(Slot::Float(x)) => {
+                let _ = write!(out, "{x:?}");
+            }
+            Tok::Val(Slot::Obj(p)) => {
+                if !open.insert(p) {
+                    out.push_str("...");
+                    continue;
+                }
+                stack.push(Tok::Leave(p));
+                push_obj(p, &mut stack, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn seq(stack: &mut Vec<Tok>, items: &[Slot], open: &'static str, close: &'static str) {
+    stack.push(Tok::Text(close));
+    for (i, s) in items.iter().enumerate().rev() {
+        stack.push(Tok::Val(*s));
+        if i > 0 {
+            stack.push(Tok::Text(", "));
+        }
+    }
+    stack.push(Tok::Text(open));
+}
+
+fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
+    // SAFETY (payload reads): callers hold a handle on the owning thread or
+    // to a frozen object; printing runs no user code.
+    unsafe {
+        match p.body() {
+            Body::Str(s) => {
+                let _ = write!(out, "{:?}", &**s);
+            }
+            Body::Bytes(b) => {
+                let _ = write!(out, "b{:?}", String::from_utf8_lossy(b));
+            }
+            Body::Tuple(t) => {
+                if t.len() == 1 {
+                    seq(stack, t, "(", ",)")
+                } else {
+                    seq(stack, t, "(", ")")
+                }
+            }
+            Body::List(l) => seq(stack, l.get(), "[", "]"),
+            Body::Set(s) => {
+                let items: Vec<Slot> = s.get().iter().map(|k| k.0).collect();
+                if items.is_empty() {
+                    out.push_str("set()")
+                } else {
+                    seq(stack, &items, "{", "}")
+                }
+            }
+            Body::Dict(d) => {
+                stack.push(Tok::Text("}"));
+                let d = d.get();
+                for (i, (k, v)) in d.iter().enumerate().rev() {
+                    stack.push(Tok::Val(*v));
+                    stack.push(Tok::Text(": "));
+                    stack.push(Tok::Val(k.0));
+                    if i > 0 {
+                        stack.push(Tok::Text(", "));
+                    }
+                }
+                stack.push(Tok::Text("{"));
+            }
+            Body::Instance(i) => {
+                let cname = match i.class.body() {
+                    Body::Class(c) => c.name.as_str(),
+                    _ => "?",
+                };
+                stack.push(Tok::Text(")"));
+                let attrs = i.attrs.get();
+                for (j, (n, v)) in attrs.iter().enumerate().rev() {
+                    stack.push(Tok::Val(*v));
+                    stack.push(Tok::Name(format!("{n}=")));
+                    if j > 0 {
+                        stack.push(Tok::Text(", "));
+                    }
+                }
+                stack.push(Tok::Name(format!("{cname}(")));
+            }
+            Body::Class(c) => {
+                let _ = write!(out, "<class '{}'>", c.name);
+            }
+            Body::Function(f) => {
+                let _ = write!(out, "<function {}>", f.name);
+            }
+            Body::Buffer(b) => {
+                let _ = write!(out, "buffer({:?})", b.get());
+            }
+            Body::Cell(c) => {
+                stack.push(Tok::Text(")"));
+                stack.push(Tok::Val(*c.get()));
+                stack.push(Tok::Text("<cell "));
+            }
+            Body::Module(m) => {
+                let _ = write!(out, "<module '{}'>", m.name);
+            }
+            Body::SharedField(_) => out.push_str("<SharedField>"),
+            Body::Local(_) => out.push_str("<InterpreterLocal>"),
+            Body::WeakRef(_) => out.push_str("<weakref>"),
+        }
+    }
+}
+
+/// A short repr for error messages and paths.
+pub(crate) fn short_repr(s: Slot) -> String {
+    repr(s, 40)
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&repr(self.slot(), usize::MAX))
+    }
+}
+
+impl fmt::Debug for crate::value::Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&repr(Slot::Obj(self.ptr), usize::MAX))
+    }
+}
+
+impl Value {
+    /// Python `==`: numbers by value, str/bytes/buffers by content,
+    /// tuples, lists, dicts and sets structurally, everything else by
+    /// identity. Iterative; a pair met again while being compared is
+    /// taken as equal, so cyclic structures compare without looping.
+    pub fn py_eq(&self, other: &Value) -> bool {
+        slot_eq(self.slot(), other.slot())
+    }
+}
+
+fn slot_eq(a: Slot, b: Slot) -> bool {
+    let mut seen: FxHashSet<(ObjPtr, ObjPtr)> = FxHashSet::default();
+    let mut stack = vec![(a, b)];
+    while let Some((a, b)) = stack.pop() {
+        let (p, q) = match (a, b) {
+            (Slot::Obj(p), Slot::Obj(q)) => (p, q),
+            (Slot::Obj(_), _) | (_, Slot::Obj(_)) => return false,
+            _ => {
+                if !crate::key::key_eq(a, b) {
+                    return false;
+                }
+                continue;
+            }
+        };
+        if p == q || !seen.insert((p, q)) {
+            continue;
+        }
+        // SAFETY: both are alive (held by the caller's handles through the
+        // graph) and nothing runs user code here.
+        let same = unsafe {
+            match (p.body(), q.body()) {
+                (Body::Tuple(x), Body::Tuple(y)) => pairs(&mut stack, x, y),
+                (Body::List(x), Body::List(y)) => pairs(&mut stack, x.get(), y.get()),
+                (Body::Buffer(x), Body::Buffer(y)) => x.get() == y.get(),
+                (Body::Dict(x), Body::Dict(y)) => {
+                    let (x, y) = (x.get(), y.get());
+                    x.len() == y.len()
+                        && x.iter()
+                            .all(|(k, v)| match y.get(&crate::key::Probe::Slot(k.0)) {
+                                Some(w) => {
+                                    stack.push((*v, *w));
+                                    true
+                                }
+                                None => false,
+                            })
+                }
+                (Body::Set(x), Body::Set(y)) => {
+                    let (x, y) = (x.get(), y.get());
+                    x.len() == y.len()
+                        && x.iter().all(|k| y.contains(&crate::key::Probe::Slot(k.0)))
+                }
+                _ => crate::key::key_eq(a, b),
+            }
+        };
+        if !same {
+            return false;
+        }
+    }
+    true
+}
+
+fn pairs(stack: &mut Vec<(Slot, Slot)>, x: &[Slot], y: &[Slot]) -> bool {
+    if x.len() != y.len() {
+        return false;
+    }
+    stack.extend(x.iter().copied().zip(y.iter().copied()));
+    true
+}

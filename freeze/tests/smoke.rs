@@ -1,0 +1,66 @@
+//! Smoke tests for the object model.
+
+use permafrost_freeze::*;
+
+#[test]
+fn freeze_list_and_drop() {
+    let base = heap_live();
+    let fbase = frozen_live();
+    {
+        let a = Value::list(vec![Value::Int(1), Value::from("x")]);
+        let b = Value::list(vec![a.clone(), a.clone()]);
+        a.append(b.clone()).unwrap(); // cycle a <-> b
+        freeze(&[&b]).unwrap();
+        assert!(is_frozen(&a));
+        assert_eq!(
+            a.append(Value::None).unwrap_err().to_string(),
+            "object of type list is immutable"
+        );
+        let s = b.share().unwrap();
+        let t = std::thread::spawn(move || s.value().len().unwrap())
+            .join()
+            .unwrap();
+        assert_eq!(t, 2);
+    }
+    assert_eq!(heap_live(), base);
+    assert_eq!(frozen_live(), fbase);
+}
+
+#[test]
+fn mutable_cycle_collected() {
+    let base = heap_live();
+    {
+        let a = Value::list(vec![]);
+        let b = Value::dict();
+        b.set_item("a".into(), a.clone()).unwrap();
+        a.append(b.clone()).unwrap();
+    }
+    assert!(heap_live() > base);
+    collect();
+    assert_eq!(heap_live(), base);
+}
+
+#[test]
+fn failed_freeze_rolls_back() {
+    let c = Value::class("C", vec![], vec![]).unwrap();
+    let bad = Value::list(vec![]);
+    set_freezable(&bad, Freezability::No).unwrap();
+    let o = c.instantiate(vec![("child", bad.clone())]).unwrap();
+    let e = freeze(&[&o, &c]).unwrap_err();
+    assert_eq!(e.path, "roots[0].child");
+    assert!(!is_frozen(&o) && !is_frozen(&bad) && !is_frozen(&c));
+    o.setattr("x", 1.into()).unwrap();
+}
+
+#[test]
+fn deep_chain() {
+    let n = 1_000_000;
+    let mut head = Value::None;
+    for i in 0..n {
+        head = Value::list(vec![Value::Int(i), head]);
+    }
+    freeze(&[&head]).unwrap();
+    let f = frozen_live();
+    drop(head);
+    assert!(frozen_live() <= f - n as isize);
+}
