@@ -296,3 +296,36 @@ pub(crate) fn drop_slots(slots: impl IntoIterator<Item = Slot>) {
         raw::decref_slot(s)
     }
 }
+
+/// Takes freshly built objects out of this heap (a copy on its way out).
+pub(crate) fn detach(objs: &[ObjPtr]) {
+    HEAP.with(|h| {
+        let mut t = h.tracker.borrow_mut();
+        for p in objs {
+            if p.flags() & TRACKED != 0 {
+                t.untrack(*p);
+                p.clear_flags(TRACKED);
+            }
+        }
+        h.live.set(h.live.get() - objs.len());
+    });
+}
+
+/// Takes detached objects into this heap.
+pub(crate) fn adopt(objs: &[ObjPtr]) {
+    for p in objs {
+        on_alloc_quiet(*p, p.body().can_have_children());
+    }
+}
+
+fn on_alloc_quiet(p: ObjPtr, track: bool) {
+    let _ = HEAP.try_with(|h| {
+        h.live.set(h.live.get() + 1);
+        if track {
+            let mut t = h.tracker.borrow_mut();
+            p.header().gc_idx.set(t.slots.len() as u32);
+            t.slots.push(p.0.as_ptr());
+            p.set_flags(TRACKED);
+        }
+    });
+}

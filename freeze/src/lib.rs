@@ -33,6 +33,7 @@
 //! ```
 
 mod body;
+mod copy;
 mod error;
 mod escape;
 mod freeze;
@@ -41,21 +42,27 @@ mod hooks;
 mod key;
 mod modules;
 mod ops;
+mod pickle;
 mod raw;
+mod registry;
 mod repr;
 mod status;
 mod status_api;
 mod sym;
+mod transfer;
 mod traverse;
 mod value;
 mod weak;
 
+pub use copy::{deep_copy, Detached};
 pub use error::{Error, FreezeError, FreezeReason};
 pub use escape::clear_interpreter_locals;
 pub use freeze::{freeze, is_frozen};
 pub use heap::{collect, frozen_live, heap_live, tracked_containers, GcPause};
 pub use hooks::set_pre_freeze_hook;
 pub use modules::{import, register_module, ModuleInit};
+pub use pickle::{pickle, unpickle};
+pub use registry::{clear_local_classes, lookup_class, register_class, register_function};
 pub use status::Freezability;
 pub use status_api::{
     disabled, effective_freezable, freezable, frozen, get_freezable, set_freezable, unfreezable,

@@ -2,7 +2,6 @@
 //! sharing.
 
 use std::marker::PhantomData;
-use std::ptr::NonNull;
 
 use crate::body::Body;
 use crate::error::Error;
@@ -349,18 +348,6 @@ impl Frozen {
             _ => self.value().type_name(),
         }
     }
-
-    pub(crate) fn slot(&self) -> Slot {
-        self.slot
-    }
-
-    /// Wraps a slot whose count the caller gives away.
-    ///
-    /// The slot must be an immediate or a frozen object.
-    pub(crate) fn from_slot_owned(slot: Slot) -> Frozen {
-        debug_assert!(slot.obj().is_none_or(|p| p.is_frozen()));
-        Frozen { slot }
-    }
 }
 
 impl Clone for Frozen {
@@ -435,8 +422,4 @@ impl Call<'_> {
     pub fn function(&self) -> &Ref {
         self.func
     }
-}
-
-pub(crate) fn nonnull(p: *mut crate::raw::ObjBox) -> Option<ObjPtr> {
-    NonNull::new(p).map(ObjPtr)
 }

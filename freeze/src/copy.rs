@@ -1,0 +1,88 @@
+//! The copy path: a deep copy with no byte stream, built on the sending
+//! thread, detached from its heap, and adopted by the receiving heap.
+//! Frozen parts are not copied: they travel by reference.
+
+use crate::error::Error;
+use crate::heap;
+use crate::raw::{ObjPtr, Slot};
+use crate::transfer::{walk, Builder, Mode};
+use crate::value::Value;
+
+/// A deep copy that belongs to no heap yet. `Send`: hand it to another
+/// worker and [`adopt`](Detached::adopt) it there.
+///
+/// ```
+/// use permafrost_freeze::{deep_copy, Value};
+/// let v = Value::list(vec![Value::from("a")]);
+/// let copy = deep_copy(&v).unwrap();
+/// let back = std::thread::spawn(move || copy.adopt().len().unwrap()).join().unwrap();
+/// assert_eq!(back, 1);
+/// ```
+pub struct Detached {
+    root: Slot,
+    objs: Vec<ObjPtr>,
+}
+
+// SAFETY: the copied objects are reachable only through this value (the
+// builder's handles were released and nothing else ever saw them), are in
+// no heap's container list and have no per-thread side tables; whoever
+// holds the `Detached` has exclusive access. Frozen objects it references
+// are shared safely by construction.
+unsafe impl Send for Detached {}
+
+/// Deep-copies the graph under `v` for another heap. Mutable classes and
+/// functions are copied too; frozen objects (str and bytes included) are
+/// shared by reference. Weak references, modules and interpreter-local
+/// fields cannot be copied.
+pub fn deep_copy(v: &Value) -> Result<Detached, Error> {
+    let mut b = Builder::new();
+    let built = {
+        let _pause = heap::GcPause::new();
+        walk(v, Mode::Copy, |op| b.apply(op))
+    };
+    if let Err(e) = built {
+        drop(b);
+        heap::collect();
+        return Err(e);
+    }
+    let objs: Vec<ObjPtr> = b
+        .made()
+        .filter_map(|v| v.slot().obj())
+        .filter(|p| !p.is_frozen())
+        .collect();
+    let root = b.finish()?.into_slot();
+    heap::detach(&objs);
+    Ok(Detached { root, objs })
+}
+
+impl Detached {
+    /// Moves the copy into this thread's heap and returns its root.
+    pub fn adopt(mut self) -> Value {
+        heap::adopt(&std::mem::take(&mut self.objs));
+        let root = std::mem::replace(&mut self.root, Slot::None);
+        Value::from_slot_owned(root)
+    }
+
+    /// Objects in the copy (frozen objects shared by reference excluded).
+    pub fn len(&self) -> usize {
+        self.objs.len()
+    }
+
+    /// True when the copy made no new objects.
+    pub fn is_empty(&self) -> bool {
+        self.objs.is_empty()
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if !self.objs.is_empty() || !matches!(self.root, Slot::None) {
+            heap::adopt(&std::mem::take(&mut self.objs));
+            drop(Value::from_slot_owned(std::mem::replace(
+                &mut self.root,
+                Slot::None,
+            )));
+            heap::collect();
+        }
+    }
+}

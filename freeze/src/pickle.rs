@@ -1,0 +1,80 @@
+//! The pickle path: a graph to self-contained bytes (serde + bincode 2,
+//! with an identity memo) and back into a mutable graph in this heap.
+//!
+//! The format: the magic `PFPK` and a version byte, then bincode-encoded
+//! ops (see `transfer`). Classes, native functions and modules travel by
+//! registered name, as Python's pickle does.
+
+use bincode::config::{Configuration, Limit, LittleEndian, Varint};
+
+use crate::error::Error;
+use crate::heap;
+use crate::transfer::{walk, Builder, Mode, Op};
+use crate::value::Value;
+
+const MAGIC: &[u8] = b"PFPK\x01";
+
+/// No single op may claim more than this (bounds what corrupt input can
+/// make the decoder allocate).
+const OP_LIMIT: usize = 64 << 20;
+
+type Config = Configuration<LittleEndian, Varint, Limit<OP_LIMIT>>;
+
+fn config() -> Config {
+    bincode::config::standard().with_limit::<OP_LIMIT>()
+}
+
+/// Serialises the graph under `v` to bytes. Shared objects and cycles are
+/// kept (identity memo). Weak references, shared fields and
+/// interpreter-local fields cannot be pickled.
+///
+/// ```
+/// use permafrost_freeze::{pickle, unpickle, Value};
+/// let inner = Value::list(vec![Value::Int(1)]);
+/// let outer = Value::list(vec![inner.clone(), inner]);
+/// let back = unpickle(&pickle(&outer).unwrap()).unwrap();
+/// assert!(back.get(0).unwrap().is(&back.get(1).unwrap())); // sharing kept
+/// ```
+pub fn pickle(v: &Value) -> Result<Vec<u8>, Error> {
+    let mut out = MAGIC.to_vec();
+    walk(v, Mode::Pickle, |op| {
+        bincode::serde::encode_into_std_write(&op, &mut out, config())
+            .map(|_| ())
+            .map_err(|e| Error::Other(format!("pickle: {e}")))
+    })?;
+    Ok(out)
+}
+
+/// Rebuilds a pickled graph, mutable, in this thread's heap. Corrupt or
+/// hostile bytes give an error (never a panic), and nothing is leaked.
+pub fn unpickle(bytes: &[u8]) -> Result<Value, Error> {
+    let result = decode(bytes);
+    if result.is_err() {
+        // A half-built graph may hold cycles; reclaim them now.
+        heap::collect();
+    }
+    result
+}
+
+fn decode(bytes: &[u8]) -> Result<Value, Error> {
+    let rest = bytes
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| Error::Other("corrupt pickle: bad header".into()))?;
+    let _pause = heap::GcPause::new();
+    let mut b = Builder::new();
+    let mut pos = 0;
+    while !b.done() {
+        if pos >= rest.len() {
+            return Err(Error::Other("corrupt pickle: truncated".into()));
+        }
+        let (op, n): (Op<'_>, usize) =
+            bincode::serde::borrow_decode_from_slice(&rest[pos..], config())
+                .map_err(|e| Error::Other(format!("corrupt pickle: {e}")))?;
+        pos += n;
+        b.apply(op)?;
+    }
+    if pos != rest.len() {
+        return Err(Error::Other("corrupt pickle: data after the end".into()));
+    }
+    b.finish()
+}

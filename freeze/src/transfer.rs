@@ -1,0 +1,745 @@
+//! Graph transfer: one iterative walk that turns a graph into a flat stream
+//! of [`Op`]s (with an identity memo, so sharing and cycles survive), and
+//! one [`Builder`] that turns such a stream back into objects in the
+//! current heap. Pickling puts the stream through bincode; copying feeds it
+//! to the builder directly, with frozen objects passed by reference.
+//!
+//! Containers appear twice: an `Open*` op when first reached (so cycles
+//! can point at them) and `Fill` ops once their contents exist, in chunks
+//! of at most [`CHUNK`] items so that no single op is large.
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::body::{Body, ClassData, FunctionData, InstanceData, SharedFieldData};
+use crate::error::Error;
+use crate::key::{check_hashable, DictMap, Key, SetMap};
+use crate::raw::{self, ObjPtr, Payload, Slot};
+use crate::sym::Sym;
+use crate::value::{NativeFn, Value};
+
+/// Most items in one fill op.
+pub(crate) const CHUNK: usize = 1 << 15;
+
+/// A value inside an op: an immediate or an object id.
+#[derive(Clone, Copy, Serialize, Deserialize, Debug)]
+pub(crate) enum V {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Ref(u32),
+}
+
+/// One step of a serialised graph.
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) enum Op<'a> {
+    /// Defines name id `n` (ids count up from 0).
+    Name(&'a str),
+    Str(&'a str),
+    Bytes(#[serde(with = "bytes_slice")] &'a [u8]),
+    OpenBuffer,
+    BufferData(u32, Vec<f64>),
+    ClassRef(&'a str),
+    ModuleRef(&'a str),
+    OpenTuple,
+    OpenList,
+    OpenDict,
+    OpenSet,
+    OpenCell,
+    OpenInstance(V),
+    OpenFunction {
+        name: u32,
+        arity: u32,
+        /// Copy only: the code itself (pickles name it instead).
+        #[serde(skip)]
+        code: Option<NativeFn>,
+    },
+    /// Copy only: a class copied whole.
+    OpenClass {
+        name: u32,
+        not_freezable: bool,
+    },
+    /// Copy only: a mutable shared field (holding a frozen value).
+    OpenSharedField,
+    /// Items for the object with this id: appended to a tuple or list;
+    /// key/value pairs for a dict; items for a set; the value of a cell or
+    /// shared field; captures for a function.
+    Fill(u32, Vec<V>),
+    /// Function defaults.
+    FillDefaults(u32, Vec<V>),
+    /// Class bases (copy only).
+    FillBases(u32, Vec<V>),
+    /// Attributes of an instance or class: (name id, value).
+    FillAttrs(u32, Vec<(u32, V)>),
+    End(V),
+    /// Copy only: a frozen object passed by reference. (Last, so skipping
+    /// it leaves the other variants' indices alone.)
+    #[serde(skip)]
+    Shared(ObjPtr),
+}
+
+mod bytes_slice {
+    use serde::{de, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(b)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'de [u8], D::Error> {
+        struct Vis;
+        impl<'de> de::Visitor<'de> for Vis {
+            type Value = &'de [u8];
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("borrowed bytes")
+            }
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<&'de [u8], E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_bytes(Vis)
+    }
+}
+
+/// What the walk is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Self-contained bytes: classes, functions and modules by name.
+    Pickle,
+    /// Same process: frozen objects by reference, mutable classes copied.
+    Copy,
+}
+
+enum Frame {
+    Visit(ObjPtr),
+    Fill(ObjPtr),
+}
+
+/// Walks the graph under `root`, handing each op to `emit`.
+pub(crate) fn walk(
+    root: &Value,
+    mode: Mode,
+    mut emit: impl FnMut(Op<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut memo: FxHashMap<ObjPtr, u32> = FxHashMap::default();
+    let mut names: FxHashMap<Sym, u32> = FxHashMap::default();
+    let mut next = 0u32;
+    let mut stack: Vec<Frame> = Vec::new();
+    let v = |memo: &FxHashMap<ObjPtr, u32>, s: &Slot| -> V {
+        match *s {
+            Slot::None => V::None,
+            Slot::Bool(b) => V::Bool(b),
+            Slot::Int(i) => V::Int(i),
+            Slot::Float(x) => V::Float(x),
+            Slot::Obj(p) => V::Ref(memo[&p]),
+        }
+    };
+    let mut name = |emit: &mut dyn FnMut(Op<'_>) -> Result<(), Error>, s: Sym| {
+        let n = names.len() as u32;
+        match names.get(&s) {
+            Some(&id) => Ok(id),
+            None => {
+                names.insert(s, n);
+                emit(Op::Name(s.as_str())).map(|_| n)
+            }
+        }
+    };
+    if let Some(p) = root.slot().obj() {
+        stack.push(Frame::Visit(p));
+    }
+    // SAFETY (payload reads below): the graph is on this thread or frozen,
+    // and the walk runs no user code, so no mutable borrow is live.
+    while let Some(fr) = stack.pop() {
+        match fr {
+            Frame::Visit(p) => {
+                if memo.contains_key(&p) {
+                    continue;
+                }
+                let body = p.body();
+                if mode == Mode::Copy && p.is_frozen() {
+                    emit(Op::Shared(p))?;
+                    memo.insert(p, next);
+                    next += 1;
+                    continue;
+                }
+                // An instance's class must exist before the instance.
+                if let Body::Instance(i) = body {
+                    if !memo.contains_key(&i.class) {
+                        stack.push(Frame::Visit(p));
+                        stack.push(Frame::Visit(i.class));
+                        continue;
+                    }
+                }
+                let mut fill = true;
+                match body {
+                    Body::Str(s) => {
+                        emit(Op::Str(s))?;
+                        fill = false;
+                    }
+                    Body::Bytes(b) => {
+                        emit(Op::Bytes(b))?;
+                        fill = false;
+                    }
+                    Body::Buffer(_) => emit(Op::OpenBuffer)?,
+                    Body::Tuple(_) => emit(Op::OpenTuple)?,
+                    Body::List(_) => emit(Op::OpenList)?,
+                    Body::Dict(_) => emit(Op::OpenDict)?,
+                    Body::Set(_) => emit(Op::OpenSet)?,
+                    Body::Cell(_) => emit(Op::OpenCell)?,
+                    Body::Instance(i) => emit(Op::OpenInstance(V::Ref(memo[&i.class])))?,
+                    Body::Function(fd) => {
+                        let n = name(&mut emit, fd.name)?;
+                        emit(Op::OpenFunction {
+                            name: n,
+                            arity: fd.arity as u32,
+                            code: (mode == Mode::Copy).then_some(fd.code),
+                        })?;
+                    }
+                    Body::Class(c) if mode == Mode::Pickle => {
+                        emit(Op::ClassRef(c.name.as_str()))?;
+                        fill = false;
+                    }
+                    Body::Class(c) => {
+                        let n = name(&mut emit, c.name)?;
+                        emit(Op::OpenClass {
+                            name: n,
+                            not_freezable: c.not_freezable,
+                        })?;
+                    }
+                    Body::Module(m) if mode == Mode::Pickle => {
+                        emit(Op::ModuleRef(m.name.as_str()))?;
+                        fill = false;
+                    }
+                    Body::SharedField(_) if mode == Mode::Copy => emit(Op::OpenSharedField)?,
+                    b => {
+                        return Err(Error::Other(format!(
+                            "cannot {} an object of type {}",
+                            if mode == Mode::Pickle {
+                                "pickle"
+                            } else {
+                                "copy"
+                            },
+                            b.type_name()
+                        )))
+                    }
+                }
+                memo.insert(p, next);
+                next += 1;
+                if fill {
+                    stack.push(Frame::Fill(p));
+                    let start = stack.len();
+                    let push = &mut |c: ObjPtr| stack.push(Frame::Visit(c));
+                    match body {
+                        Body::Instance(i) => {
+                            // SAFETY: see above.
+                            for (_, s) in unsafe { i.attrs.get() } {
+                                if let Slot::Obj(c) = s {
+                                    push(*c)
+                                }
+                            }
+                        }
+                        Body::SharedField(sf) => {
+                            if let Slot::Obj(c) = *sf.value.lock() {
+                                push(c)
+                            }
+                        }
+                        b => b.for_each_owned_child(push),
+                    }
+                    stack[start..].reverse();
+                }
+            }
+            Frame::Fill(p) => {
+                let id = memo[&p];
+                let chunks = |emit: &mut dyn FnMut(Op<'_>) -> Result<(), Error>,
+                              items: &[Slot],
+                              mk: fn(u32, Vec<V>) -> Op<'static>|
+                 -> Result<(), Error> {
+                    if items.is_empty() {
+                        return emit(mk(id, Vec::new()));
+                    }
+                    for c in items.chunks(CHUNK) {
+                        emit(mk(id, c.iter().map(|s| v(&memo, s)).collect()))?;
+                    }
+                    Ok(())
+                };
+                // SAFETY: see above.
+                unsafe {
+                    match p.body() {
+                        Body::Tuple(t) => chunks(&mut emit, t, Op::Fill)?,
+                        Body::List(l) => chunks(&mut emit, l.get(), Op::Fill)?,
+                        Body::Cell(c) => {
+                            chunks(&mut emit, std::slice::from_ref(c.get()), Op::Fill)?
+                        }
+                        Body::SharedField(sf) => {
+                            let s = *sf.value.lock();
+                            chunks(&mut emit, &[s], Op::Fill)?
+                        }
+                        Body::Set(s) => {
+                            let items: Vec<Slot> = s.get().iter().map(|k| k.0).collect();
+                            chunks(&mut emit, &items, Op::Fill)?
+                        }
+                        Body::Dict(d) => {
+                            let d = d.get();
+                            let mut flat = Vec::with_capacity(d.len() * 2);
+                            for (k, val) in d.iter() {
+                                flat.push(k.0);
+                                flat.push(*val);
+                            }
+                            for c in flat.chunks(CHUNK * 2) {
+                                emit(Op::Fill(id, c.iter().map(|s| v(&memo, s)).collect()))?;
+                            }
+                        }
+                        Body::Buffer(b) => {
+                            for c in b.get().chunks(CHUNK) {
+                                emit(Op::BufferData(id, c.to_vec()))?;
+                            }
+                        }
+                        Body::Function(fd) => {
+                            chunks(&mut emit, fd.captures.get(), Op::Fill)?;
+                            chunks(&mut emit, fd.defaults.get(), Op::FillDefaults)?;
+                        }
+                        Body::Instance(i) => {
+                            let attrs = i.attrs.get();
+                            let mut out = Vec::with_capacity(attrs.len());
+                            for (n, s) in attrs {
+                                out.push((name(&mut emit, *n)?, v(&memo, s)));
+                            }
+                            emit(Op::FillAttrs(id, out))?;
+                        }
+                        Body::Class(c) => {
+                            chunks(&mut emit, c.bases.get(), Op::FillBases)?;
+                            let mut out = Vec::new();
+                            for (n, s) in c.dict.get() {
+                                out.push((name(&mut emit, *n)?, v(&memo, s)));
+                            }
+                            emit(Op::FillAttrs(id, out))?;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    emit(Op::End(v(&memo, &root.slot())))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Done,
+    Tuple,
+    TupleFilled,
+    List,
+    Dict,
+    Set,
+    Cell,
+    Buffer,
+    Instance,
+    Function,
+    Class,
+    SharedField,
+}
+
+/// Rebuilds objects from ops in the current heap.
+pub(crate) struct Builder {
+    objs: Vec<Value>,
+    kinds: Vec<Kind>,
+    names: Vec<Sym>,
+    /// Tuples opened but not yet filled (their hash would be wrong).
+    open_tuples: usize,
+    /// Dict/set fills waiting for tuple keys to be complete.
+    deferred: Vec<(u32, Vec<V>)>,
+    root: Option<Value>,
+}
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::Other(format!("corrupt pickle: {}", msg.into()))
+}
+
+impl Builder {
+    pub(crate) fn new() -> Builder {
+        Builder {
+            objs: Vec::new(),
+            kinds: Vec::new(),
+            names: Vec::new(),
+            open_tuples: 0,
+            deferred: Vec::new(),
+            root: None,
+        }
+    }
+
+    fn push(&mut self, v: Value, k: Kind) {
+        self.objs.push(v);
+        self.kinds.push(k);
+    }
+
+    fn get(&self, v: V) -> Result<Value, Error> {
+        Ok(match v {
+            V::None => Value::None,
+            V::Bool(b) => Value::Bool(b),
+            V::Int(i) => Value::Int(i),
+            V::Float(x) => Value::Float(x),
+            V::Ref(id) => self
+                .objs
+                .get(id as usize)
+                .cloned()
+                .ok_or_else(|| bad(format!("reference to unknown object {id}")))?,
+        })
+    }
+
+    fn target(&self, id: u32, want: &[Kind]) -> Result<ObjPtr, Error> {
+        let k = *self
+            .kinds
+            .get(id as usize)
+            .ok_or_else(|| bad(format!("fill of unknown object {id}")))?;
+        if !want.contains(&k) {
+            return Err(bad(format!("fill of object {id} of the wrong kind")));
+        }
+        Ok(self.objs[id as usize]
+            .slot()
+            .obj()
+            .expect("containers are objects"))
+    }
+
+    fn name(&self, n: u32) -> Result<Sym, Error> {
+        self.names
+            .get(n as usize)
+            .copied()
+            .ok_or_else(|| bad(format!("unknown name {n}")))
+    }
+
+    fn new_obj(&mut self, body: Body, k: Kind) {
+        let v = Value::Obj(crate::value::Ref::from_owned(raw::alloc(body)));
+        self.push(v, k);
+    }
+
+    pub(crate) fn done(&self) -> bool {
+        self.root.is_some()
+    }
+
+    pub(crate) fn apply(&mut self, op: Op<'_>) -> Result<(), Error> {
+        if self.root.is_some() {
+            return Err(bad("data after the end"));
+        }
+        match op {
+            Op::Name(s) => self.names.push(Sym::new(s)),
+            Op::Str(s) => self.push(Value::str(s), Kind::Done),
+            Op::Bytes(b) => self.push(Value::bytes(b), Kind::Done),
+            Op::Shared(p) => {
+                raw::incref(p);
+                self.push(Value::from_slot_owned(Slot::Obj(p)), Kind::Done)
+            }
+            Op::ClassRef(n) => {
+                let c = crate::registry::lookup_class(n).ok_or_else(|| {
+                    Error::Other(format!("class '{n}' is not registered in this worker"))
+                })?;
+                self.push(c, Kind::Done)
+            }
+            Op::ModuleRef(n) => {
+                let m = crate::modules::import(n)?;
+                self.push(m, Kind::Done)
+            }
+            Op::OpenBuffer => self.new_obj(Body::Buffer(Payload::new(Vec::new())), Kind::Buffer),
+            Op::OpenTuple => {
+                self.open_tuples += 1;
+                self.new_obj(Body::Tuple(Box::new([])), Kind::Tuple)
+            }
+            Op::OpenList => self.new_obj(Body::List(Payload::new(Vec::new())), Kind::List),
+            Op::OpenDict => self.new_obj(
+                Body::Dict(Box::new(Payload::new(DictMap::default()))),
+                Kind::Dict,
+            ),
+            Op::OpenSet => self.new_obj(
+                Body::Set(Box::new(Payload::new(SetMap::default()))),
+                Kind::Set,
+            ),
+            Op::OpenCell => self.new_obj(Body::Cell(Payload::new(Slot::None)), Kind::Cell),
+            Op::OpenSharedField => self.new_obj(
+                Body::SharedField(Box::new(SharedFieldData {
+                    value: parking_lot::Mutex::new(Slot::None),
+                })),
+                Kind::SharedField,
+            ),
+            Op::OpenInstance(c) => {
+                let class = self.get(c)?;
+                let Some(cp) = class
+                    .slot()
+                    .obj()
+                    .filter(|p| matches!(p.body(), Body::Class(_)))
+                else {
+                    return Err(bad("instance of something that is not a class"));
+                };
+                std::mem::forget(class);
+                self.new_obj(
+                    Body::Instance(InstanceData {
+                        class: cp,
+                        attrs: Payload::new(Vec::new()),
+                    }),
+                    Kind::Instance,
+                )
+            }
+            Op::OpenFunction { name, arity, code } => {
+                let sym = self.name(name)?;
+                let code = code
+                    .or_else(|| crate::registry::lookup_function(sym))
+                    .ok_or_else(|| {
+                        Error::Other(format!(
+                            "function '{sym}' is not registered in this process"
+                        ))
+                    })?;
+                self.new_obj(
+                    Body::Function(Box::new(FunctionData {
+                        name: sym,
+                        code,
+                        arity: arity as usize,
+                        captures: Payload::new(Vec::new()),
+                        defaults: Payload::new(Vec::new()),
+                    })),
+                    Kind::Function,
+                );
+                // Built-in pre-freeze hook: detach captured cells.
+                if let Some(p) = self.objs.last().and_then(|v| v.slot().obj()) {
+                    p.set_flags(raw::HAS_HOOK);
+                }
+            }
+            Op::OpenClass {
+                name,
+                not_freezable,
+            } => {
+                let sym = self.name(name)?;
+                self.new_obj(
+                    Body::Class(Box::new(ClassData {
+                        name: sym,
+                        bases: Payload::new(Vec::new()),
+                        dict: Payload::new(Vec::new()),
+                        not_freezable,
+                        has_pre_freeze: std::cell::Cell::new(false),
+                    })),
+                    Kind::Class,
+                )
+            }
+            Op::BufferData(id, data) => {
+                let p = self.target(id, &[Kind::Buffer])?;
+                if let Body::Buffer(b) = p.body() {
+                    // SAFETY: a fresh mutable object of this builder on this
+                    // thread; nothing else borrows it.
+                    unsafe { b.get_mut().extend_from_slice(&data) };
+                }
+            }
+            Op::Fill(id, items) => self.fill(id, items)?,
+            Op::FillDefaults(id, items) => {
+                let p = self.target(id, &[Kind::Function])?;
+                let vals = self.values(&items)?;
+                if let Body::Function(fd) = p.body() {
+                    // SAFETY: as in BufferData.
+                    unsafe { fd.defaults.get_mut().extend(vals) };
+                }
+            }
+            Op::FillBases(id, items) => {
+                let p = self.target(id, &[Kind::Class])?;
+                let vals = self.values(&items)?;
+                let ok = vals
+                    .iter()
+                    .all(|s| matches!(s.obj().map(|q| q.body()), Some(Body::Class(_))));
+                if !ok {
+                    crate::heap::drop_slots(vals);
+                    return Err(bad("a base that is not a class"));
+                }
+                if let Body::Class(c) = p.body() {
+                    // SAFETY: as in BufferData.
+                    unsafe { c.bases.get_mut().extend(vals) };
+                }
+            }
+            Op::FillAttrs(id, pairs) => {
+                let p = self.target(id, &[Kind::Instance, Kind::Class])?;
+                let mut out = Vec::with_capacity(pairs.len());
+                for (n, v) in pairs {
+                    let sym = match self.name(n) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            crate::heap::drop_slots(out.into_iter().map(|x: (Sym, Slot)| x.1));
+                            return Err(e);
+                        }
+                    };
+                    match self.get(v) {
+                        Ok(val) => out.push((sym, val.into_slot())),
+                        Err(e) => {
+                            crate::heap::drop_slots(out.into_iter().map(|x| x.1));
+                            return Err(e);
+                        }
+                    }
+                }
+                let old = match p.body() {
+                    // SAFETY: as in BufferData.
+                    Body::Instance(i) => unsafe { std::mem::replace(i.attrs.get_mut(), out) },
+                    Body::Class(c) => {
+                        let pre = out.iter().any(|(n, _)| n.as_str() == "__pre_freeze__");
+                        c.has_pre_freeze.set(c.has_pre_freeze.get() || pre);
+                        // SAFETY: as in BufferData.
+                        unsafe { std::mem::replace(c.dict.get_mut(), out) }
+                    }
+                    _ => unreachable!("checked by target"),
+                };
+                crate::heap::drop_slots(old.into_iter().map(|x| x.1));
+            }
+            Op::End(v) => {
+                let root = self.get(v)?;
+                let deferred = std::mem::take(&mut self.deferred);
+                for (id, items) in deferred {
+                    self.fill_keys(id, items)?;
+                }
+                self.root = Some(root);
+            }
+        }
+        Ok(())
+    }
+
+    fn values(&self, items: &[V]) -> Result<Vec<Slot>, Error> {
+        let mut out = Vec::with_capacity(items.len());
+        for v in items {
+            match self.get(*v) {
+                Ok(x) => out.push(x.into_slot()),
+                Err(e) => {
+                    crate::heap::drop_slots(out);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn fill(&mut self, id: u32, items: Vec<V>) -> Result<(), Error> {
+        let all = [
+            Kind::Tuple,
+            Kind::TupleFilled,
+            Kind::List,
+            Kind::Dict,
+            Kind::Set,
+            Kind::Cell,
+            Kind::Function,
+            Kind::SharedField,
+        ];
+        let p = self.target(id, &all)?;
+        let kind = self.kinds[id as usize];
+        if matches!(kind, Kind::Dict | Kind::Set) {
+            if self.open_tuples > 0 {
+                self.deferred.push((id, items));
+                return Ok(());
+            }
+            return self.fill_keys(id, items);
+        }
+        let vals = self.values(&items)?;
+        // SAFETY (all arms): `p` is a fresh object this builder made on this
+        // thread, not yet visible to anyone else; no borrow of it is live.
+        unsafe {
+            match p.body() {
+                Body::Tuple(t) => {
+                    let mut all: Vec<Slot> = t.to_vec();
+                    all.extend(vals);
+                    set_tuple(p, all.into_boxed_slice());
+                }
+                Body::List(l) => l.get_mut().extend(vals),
+                Body::Function(fd) => fd.captures.get_mut().extend(vals),
+                Body::Cell(_) | Body::SharedField(_) if vals.len() != 1 => {
+                    crate::heap::drop_slots(vals);
+                    return Err(bad("a cell holds exactly one value"));
+                }
+                Body::Cell(c) => {
+                    let old = std::mem::replace(c.get_mut(), vals[0]);
+                    raw::decref_slot(old);
+                }
+                Body::SharedField(sf) => {
+                    if vals[0].obj().is_some_and(|q| !q.is_frozen()) {
+                        crate::heap::drop_slots(vals);
+                        return Err(bad("a shared field holds only frozen values"));
+                    }
+                    let old = std::mem::replace(&mut *sf.value.lock(), vals[0]);
+                    raw::decref_slot(old);
+                }
+                _ => unreachable!("checked by target"),
+            }
+        }
+        self.kinds[id as usize] = match kind {
+            Kind::Cell | Kind::SharedField => Kind::Done,
+            Kind::Tuple => {
+                // A tuple is complete (hashable) once its first fill landed;
+                // later chunks append.
+                self.open_tuples -= 1;
+                Kind::TupleFilled
+            }
+            k => k,
+        };
+        Ok(())
+    }
+
+    fn fill_keys(&mut self, id: u32, items: Vec<V>) -> Result<(), Error> {
+        let p = self.target(id, &[Kind::Dict, Kind::Set])?;
+        if self.kinds[id as usize] == Kind::Dict && items.len() % 2 != 0 {
+            return Err(bad("a dict fill needs key/value pairs"));
+        }
+        let vals = self.values(&items)?;
+        let step = if self.kinds[id as usize] == Kind::Dict {
+            2
+        } else {
+            1
+        };
+        for c in vals.chunks(step) {
+            if let Err(e) = check_hashable(c[0]) {
+                crate::heap::drop_slots(vals);
+                return Err(e);
+            }
+        }
+        let mut dup = Vec::new();
+        // SAFETY: as in `fill`; hashing reads immutable keys only.
+        unsafe {
+            match p.body() {
+                Body::Dict(d) => {
+                    let d = d.get_mut();
+                    for c in vals.chunks(2) {
+                        if let Some(old) = d.insert(Key(c[0]), c[1]) {
+                            dup.push(c[0]);
+                            dup.push(old);
+                        }
+                    }
+                }
+                Body::Set(s) => {
+                    let s = s.get_mut();
+                    for k in vals {
+                        if !s.insert(Key(k)) {
+                            dup.push(k);
+                        }
+                    }
+                }
+                _ => unreachable!("checked by target"),
+            }
+        }
+        crate::heap::drop_slots(dup);
+        Ok(())
+    }
+
+    /// The rebuilt root once `End` was applied.
+    pub(crate) fn finish(mut self) -> Result<Value, Error> {
+        if self.open_tuples > 0 {
+            return Err(bad("a tuple was never filled"));
+        }
+        self.root
+            .take()
+            .ok_or_else(|| bad("truncated (no end marker)"))
+    }
+
+    /// Every object this builder made (for detaching a copy).
+    pub(crate) fn made(&self) -> impl Iterator<Item = &Value> {
+        self.objs.iter()
+    }
+}
+
+/// Replaces a fresh tuple's items.
+///
+/// # Safety
+/// `p` is a tuple this builder made and nothing else has seen.
+unsafe fn set_tuple(p: ObjPtr, items: Box<[Slot]>) {
+    // SAFETY: guaranteed by the caller: exclusive access to a fresh object.
+    unsafe {
+        let b = &mut (*p.0.as_ptr()).body;
+        *b = Body::Tuple(items);
+    }
+}

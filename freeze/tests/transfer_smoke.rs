@@ -1,0 +1,64 @@
+//! Round trips through pickle and copy.
+use permafrost_freeze::*;
+
+fn sample() -> Value {
+    let cls = Value::class("PkNode", vec![], vec![]).unwrap();
+    register_class("PkNode", &cls).unwrap();
+    let a = cls.instantiate(vec![("name", "a".into())]).unwrap();
+    let shared = Value::list(vec![Value::Float(1.5)]);
+    let d = Value::dict_from(vec![
+        ("x".into(), shared.clone()),
+        ("y".into(), shared.clone()),
+        (Value::tuple(vec![1.into(), "k".into()]), a.clone()),
+    ])
+    .unwrap();
+    a.setattr("back", d.clone()).unwrap(); // cycle a -> d -> a
+    d
+}
+
+#[test]
+fn pickle_roundtrip_keeps_sharing_and_cycles() {
+    let base = heap_live();
+    {
+        let d = sample();
+        let bytes = pickle(&d).unwrap();
+        let e = unpickle(&bytes).unwrap();
+        assert_eq!(format!("{e:?}"), format!("{d:?}"));
+        let x = e.get_str("x").unwrap().unwrap();
+        assert!(x.is(&e.get_str("y").unwrap().unwrap()));
+        let a = e
+            .get_item(&Value::tuple(vec![1.into(), "k".into()]))
+            .unwrap();
+        assert!(a.getattr("back").unwrap().is(&e));
+        for cut in 0..bytes.len() {
+            assert!(unpickle(&bytes[..cut]).is_err());
+        }
+    }
+    clear_local_classes();
+    collect();
+    assert_eq!(heap_live(), base);
+}
+
+#[test]
+fn copy_roundtrip_across_threads() {
+    let d = sample();
+    let frozen = Value::list(vec![Value::Int(7)]);
+    freeze(&[&frozen]).unwrap();
+    d.set_item("f".into(), frozen.clone()).unwrap();
+    let c = deep_copy(&d).unwrap();
+    let fid = frozen.as_obj().unwrap().id();
+    let ok = std::thread::spawn(move || {
+        let base = heap_live();
+        let e = c.adopt();
+        let same = e.get_str("f").unwrap().unwrap().as_obj().unwrap().id() == fid;
+        let x = e.get_str("x").unwrap().unwrap();
+        x.append(Value::None).unwrap();
+        let shared = x.is(&e.get_str("y").unwrap().unwrap());
+        drop((e, x));
+        collect();
+        same && shared && heap_live() == base
+    })
+    .join()
+    .unwrap();
+    assert!(ok);
+}
