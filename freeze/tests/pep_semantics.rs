@@ -10,7 +10,7 @@
 //! `frozen_live()` is process-global and every test here allocates frozen
 //! objects (`str` is frozen from birth), so every test holds [`LOCK`].
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::{Mutex, MutexGuard};
 
@@ -606,6 +606,23 @@ fn b19_weakref_strengthened() {
     assert!(!is_frozen(&kept));
     kept.append(1.into()).unwrap();
 
+    // This runtime: a referent that dies while the freeze runs (here a hook
+    // drops its last reference before the weakref is strengthened) leaves a
+    // dead frozen weakref; the freeze succeeds rather than failing.
+    let t5 = Value::list(vec![]);
+    let w5 = Value::weakref(&t5).unwrap();
+    let victim = Value::dict();
+    let h5 = Value::list(vec![victim.clone(), w5.clone()]);
+    let last_ref = RefCell::new(Some(t5));
+    set_pre_freeze_hook(&victim, move |_| {
+        last_ref.borrow_mut().take();
+        Ok(())
+    })
+    .unwrap();
+    freeze(&[&h5]).unwrap();
+    assert!(is_frozen(&w5));
+    assert!(w5.weak_get().unwrap().is_none());
+
     // A weakref made later to a frozen object is an ordinary weak reference.
     let t3 = Value::list(vec![]);
     freeze(&[&t3]).unwrap();
@@ -760,7 +777,21 @@ fn b22_share_by_reference() {
     assert_eq!(m.share().unwrap_err(), Error::NotFrozen("list"));
     let back = m.clone().into_shared().unwrap_err();
     assert!(back.is(&m));
-    // So is a shallow-immutable tuple reaching a mutable object.
+    // It goes by copy instead (the pickle path): B gets a new, mutable
+    // object in its own heap, and its writes do not reach A's.
+    let bytes = pickle(&m).unwrap();
+    let m_id = m.as_obj().unwrap().id();
+    let (copy_id, copy_len, copy_frozen) = std::thread::spawn(move || {
+        let c = unpickle(&bytes).unwrap();
+        c.append(2.into()).unwrap();
+        (c.as_obj().unwrap().id(), c.len().unwrap(), is_frozen(&c))
+    })
+    .join()
+    .unwrap();
+    assert_ne!(copy_id, m_id);
+    assert_eq!((copy_len, copy_frozen), (2, false));
+    assert_eq!(m.len().unwrap(), 1);
+    // A shallow-immutable tuple reaching a mutable object is refused too.
     let t = Value::tuple(vec![Value::Int(1), m.clone()]);
     assert!(!is_frozen(&t));
     assert!(t.share().is_err());
