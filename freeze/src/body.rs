@@ -11,7 +11,7 @@ use crate::value::NativeFn;
 pub(crate) type AttrMap = Vec<(Sym, Slot)>;
 
 pub(crate) enum Body {
-    Str(Box<str>),
+    Str(crate::strdata::StrData),
     Bytes(Box<[u8]>),
     Tuple(Box<[Slot]>),
     List(Payload<Vec<Slot>>),
@@ -34,8 +34,9 @@ pub(crate) struct ClassData {
     pub(crate) dict: Payload<AttrMap>,
     /// Inherits from `NotFreezable`: instances can never be frozen.
     pub(crate) not_freezable: bool,
-    /// Defines (or inherits) `__pre_freeze__`.
-    pub(crate) has_pre_freeze: Cell<bool>,
+    /// Whether the class defines or inherits `__pre_freeze__`, cached as
+    /// `epoch << 1 | bool` (see `ops::class_has_hook`); fixed once frozen.
+    pub(crate) hook_cache: Cell<u64>,
 }
 
 pub(crate) struct InstanceData {
@@ -126,7 +127,7 @@ impl Body {
                 f(*p)
             }
         };
-        // SAFETY (all payload reads below): per this function's contract the
+        // SAFETY: payload reads: per this function's contract the
         // caller is the owning thread or the object is frozen, and no
         // mutable borrow is live during an edge enumeration (none of the
         // callers run user code).

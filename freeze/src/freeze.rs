@@ -319,6 +319,10 @@ pub(crate) fn default_status(b: &Body) -> Freezability {
 }
 
 fn needs_hook(w: ObjPtr, f: u32) -> bool {
+    if let Body::Class(_) = w.body() {
+        // Settle the class's cached answer while it can still change.
+        crate::ops::class_has_hook(w);
+    }
     if f & HOOK_RAN != 0 {
         return false;
     }
@@ -326,13 +330,13 @@ fn needs_hook(w: ObjPtr, f: u32) -> bool {
         return true;
     }
     match w.body() {
-        Body::Instance(i) => matches!(i.class.body(), Body::Class(c) if c.has_pre_freeze.get()),
-        // SAFETY: owning thread, no borrow live during the walk.
+        Body::Instance(i) => crate::ops::class_has_hook(i.class),
         Body::Module(m) => {
             (f & STATUS_MASK) >> STATUS_SHIFT == Freezability::Proxy.bits()
+                // SAFETY: owning thread, no borrow live during the walk.
                 && unsafe { m.dict.get() }.is_some()
         }
-        // SAFETY: as above.
+        // SAFETY: owning thread, no borrow live during the walk.
         Body::WeakRef(wr) => crate::hooks::weak_needs_hook(unsafe { wr.target.get() }),
         _ => false,
     }
@@ -375,7 +379,7 @@ fn edge_label(p: ObjPtr, k: u32) -> String {
         }
     };
     let isobj = |s: &Slot| matches!(s, Slot::Obj(_));
-    // SAFETY (payload reads): owning thread, no borrow live (no user code).
+    // SAFETY: payload reads: owning thread, no borrow live (no user code).
     unsafe {
         match p.body() {
             Body::Tuple(items) => items

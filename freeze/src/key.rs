@@ -98,7 +98,7 @@ pub(crate) fn key_eq(a: Slot, b: Slot) -> bool {
                     true
                 } else {
                     match (p.body(), q.body()) {
-                        (Body::Str(x), Body::Str(y)) => x == y,
+                        (Body::Str(x), Body::Str(y)) => **x == **y,
                         (Body::Bytes(x), Body::Bytes(y)) => x == y,
                         (Body::Tuple(x), Body::Tuple(y)) => {
                             if x.len() != y.len() {

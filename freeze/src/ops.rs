@@ -48,7 +48,7 @@ fn type_err(expected: &'static str, found: &Value) -> Error {
 impl Value {
     /// A new `str` (immutable, so frozen from birth).
     pub fn str(s: &str) -> Value {
-        new_obj(Body::Str(s.into()))
+        new_obj(Body::Str(crate::strdata::StrData::new(s)))
     }
 
     /// A new `bytes` (immutable, so frozen from birth).
@@ -103,29 +103,24 @@ impl Value {
     /// [`Value::not_freezable_class`] makes unfreezable instances.
     pub fn class(name: &str, bases: Vec<Value>, attrs: Vec<(&str, Value)>) -> Result<Value, Error> {
         let mut not_freezable = false;
-        let mut has_pre_freeze = false;
         for b in &bases {
             match b.slot().obj().map(|p| p.body()) {
                 Some(Body::Class(c)) => {
                     not_freezable |= c.not_freezable;
-                    has_pre_freeze |= c.has_pre_freeze.get();
                 }
                 _ => return Err(type_err("a class as base", b)),
             }
         }
         let dict: AttrMap = attrs
             .into_iter()
-            .map(|(n, v)| {
-                has_pre_freeze |= n == "__pre_freeze__";
-                (Sym::new(n), v.into_slot())
-            })
+            .map(|(n, v)| (Sym::new(n), v.into_slot()))
             .collect();
         Ok(new_obj(Body::Class(Box::new(ClassData {
             name: Sym::new(name),
             bases: Payload::new(slots(bases)),
             dict: Payload::new(dict),
             not_freezable,
-            has_pre_freeze: std::cell::Cell::new(has_pre_freeze),
+            hook_cache: std::cell::Cell::new(0),
         }))))
     }
 
@@ -137,7 +132,7 @@ impl Value {
             bases: Payload::new(Vec::new()),
             dict: Payload::new(Vec::new()),
             not_freezable: true,
-            has_pre_freeze: std::cell::Cell::new(false),
+            hook_cache: std::cell::Cell::new(0),
         })))
     }
 
@@ -177,7 +172,7 @@ impl Value {
         // SAFETY: `self` keeps the object alive for the borrow; str is
         // immutable from birth, so nothing writes it meanwhile.
         match unsafe { p.body_unbounded() } {
-            Body::Str(s) => Some(s),
+            Body::Str(s) => Some(&**s),
             _ => None,
         }
     }
@@ -196,7 +191,7 @@ impl Value {
     /// buffer: elements).
     pub fn len(&self) -> Result<usize, Error> {
         let p = self.obj("a sized object")?;
-        // SAFETY (payload reads): `self` is a handle on the owning thread
+        // SAFETY: payload reads: `self` is a handle on the owning thread
         // or to a frozen object, and no mutable borrow is live (mutators
         // never call out while borrowing).
         unsafe {
@@ -617,6 +612,7 @@ impl Value {
                 return Err(type_err("a class as base", b));
             }
         }
+        invalidate_hook_caches();
         // SAFETY: as in `set_item`.
         let old = unsafe { std::mem::replace(c.bases.get_mut(), slots(bases)) };
         crate::heap::drop_slots(old);
@@ -658,7 +654,7 @@ impl Value {
             Body::Class(c) => {
                 writable(p)?;
                 if name == "__pre_freeze__" {
-                    c.has_pre_freeze.set(true);
+                    invalidate_hook_caches();
                 }
                 &c.dict
             }
@@ -684,6 +680,9 @@ impl Value {
             _ => return Err(type_err("an object with attributes", self)),
         };
         writable(p)?;
+        if name == "__pre_freeze__" {
+            invalidate_hook_caches();
+        }
         // SAFETY: as in `set_item`.
         let old = unsafe {
             let m = map.get_mut();
@@ -735,6 +734,35 @@ impl Value {
         full.extend(args.iter().cloned());
         f.call(&full)
     }
+}
+
+static HOOK_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Some class gained or lost `__pre_freeze__` or changed its bases: every
+/// mutable class recomputes whether it has a hook on next use.
+pub(crate) fn invalidate_hook_caches() {
+    HOOK_EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether instances of `cls` have a `__pre_freeze__` (own or inherited).
+/// Cached per class; a frozen class's answer is fixed (its bases are
+/// frozen too), and was computed when the walk visited it.
+pub(crate) fn class_has_hook(cls: ObjPtr) -> bool {
+    let Body::Class(cd) = cls.body() else {
+        return false;
+    };
+    let cached = cd.hook_cache.get();
+    if cls.is_frozen() {
+        return cached & 1 == 1;
+    }
+    let epoch = HOOK_EPOCH.load(std::sync::atomic::Ordering::Relaxed);
+    if cached >> 1 == epoch {
+        return cached & 1 == 1;
+    }
+    static NAME: std::sync::OnceLock<Sym> = std::sync::OnceLock::new();
+    let has = class_lookup(cls, *NAME.get_or_init(|| Sym::new("__pre_freeze__"))).is_some();
+    cd.hook_cache.set(epoch << 1 | u64::from(has));
+    has
 }
 
 /// Looks `sym` up in a class and its bases, depth-first, left to right.

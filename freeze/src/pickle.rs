@@ -7,8 +7,11 @@
 
 use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 
+use std::borrow::Cow;
+
 use crate::error::Error;
 use crate::heap;
+use crate::pack::{Blob, StrBatch};
 use crate::transfer::{walk, Builder, Mode, Op};
 use crate::value::Value;
 
@@ -37,10 +40,23 @@ fn config() -> Config {
 /// ```
 pub fn pickle(v: &Value) -> Result<Vec<u8>, Error> {
     let mut out = MAGIC.to_vec();
-    walk(v, Mode::Pickle, |op| {
-        bincode::serde::encode_into_std_write(&op, &mut out, config())
+    let mut batch = StrBatch::default();
+    let enc = |op: &Op<'_>, out: &mut Vec<u8>| {
+        bincode::serde::encode_into_std_write(op, out, config())
             .map(|_| ())
             .map_err(|e| Error::Other(format!("pickle: {e}")))
+    };
+    // Runs of strings (dict keys, tuple items) go out as one op.
+    walk(v, Mode::Pickle, |op| {
+        if let Op::Str(s) = op {
+            batch.push(s);
+            return Ok(());
+        }
+        if !batch.buf.is_empty() {
+            let strs = Op::Strs(Blob(Cow::Owned(std::mem::take(&mut batch.buf))));
+            enc(&strs, &mut out)?;
+        }
+        enc(&op, &mut out)
     })?;
     Ok(out)
 }

@@ -66,7 +66,7 @@ fn seq(stack: &mut Vec<Tok>, items: &[Slot], open: &'static str, close: &'static
 }
 
 fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
-    // SAFETY (payload reads): callers hold a handle on the owning thread or
+    // SAFETY: payload reads: callers hold a handle on the owning thread or
     // to a frozen object; printing runs no user code.
     unsafe {
         match p.body() {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::body::{Body, ClassData, FunctionData, InstanceData, SharedFieldData};
 use crate::error::Error;
 use crate::key::{check_hashable, DictMap, Key, SetMap};
+use crate::pack::{for_each_str, Blob, Items};
 use crate::raw::{self, ObjPtr, Payload, Slot};
 use crate::sym::Sym;
 use crate::value::{NativeFn, Value};
@@ -37,6 +38,8 @@ pub(crate) enum Op<'a> {
     /// Defines name id `n` (ids count up from 0).
     Name(&'a str),
     Str(&'a str),
+    /// Several strings in a row (the pickle encoder batches `Str`s).
+    Strs(#[serde(borrow)] Blob<'a>),
     Bytes(#[serde(with = "bytes_slice")] &'a [u8]),
     OpenBuffer,
     BufferData(u32, Vec<f64>),
@@ -65,13 +68,14 @@ pub(crate) enum Op<'a> {
     /// Items for the object with this id: appended to a tuple or list;
     /// key/value pairs for a dict; items for a set; the value of a cell or
     /// shared field; captures for a function.
-    Fill(u32, Vec<V>),
+    Fill(u32, #[serde(borrow)] Items<'a>),
     /// Function defaults.
-    FillDefaults(u32, Vec<V>),
+    FillDefaults(u32, #[serde(borrow)] Items<'a>),
     /// Class bases (copy only).
-    FillBases(u32, Vec<V>),
-    /// Attributes of an instance or class: (name id, value).
-    FillAttrs(u32, Vec<(u32, V)>),
+    FillBases(u32, #[serde(borrow)] Items<'a>),
+    /// Attributes of an instance or class: name id (as an int), value,
+    /// name id, value, ...
+    FillAttrs(u32, #[serde(borrow)] Items<'a>),
     End(V),
     /// Copy only: a frozen object passed by reference. (Last, so skipping
     /// it leaves the other variants' indices alone.)
@@ -79,7 +83,7 @@ pub(crate) enum Op<'a> {
     Shared(ObjPtr),
 }
 
-mod bytes_slice {
+pub(crate) mod bytes_slice {
     use serde::{de, Deserializer, Serializer};
 
     pub(crate) fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
@@ -147,7 +151,7 @@ pub(crate) fn walk(
     if let Some(p) = root.slot().obj() {
         stack.push(Frame::Visit(p));
     }
-    // SAFETY (payload reads below): the graph is on this thread or frozen,
+    // SAFETY: payload reads below: the graph is on this thread or frozen,
     // and the walk runs no user code, so no mutable borrow is live.
     while let Some(fr) = stack.pop() {
         match fr {
@@ -252,13 +256,16 @@ pub(crate) fn walk(
                 let id = memo[&p];
                 let chunks = |emit: &mut dyn FnMut(Op<'_>) -> Result<(), Error>,
                               items: &[Slot],
-                              mk: fn(u32, Vec<V>) -> Op<'static>|
+                              mk: fn(u32, Items<'static>) -> Op<'static>|
                  -> Result<(), Error> {
                     if items.is_empty() {
-                        return emit(mk(id, Vec::new()));
+                        return emit(mk(id, Items::Direct(Vec::new())));
                     }
                     for c in items.chunks(CHUNK) {
-                        emit(mk(id, c.iter().map(|s| v(&memo, s)).collect()))?;
+                        emit(mk(
+                            id,
+                            Items::Direct(c.iter().map(|s| v(&memo, s)).collect()),
+                        ))?;
                     }
                     Ok(())
                 };
@@ -286,7 +293,10 @@ pub(crate) fn walk(
                                 flat.push(*val);
                             }
                             for c in flat.chunks(CHUNK * 2) {
-                                emit(Op::Fill(id, c.iter().map(|s| v(&memo, s)).collect()))?;
+                                emit(Op::Fill(
+                                    id,
+                                    Items::Direct(c.iter().map(|s| v(&memo, s)).collect()),
+                                ))?;
                             }
                         }
                         Body::Buffer(b) => {
@@ -300,19 +310,21 @@ pub(crate) fn walk(
                         }
                         Body::Instance(i) => {
                             let attrs = i.attrs.get();
-                            let mut out = Vec::with_capacity(attrs.len());
+                            let mut out = Vec::with_capacity(attrs.len() * 2);
                             for (n, s) in attrs {
-                                out.push((name(&mut emit, *n)?, v(&memo, s)));
+                                out.push(V::Int(i64::from(name(&mut emit, *n)?)));
+                                out.push(v(&memo, s));
                             }
-                            emit(Op::FillAttrs(id, out))?;
+                            emit(Op::FillAttrs(id, Items::Direct(out)))?;
                         }
                         Body::Class(c) => {
                             chunks(&mut emit, c.bases.get(), Op::FillBases)?;
                             let mut out = Vec::new();
                             for (n, s) in c.dict.get() {
-                                out.push((name(&mut emit, *n)?, v(&memo, s)));
+                                out.push(V::Int(i64::from(name(&mut emit, *n)?)));
+                                out.push(v(&memo, s));
                             }
-                            emit(Op::FillAttrs(id, out))?;
+                            emit(Op::FillAttrs(id, Items::Direct(out)))?;
                         }
                         _ => {}
                     }
@@ -347,7 +359,7 @@ pub(crate) struct Builder {
     /// Tuples opened but not yet filled (their hash would be wrong).
     open_tuples: usize,
     /// Dict/set fills waiting for tuple keys to be complete.
-    deferred: Vec<(u32, Vec<V>)>,
+    deferred: Vec<(u32, Items<'static>)>,
     root: Option<Value>,
 }
 
@@ -423,6 +435,13 @@ impl Builder {
         match op {
             Op::Name(s) => self.names.push(Sym::new(s)),
             Op::Str(s) => self.push(Value::str(s), Kind::Done),
+            Op::Strs(b) => {
+                self.objs.reserve(b.0.len() / 8);
+                for_each_str(&b.0, |s| {
+                    self.push(Value::str(s), Kind::Done);
+                    Ok(())
+                })?
+            }
             Op::Bytes(b) => self.push(Value::bytes(b), Kind::Done),
             Op::Shared(p) => {
                 raw::incref(p);
@@ -512,7 +531,7 @@ impl Builder {
                         bases: Payload::new(Vec::new()),
                         dict: Payload::new(Vec::new()),
                         not_freezable,
-                        has_pre_freeze: std::cell::Cell::new(false),
+                        hook_cache: std::cell::Cell::new(0),
                     })),
                     Kind::Class,
                 )
@@ -551,17 +570,20 @@ impl Builder {
             }
             Op::FillAttrs(id, pairs) => {
                 let p = self.target(id, &[Kind::Instance, Kind::Class])?;
-                let mut out = Vec::with_capacity(pairs.len());
-                for (n, v) in pairs {
-                    let sym = match self.name(n) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            crate::heap::drop_slots(out.into_iter().map(|x: (Sym, Slot)| x.1));
-                            return Err(e);
-                        }
+                let flat = pairs.to_vec()?;
+                if flat.len() % 2 != 0 {
+                    return Err(bad("attributes come in name/value pairs"));
+                }
+                let mut out: Vec<(Sym, Slot)> = Vec::with_capacity(flat.len() / 2);
+                for pair in flat.chunks(2) {
+                    let got = match pair[0] {
+                        V::Int(n) if (0..=i64::from(u32::MAX)).contains(&n) => self
+                            .name(n as u32)
+                            .and_then(|sym| Ok((sym, self.get(pair[1])?.into_slot()))),
+                        _ => Err(bad("attribute name id expected")),
                     };
-                    match self.get(v) {
-                        Ok(val) => out.push((sym, val.into_slot())),
+                    match got {
+                        Ok(e) => out.push(e),
                         Err(e) => {
                             crate::heap::drop_slots(out.into_iter().map(|x| x.1));
                             return Err(e);
@@ -572,8 +594,6 @@ impl Builder {
                     // SAFETY: as in BufferData.
                     Body::Instance(i) => unsafe { std::mem::replace(i.attrs.get_mut(), out) },
                     Body::Class(c) => {
-                        let pre = out.iter().any(|(n, _)| n.as_str() == "__pre_freeze__");
-                        c.has_pre_freeze.set(c.has_pre_freeze.get() || pre);
                         // SAFETY: as in BufferData.
                         unsafe { std::mem::replace(c.dict.get_mut(), out) }
                     }
@@ -593,21 +613,22 @@ impl Builder {
         Ok(())
     }
 
-    fn values(&self, items: &[V]) -> Result<Vec<Slot>, Error> {
-        let mut out = Vec::with_capacity(items.len());
-        for v in items {
-            match self.get(*v) {
-                Ok(x) => out.push(x.into_slot()),
-                Err(e) => {
-                    crate::heap::drop_slots(out);
-                    return Err(e);
-                }
+    fn values(&self, items: &Items<'_>) -> Result<Vec<Slot>, Error> {
+        let mut out = Vec::with_capacity(items.size_hint().min(1 << 20));
+        let r = items.try_for_each(|v| {
+            out.push(self.get(v)?.into_slot());
+            Ok(())
+        });
+        match r {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                crate::heap::drop_slots(out);
+                Err(e)
             }
         }
-        Ok(out)
     }
 
-    fn fill(&mut self, id: u32, items: Vec<V>) -> Result<(), Error> {
+    fn fill(&mut self, id: u32, items: Items<'_>) -> Result<(), Error> {
         let all = [
             Kind::Tuple,
             Kind::TupleFilled,
@@ -622,13 +643,13 @@ impl Builder {
         let kind = self.kinds[id as usize];
         if matches!(kind, Kind::Dict | Kind::Set) {
             if self.open_tuples > 0 {
-                self.deferred.push((id, items));
+                self.deferred.push((id, Items::Direct(items.to_vec()?)));
                 return Ok(());
             }
             return self.fill_keys(id, items);
         }
         let vals = self.values(&items)?;
-        // SAFETY (all arms): `p` is a fresh object this builder made on this
+        // SAFETY: `p` is a fresh object this builder made on this
         // thread, not yet visible to anyone else; no borrow of it is live.
         unsafe {
             match p.body() {
@@ -671,12 +692,13 @@ impl Builder {
         Ok(())
     }
 
-    fn fill_keys(&mut self, id: u32, items: Vec<V>) -> Result<(), Error> {
+    fn fill_keys(&mut self, id: u32, items: Items<'_>) -> Result<(), Error> {
         let p = self.target(id, &[Kind::Dict, Kind::Set])?;
-        if self.kinds[id as usize] == Kind::Dict && items.len() % 2 != 0 {
+        let vals = self.values(&items)?;
+        if self.kinds[id as usize] == Kind::Dict && vals.len() % 2 != 0 {
+            crate::heap::drop_slots(vals);
             return Err(bad("a dict fill needs key/value pairs"));
         }
-        let vals = self.values(&items)?;
         let step = if self.kinds[id as usize] == Kind::Dict {
             2
         } else {
@@ -694,6 +716,7 @@ impl Builder {
             match p.body() {
                 Body::Dict(d) => {
                     let d = d.get_mut();
+                    d.reserve(vals.len() / 2);
                     for c in vals.chunks(2) {
                         if let Some(old) = d.insert(Key(c[0]), c[1]) {
                             dup.push(c[0]);
@@ -703,6 +726,7 @@ impl Builder {
                 }
                 Body::Set(s) => {
                     let s = s.get_mut();
+                    s.reserve(vals.len());
                     for k in vals {
                         if !s.insert(Key(k)) {
                             dup.push(k);

@@ -157,8 +157,14 @@ fn upgrade(tok: u64) -> Option<ObjPtr> {
     }
 }
 
-/// The `__pre_freeze__` of a weakref: become a strong reference.
+/// The `__pre_freeze__` of a weakref: become a strong reference. A strong
+/// reference has no callback: its referent can no longer die first.
 pub(crate) fn strengthen(w: ObjPtr) {
+    let cb = CALLBACKS
+        .try_with(|c| c.borrow_mut().remove(&w))
+        .ok()
+        .flatten();
+    drop(cb);
     match t_of(w) {
         WeakTarget::Local(p) => {
             raw::incref(p);

@@ -1,0 +1,211 @@
+//! Compact encoding of item lists inside pickle ops: one varint per item
+//! (the low 3 bits are the tag; a reference's id is in the rest), ints as a
+//! following zigzag varint, floats as 8 little-endian bytes. Decoding a
+//! packed list costs a few instructions per item, where a serde enum per
+//! item costs hundreds.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::Error;
+use crate::transfer::V;
+
+const T_NONE: u64 = 0;
+const T_FALSE: u64 = 1;
+const T_TRUE: u64 = 2;
+const T_INT: u64 = 3;
+const T_FLOAT: u64 = 4;
+const T_REF: u64 = 5;
+
+fn corrupt(what: &str) -> Error {
+    Error::Other(format!("corrupt pickle: {what}"))
+}
+
+#[inline]
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+#[inline]
+pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Result<u64, Error> {
+    let mut x = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = *buf.get(*pos).ok_or_else(|| corrupt("truncated varint"))?;
+        *pos += 1;
+        if shift == 63 && b > 1 {
+            return Err(corrupt("varint overflow"));
+        }
+        x |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Ok(x);
+        }
+        shift += 7;
+        if shift > 63 {
+            return Err(corrupt("varint overflow"));
+        }
+    }
+}
+
+#[inline]
+fn put_v(out: &mut Vec<u8>, v: V) {
+    match v {
+        V::None => out.push(T_NONE as u8),
+        V::Bool(false) => out.push(T_FALSE as u8),
+        V::Bool(true) => out.push(T_TRUE as u8),
+        V::Int(i) => {
+            out.push(T_INT as u8);
+            put_varint(out, ((i << 1) ^ (i >> 63)) as u64);
+        }
+        V::Float(x) => {
+            out.push(T_FLOAT as u8);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        V::Ref(id) => put_varint(out, (u64::from(id) << 3) | T_REF),
+    }
+}
+
+#[inline]
+fn get_v(buf: &[u8], pos: &mut usize) -> Result<V, Error> {
+    let x = get_varint(buf, pos)?;
+    Ok(match x & 7 {
+        T_NONE if x == T_NONE => V::None,
+        T_FALSE if x == T_FALSE => V::Bool(false),
+        T_TRUE if x == T_TRUE => V::Bool(true),
+        T_INT if x == T_INT => {
+            let z = get_varint(buf, pos)?;
+            V::Int(((z >> 1) as i64) ^ -((z & 1) as i64))
+        }
+        T_FLOAT if x == T_FLOAT => {
+            let b = buf
+                .get(*pos..*pos + 8)
+                .ok_or_else(|| corrupt("truncated float"))?;
+            *pos += 8;
+            V::Float(f64::from_le_bytes(b.try_into().expect("8 bytes")))
+        }
+        T_REF => V::Ref(u32::try_from(x >> 3).map_err(|_| corrupt("object id too large"))?),
+        _ => return Err(corrupt("bad item tag")),
+    })
+}
+
+/// A list of items: built directly (walk) or borrowed packed bytes
+/// (decoded pickle).
+#[derive(Debug)]
+pub(crate) enum Items<'a> {
+    Direct(Vec<V>),
+    Packed(Cow<'a, [u8]>),
+}
+
+impl Items<'_> {
+    /// Calls `f` on every item, in order.
+    #[inline]
+    pub(crate) fn try_for_each(
+        &self,
+        mut f: impl FnMut(V) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        match self {
+            Items::Direct(v) => v.iter().try_for_each(|x| f(*x)),
+            Items::Packed(b) => {
+                let mut pos = 0;
+                while pos < b.len() {
+                    f(get_v(b, &mut pos)?)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Number of items if known cheaply (an upper bound for packed).
+    pub(crate) fn size_hint(&self) -> usize {
+        match self {
+            Items::Direct(v) => v.len(),
+            Items::Packed(b) => b.len(),
+        }
+    }
+
+    /// All items, owned.
+    pub(crate) fn to_vec(&self) -> Result<Vec<V>, Error> {
+        let mut out = Vec::new();
+        self.try_for_each(|v| {
+            out.push(v);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+impl Serialize for Items<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Items::Packed(b) => s.serialize_bytes(b),
+            Items::Direct(v) => {
+                let mut out = Vec::with_capacity(v.len() * 3);
+                for x in v {
+                    put_v(&mut out, *x);
+                }
+                s.serialize_bytes(&out)
+            }
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Items<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Items<'a>, D::Error> {
+        let b: &'de [u8] = crate::transfer::bytes_slice::deserialize(d)?;
+        Ok(Items::Packed(Cow::Borrowed(b)))
+    }
+}
+
+/// Consecutive strings packed as (varint length, UTF-8 bytes).
+#[derive(Default)]
+pub(crate) struct StrBatch {
+    pub(crate) buf: Vec<u8>,
+}
+
+impl StrBatch {
+    pub(crate) fn push(&mut self, s: &str) {
+        put_varint(&mut self.buf, s.len() as u64);
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// Calls `f` on each string of a packed batch (validating UTF-8).
+pub(crate) fn for_each_str(
+    b: &[u8],
+    mut f: impl FnMut(&str) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut pos = 0;
+    while pos < b.len() {
+        let n = get_varint(b, &mut pos)? as usize;
+        let end = pos
+            .checked_add(n)
+            .filter(|e| *e <= b.len())
+            .ok_or_else(|| corrupt("truncated string"))?;
+        let s = std::str::from_utf8(&b[pos..end]).map_err(|_| corrupt("invalid UTF-8"))?;
+        pos = end;
+        f(s)?;
+    }
+    Ok(())
+}
+
+/// Raw bytes inside an op: owned when encoding, borrowed when decoding.
+#[derive(Debug)]
+pub(crate) struct Blob<'a>(pub(crate) Cow<'a, [u8]>);
+
+impl Serialize for Blob<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Blob<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Blob<'a>, D::Error> {
+        let b: &'de [u8] = crate::transfer::bytes_slice::deserialize(d)?;
+        Ok(Blob(Cow::Borrowed(b)))
+    }
+}
