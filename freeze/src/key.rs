@@ -44,7 +44,25 @@ fn hash_num<H: Hasher>(x: f64, i: Option<i64>, h: &mut H) {
 }
 
 /// Hashes `root`, walking nested tuples iteratively.
+#[inline]
 fn hash_slot<H: Hasher>(root: Slot, h: &mut H) {
+    // Fast path: anything but a tuple hashes without a stack.
+    if let Slot::Obj(p) = root {
+        match p.body() {
+            Body::Str(s) => {
+                h.write_u8(TAG_STR);
+                h.write(s.as_bytes());
+                h.write_u8(0xff);
+                return;
+            }
+            Body::Tuple(_) => return hash_nested(root, h),
+            _ => {}
+        }
+    }
+    hash_nested(root, h)
+}
+
+fn hash_nested<H: Hasher>(root: Slot, h: &mut H) {
     let mut stack = vec![root];
     while let Some(s) = stack.pop() {
         match s {
@@ -87,7 +105,21 @@ fn num(s: Slot) -> Option<f64> {
 }
 
 /// Python `==` for hashable values, iterative over tuples.
+#[inline]
 pub(crate) fn key_eq(a: Slot, b: Slot) -> bool {
+    match (a, b) {
+        (Slot::Int(x), Slot::Int(y)) => x == y,
+        (Slot::Obj(p), Slot::Obj(q)) if p == q => true,
+        (Slot::Obj(p), Slot::Obj(q)) => match (p.body(), q.body()) {
+            (Body::Str(x), Body::Str(y)) => **x == **y,
+            (Body::Tuple(_), Body::Tuple(_)) => key_eq_nested(a, b),
+            _ => false,
+        },
+        _ => key_eq_nested(a, b),
+    }
+}
+
+fn key_eq_nested(a: Slot, b: Slot) -> bool {
     let mut stack = vec![(a, b)];
     while let Some((a, b)) = stack.pop() {
         let same = match (a, b) {
@@ -125,7 +157,21 @@ pub(crate) fn key_eq(a: Slot, b: Slot) -> bool {
 }
 
 /// Refuses unhashable keys (list, dict, set, ... anywhere inside a tuple).
+#[inline]
 pub(crate) fn check_hashable(root: Slot) -> Result<(), Error> {
+    match root {
+        Slot::Obj(p) => match p.body() {
+            Body::Tuple(_) => check_nested(root),
+            Body::List(_) | Body::Dict(_) | Body::Set(_) | Body::Buffer(_) => {
+                Err(Error::Unhashable(p.body().type_name()))
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+fn check_nested(root: Slot) -> Result<(), Error> {
     let mut stack = vec![root];
     while let Some(s) = stack.pop() {
         if let Slot::Obj(p) = s {
