@@ -74,9 +74,14 @@ pub fn freeze(roots: &[&Value]) -> Result<(), FreezeError> {
             reason: FreezeReason::NoRoots,
         });
     }
-    let objs: Vec<ObjPtr> = roots.iter().filter_map(|v| v.slot().obj()).collect();
+    // Keep each root's position for error paths (immediates have none).
+    let objs: Vec<(u32, ObjPtr)> = roots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.slot().obj().map(|p| (i as u32, p)))
+        .collect();
     loop {
-        let (result, hooks) = walk_once(&objs, false);
+        let (result, hooks) = walk_once(&objs, roots.len(), false);
         match result {
             Ok(()) if hooks.is_empty() => return Ok(()),
             Err(Stop::Refused(p, reason, path)) if hooks.is_empty() => {
@@ -113,10 +118,14 @@ pub fn is_frozen(v: &Value) -> bool {
     if !matches!(p.body(), Body::Tuple(_)) {
         return false;
     }
-    walk_once(&[p], true).0.is_ok()
+    walk_once(&[(0, p)], 1, true).0.is_ok()
 }
 
-fn walk_once(roots: &[ObjPtr], shallow: bool) -> (Result<(), Stop>, Vec<(ObjPtr, String)>) {
+fn walk_once(
+    roots: &[(u32, ObjPtr)],
+    nroots: usize,
+    shallow: bool,
+) -> (Result<(), Stop>, Vec<(ObjPtr, String)>) {
     heap::with_tracker(|tracker| {
         let mut w = Walk {
             visited: Vec::new(),
@@ -126,21 +135,21 @@ fn walk_once(roots: &[ObjPtr], shallow: bool) -> (Result<(), Stop>, Vec<(ObjPtr,
             hooks: Vec::new(),
             tracker,
             shallow,
-            nroots: roots.len(),
+            nroots,
         };
-        for r in roots {
+        for (_, r) in roots {
             if !r.is_frozen() {
                 r.set_flags(ROOT);
             }
         }
         let mut result = Ok(());
-        for (i, r) in roots.iter().enumerate() {
-            result = w.run(*r, i as u32);
+        for (i, r) in roots {
+            result = w.run(*r, *i);
             if result.is_err() {
                 break;
             }
         }
-        for r in roots {
+        for (_, r) in roots {
             r.clear_flags(ROOT);
         }
         if result.is_err() || !w.hooks.is_empty() {
@@ -186,7 +195,9 @@ impl Walk<'_> {
 
     fn visit(&mut self, w: ObjPtr, label: u32, f: u32) -> Result<(), Stop> {
         if self.shallow {
-            if !matches!(w.body(), Body::Tuple(_)) {
+            // `is_frozen` may freeze only tuples that `freeze` could, and
+            // never runs hooks: anything else answers "not frozen".
+            if !matches!(w.body(), Body::Tuple(_)) || refusal(w, f).is_some() || needs_hook(w, f) {
                 return Err(Stop::NotShallow);
             }
         } else {

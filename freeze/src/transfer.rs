@@ -45,7 +45,8 @@ pub(crate) enum Op<'a> {
     BufferData(u32, Vec<f64>),
     ClassRef(&'a str),
     ModuleRef(&'a str),
-    OpenTuple,
+    /// A tuple of this many items (filled in chunks).
+    OpenTuple(u32),
     OpenList,
     OpenDict,
     OpenSet,
@@ -185,7 +186,7 @@ pub(crate) fn walk(
                         fill = false;
                     }
                     Body::Buffer(_) => emit(Op::OpenBuffer)?,
-                    Body::Tuple(_) => emit(Op::OpenTuple)?,
+                    Body::Tuple(t) => emit(Op::OpenTuple(t.len() as u32))?,
                     Body::List(_) => emit(Op::OpenList)?,
                     Body::Dict(_) => emit(Op::OpenDict)?,
                     Body::Set(_) => emit(Op::OpenSet)?,
@@ -358,6 +359,8 @@ pub(crate) struct Builder {
     names: Vec<Sym>,
     /// Tuples opened but not yet filled (their hash would be wrong).
     open_tuples: usize,
+    /// Items gathered for tuples still being filled: (expected, items).
+    tuple_parts: FxHashMap<u32, (usize, Vec<Slot>)>,
     /// Dict/set fills waiting for tuple keys to be complete.
     deferred: Vec<(u32, Items<'static>)>,
     root: Option<Value>,
@@ -374,6 +377,7 @@ impl Builder {
             kinds: Vec::new(),
             names: Vec::new(),
             open_tuples: 0,
+            tuple_parts: FxHashMap::default(),
             deferred: Vec::new(),
             root: None,
         }
@@ -458,9 +462,17 @@ impl Builder {
                 self.push(m, Kind::Done)
             }
             Op::OpenBuffer => self.new_obj(Body::Buffer(Payload::new(Vec::new())), Kind::Buffer),
-            Op::OpenTuple => {
-                self.open_tuples += 1;
-                self.new_obj(Body::Tuple(Box::new([])), Kind::Tuple)
+            Op::OpenTuple(len) => {
+                let id = self.objs.len() as u32;
+                if len == 0 {
+                    self.new_obj(Body::Tuple(Box::new([])), Kind::TupleFilled)
+                } else {
+                    self.open_tuples += 1;
+                    let cap = (len as usize).min(CHUNK);
+                    self.tuple_parts
+                        .insert(id, (len as usize, Vec::with_capacity(cap)));
+                    self.new_obj(Body::Tuple(Box::new([])), Kind::Tuple)
+                }
             }
             Op::OpenList => self.new_obj(Body::List(Payload::new(Vec::new())), Kind::List),
             Op::OpenDict => self.new_obj(
@@ -653,9 +665,23 @@ impl Builder {
         // thread, not yet visible to anyone else; no borrow of it is live.
         unsafe {
             match p.body() {
-                Body::Tuple(t) => {
-                    let mut all: Vec<Slot> = t.to_vec();
-                    all.extend(vals);
+                Body::Tuple(_) if kind == Kind::TupleFilled => {
+                    if !vals.is_empty() {
+                        crate::heap::drop_slots(vals);
+                        return Err(bad("too many items for a tuple"));
+                    }
+                    return Ok(());
+                }
+                Body::Tuple(_) => {
+                    let (want, got) = self.tuple_parts.get_mut(&id).expect("open tuple");
+                    got.extend(vals);
+                    if got.len() > *want {
+                        return Err(bad("too many items for a tuple"));
+                    }
+                    if got.len() < *want {
+                        return Ok(());
+                    }
+                    let (_, all) = self.tuple_parts.remove(&id).expect("open tuple");
                     set_tuple(p, all.into_boxed_slice());
                 }
                 Body::List(l) => l.get_mut().extend(vals),
@@ -682,8 +708,7 @@ impl Builder {
         self.kinds[id as usize] = match kind {
             Kind::Cell | Kind::SharedField => Kind::Done,
             Kind::Tuple => {
-                // A tuple is complete (hashable) once its first fill landed;
-                // later chunks append.
+                // Complete (hashable) now that all its items are in.
                 self.open_tuples -= 1;
                 Kind::TupleFilled
             }
@@ -753,6 +778,14 @@ impl Builder {
     /// Every object this builder made (for detaching a copy).
     pub(crate) fn made(&self) -> impl Iterator<Item = &Value> {
         self.objs.iter()
+    }
+}
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        for (_, (_, items)) in self.tuple_parts.drain() {
+            crate::heap::drop_slots(items);
+        }
     }
 }
 

@@ -64,3 +64,30 @@ fn deep_chain() {
     drop(head);
     assert!(frozen_live() <= f - n as isize);
 }
+
+#[test]
+fn is_frozen_respects_status_and_hooks() {
+    let t = Value::tuple(vec![Value::Int(1), Value::Int(2)]);
+    set_freezable(&t, Freezability::No).unwrap();
+    assert!(!is_frozen(&t));
+    let holder = Value::list(vec![t.clone()]);
+    assert!(freeze(&[&holder]).is_err());
+    assert!(t.share().is_err());
+    let h = Value::tuple(vec![Value::None]);
+    set_pre_freeze_hook(&h, |_| Ok(())).unwrap();
+    assert!(!is_frozen(&h));
+    freeze(&[&h]).unwrap();
+    assert!(is_frozen(&h));
+}
+
+#[test]
+fn error_paths_count_immediate_roots() {
+    let ok = Value::list(vec![]);
+    let bad = Value::list(vec![]);
+    set_freezable(&bad, Freezability::No).unwrap();
+    assert_eq!(
+        freeze(&[&Value::Int(1), &ok, &bad]).unwrap_err().path,
+        "roots[2]"
+    );
+    assert_eq!(freeze(&[&Value::None, &bad]).unwrap_err().path, "roots[1]");
+}

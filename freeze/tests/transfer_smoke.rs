@@ -62,3 +62,23 @@ fn copy_roundtrip_across_threads() {
     .unwrap();
     assert!(ok);
 }
+
+#[test]
+fn big_tuples_and_tuple_keys_roundtrip() {
+    let items: Vec<Value> = (0..100_000).map(|i| Value::from(format!("s{i}"))).collect();
+    let t = Value::tuple(items);
+    let key = Value::tuple(vec![Value::tuple(vec![1.into(), "a".into()]), Value::None]);
+    let d = Value::dict_from(vec![
+        (key.clone(), t.clone()),
+        ("empty".into(), Value::tuple(vec![])),
+    ])
+    .unwrap();
+    let back = unpickle(&pickle(&d).unwrap()).unwrap();
+    let t2 = back.get_item(&key).unwrap();
+    assert_eq!(t2.len().unwrap(), 100_000);
+    assert_eq!(t2.get(99_999).unwrap().as_str(), Some("s99999"));
+    assert!(t2.py_eq(&t));
+    assert_eq!(back.get_str("empty").unwrap().unwrap().len().unwrap(), 0);
+    let c = deep_copy(&d).unwrap().adopt();
+    assert!(c.get_item(&key).unwrap().py_eq(&t));
+}
