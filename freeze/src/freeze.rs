@@ -333,6 +333,10 @@ fn needs_hook(w: ObjPtr, f: u32) -> bool {
     if let Body::Class(_) = w.body() {
         // Settle the class's cached answer while it can still change.
         crate::ops::class_has_hook(w);
+        // Unfreezable methods are swapped out (every time, not just once).
+        if crate::hooks::has_unfreezable_method(w) {
+            return true;
+        }
     }
     if f & HOOK_RAN != 0 {
         return false;
@@ -464,11 +468,12 @@ fn run_hooks(hooks: Vec<(ObjPtr, String)>) -> Result<(), FreezeError> {
         .map(|(p, path)| (Ref::from_borrowed(p), path))
         .collect();
     for (r, path) in hooks {
-        if r.ptr.flags() & HOOK_RAN != 0 || r.ptr.is_frozen() {
+        if r.ptr.is_frozen() {
             continue;
         }
+        let first = r.ptr.flags() & HOOK_RAN == 0;
         r.ptr.set_flags(HOOK_RAN);
-        if let Err(e) = crate::hooks::run(&r) {
+        if let Err(e) = crate::hooks::run(&r, first) {
             return Err(FreezeError {
                 type_name: describe_type(r.ptr),
                 path,

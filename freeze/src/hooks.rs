@@ -41,10 +41,13 @@ pub fn set_pre_freeze_hook(
     Ok(())
 }
 
-/// Runs every hook that applies to `r` (the caller set `HOOK_RAN`).
-pub(crate) fn run(r: &Ref) -> Result<(), Error> {
-    if let Some(h) = heap::take_hook(r.ptr) {
-        h(r)?;
+/// Runs the hooks that apply to `r`: user hooks only the `first` time,
+/// built-in steps (all idempotent) whenever asked.
+pub(crate) fn run(r: &Ref, first: bool) -> Result<(), Error> {
+    if first {
+        if let Some(h) = heap::take_hook(r.ptr) {
+            h(r)?;
+        }
     }
     let this = Value::Obj(r.clone());
     match r.ptr.body() {
@@ -76,12 +79,59 @@ pub(crate) fn run(r: &Ref) -> Result<(), Error> {
         }
         Body::WeakRef(_) => crate::weak::strengthen(r.ptr),
         Body::Module(_) => crate::modules::proxify(r.ptr)?,
-        Body::Instance(i) => {
+        Body::Class(_) => stub_unfreezable_methods(&this)?,
+        Body::Instance(i) if first => {
             if let Some(f) = class_lookup(i.class, Sym::new("__pre_freeze__")) {
                 Value::from_slot(f).call(&[this])?;
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+fn unfreezable_fn(p: crate::raw::ObjPtr) -> bool {
+    matches!(p.body(), Body::Function(_))
+        && !p.is_frozen()
+        && (p.flags() & crate::raw::STATUS_MASK) >> crate::raw::STATUS_SHIFT
+            == crate::status::Freezability::No.bits()
+}
+
+/// Whether a mutable class holds an `@unfreezable` method in its dict.
+pub(crate) fn has_unfreezable_method(cls: crate::raw::ObjPtr) -> bool {
+    let Body::Class(c) = cls.body() else {
+        return false;
+    };
+    // SAFETY: mutable class on its owning thread, read during a walk (no
+    // user code, no mutable borrow live).
+    unsafe { c.dict.get() }
+        .iter()
+        .any(|(_, v)| v.obj().is_some_and(unfreezable_fn))
+}
+
+fn unfreezable_stub(call: &crate::value::Call<'_>) -> Result<Value, Error> {
+    Err(Error::Call(format!(
+        "method '{}' is unfreezable and was left out of its frozen class",
+        Value::Obj(call.function().clone()).name().unwrap_or("?")
+    )))
+}
+
+/// PEP 795: an `@unfreezable` method does not block freezing its class;
+/// the frozen class gets a stub that raises when called.
+fn stub_unfreezable_methods(cls: &Value) -> Result<(), Error> {
+    let Some(Body::Class(c)) = cls.slot().obj().map(|p| p.body()) else {
+        return Ok(());
+    };
+    // SAFETY: as in `has_unfreezable_method`; names are copied out before
+    // anything is allocated or replaced.
+    let names: Vec<Sym> = unsafe { c.dict.get() }
+        .iter()
+        .filter(|(_, v)| v.obj().is_some_and(unfreezable_fn))
+        .map(|(n, _)| *n)
+        .collect();
+    for n in names {
+        let stub = Value::function(n.as_str(), 0, unfreezable_stub, vec![], vec![]);
+        cls.setattr(n.as_str(), stub)?;
     }
     Ok(())
 }
