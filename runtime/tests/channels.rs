@@ -1,0 +1,182 @@
+//! Channels: bounded and unbounded, blocking, try_, timeout, select over
+//! several receivers, and decode errors that leave the channel usable.
+
+use std::time::{Duration, Instant};
+
+use permafrost_freeze::{freeze, Value};
+use permafrost_runtime::{
+    bounded, select, select_message, select_timeout, unbounded, Message, Mode, RecvError,
+    RecvTimeoutError, Runtime, SelectTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
+};
+
+const SHORT: Duration = Duration::from_millis(20);
+
+#[test]
+fn bounded_try_and_timeout() {
+    let (tx, rx) = bounded(1);
+    assert_eq!(tx.capacity(), Some(1));
+    assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    assert!(matches!(
+        rx.recv_timeout(SHORT),
+        Err(RecvTimeoutError::Timeout)
+    ));
+
+    tx.try_send(Message::share(Value::Int(1)).unwrap()).unwrap();
+    assert_eq!(tx.len(), 1);
+    match tx.try_send(Message::share(Value::Int(2)).unwrap()) {
+        Err(TrySendError::Full(m)) => assert_eq!(m.into_value().unwrap().as_int(), Some(2)),
+        other => panic!("expected Full, got {other:?}"),
+    }
+    let t = Instant::now();
+    match tx.send_timeout(Message::share(Value::Int(3)).unwrap(), SHORT) {
+        Err(SendTimeoutError::Timeout(m)) => assert_eq!(m.mode(), Mode::Share),
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    assert!(t.elapsed() >= SHORT);
+
+    assert_eq!(rx.try_recv().unwrap().as_int(), Some(1));
+    assert!(rx.is_empty());
+    drop(rx);
+    match tx.try_send(Message::share(Value::Int(4)).unwrap()) {
+        Err(TrySendError::Disconnected(m)) => {
+            assert_eq!(m.into_value().unwrap().as_int(), Some(4))
+        }
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    match tx.send_timeout(Message::share(Value::Int(5)).unwrap(), SHORT) {
+        Err(e @ SendTimeoutError::Disconnected(_)) => {
+            assert_eq!(e.to_string(), "sending on a disconnected channel");
+            assert_eq!(e.into_inner().into_value().unwrap().as_int(), Some(5));
+        }
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+}
+
+#[test]
+fn receivers_see_disconnection_after_draining() {
+    let (tx, rx) = unbounded();
+    assert_eq!(tx.capacity(), None);
+    tx.send_pickled(&Value::list(vec![Value::Int(1)])).unwrap();
+    drop(tx);
+    let v = rx.recv().unwrap();
+    assert_eq!(v.len().unwrap(), 1);
+    assert!(matches!(rx.recv(), Err(RecvError::Disconnected)));
+    assert!(matches!(rx.try_recv(), Err(TryRecvError::Disconnected)));
+    assert!(matches!(
+        rx.recv_timeout(SHORT),
+        Err(RecvTimeoutError::Disconnected)
+    ));
+}
+
+#[test]
+fn rendezvous_between_workers() {
+    let (tx, rx) = bounded(0);
+    let rt = Runtime::new();
+    let w = rt.spawn("producer", move |_ctx| {
+        for i in 0..100 {
+            let v = Value::list(vec![Value::Int(i)]);
+            tx.send_copied(&v).unwrap();
+        }
+    });
+    let mut total = 0;
+    while let Ok(v) = rx.recv() {
+        v.append(Value::None).unwrap(); // adopted here, mutable
+        total += v.get(0).unwrap().as_int().unwrap();
+    }
+    assert_eq!(total, 4950);
+    w.join().unwrap();
+}
+
+#[test]
+fn select_fans_in_from_several_workers() {
+    let rt = Runtime::new();
+    let mut rxs = Vec::new();
+    for (i, mode) in [Mode::Share, Mode::Pickle, Mode::Copy]
+        .into_iter()
+        .enumerate()
+    {
+        let (tx, rx) = bounded(4);
+        rxs.push(rx);
+        drop(rt.spawn(format!("fan{i}"), move |_ctx| {
+            for k in 0..(100 * (i + 1)) {
+                let v = Value::tuple(vec![Value::Int(i as i64), Value::Int(k as i64)]);
+                if mode == Mode::Share {
+                    freeze(&[&v]).unwrap();
+                }
+                tx.send_value(&v, mode).unwrap();
+            }
+        }));
+    }
+    let mut counts = [0usize; 3];
+    let mut live: Vec<(usize, _)> = rxs.into_iter().enumerate().collect();
+    while !live.is_empty() {
+        let refs: Vec<_> = live.iter().map(|(_, r)| r).collect();
+        let (i, got) = select(&refs);
+        match got {
+            Ok(v) => {
+                let from = v.get(0).unwrap().as_int().unwrap() as usize;
+                assert_eq!(from, live[i].0);
+                counts[from] += 1;
+            }
+            Err(RecvError::Disconnected) => {
+                live.remove(i);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(counts, [100, 200, 300]);
+    for r in rt.shutdown() {
+        assert_eq!(r.heap_live, 0);
+    }
+}
+
+#[test]
+fn select_with_timeouts_and_edge_cases() {
+    let (_t1, r1) = unbounded();
+    let (t2, r2) = unbounded();
+    assert_eq!(
+        select_timeout(&[&r1, &r2], SHORT).unwrap_err(),
+        SelectTimeoutError
+    );
+    t2.send_shared(Value::Int(7)).unwrap();
+    let (i, v) = select_timeout(&[&r1, &r2], SHORT).unwrap();
+    assert_eq!((i, v.unwrap().as_int()), (1, Some(7)));
+    t2.send_shared(Value::Int(8)).unwrap();
+    let (i, m) = select_message(&[&r1, &r2]);
+    assert_eq!(i, 1);
+    assert_eq!(m.unwrap().mode(), Mode::Share);
+    // No receivers: nothing can ever arrive.
+    assert!(matches!(select(&[]), (0, Err(RecvError::Disconnected))));
+    drop(t2);
+    assert!(matches!(
+        select(&[&r1, &r2]),
+        (1, Err(RecvError::Disconnected))
+    ));
+}
+
+#[test]
+fn a_bad_message_is_a_decode_error_and_the_channel_goes_on() {
+    let (tx, rx) = unbounded();
+    tx.send(Message::from_pickle_bytes(b"not a pickle"))
+        .unwrap();
+    tx.send(Message::from_pickle_bytes(b"")).unwrap();
+    tx.send_pickled(&Value::from("fine")).unwrap();
+    match rx.recv() {
+        Err(RecvError::Decode(e)) => assert!(e.to_string().contains("corrupt"), "{e}"),
+        other => panic!("expected Decode, got {other:?}"),
+    }
+    assert!(matches!(rx.try_recv(), Err(TryRecvError::Decode(_))));
+    assert_eq!(rx.recv().unwrap().as_str(), Some("fine"));
+}
+
+#[test]
+fn senders_and_receivers_are_send_and_sync() {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<permafrost_runtime::Sender>();
+    check::<permafrost_runtime::Receiver>();
+    fn send<T: Send>() {}
+    send::<Message>();
+    send::<Runtime>();
+    fn sync<T: Sync>() {}
+    sync::<Runtime>();
+}
