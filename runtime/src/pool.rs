@@ -86,7 +86,8 @@ impl Pool {
     ///
     /// The first failing item (lowest index) is reported; the function
     /// panicking on an item is reported as [`PoolError::Panicked`] and the
-    /// worker carries on.
+    /// worker carries on. Calling `map` from inside `f` on the same pool
+    /// can deadlock (every worker waiting on the others).
     pub fn map<F>(&self, items: &[Value], mode: Mode, f: F) -> Result<Vec<Value>, PoolError>
     where
         F: Fn(Value) -> Result<Value, Error> + Send + Sync + 'static,

@@ -319,6 +319,9 @@ impl Runtime {
     /// their inbox once it is empty), joins every worker and returns their
     /// reports in spawn order. Results not yet taken stay available to
     /// [`WorkerHandle::join`].
+    ///
+    /// A worker blocked somewhere else (on a channel of its own, say) is
+    /// waited for: close that channel first.
     pub fn shutdown(self) -> Vec<WorkerReport> {
         self.join_all()
     }
