@@ -194,19 +194,21 @@ impl Walk<'_> {
     }
 
     fn visit(&mut self, w: ObjPtr, label: u32, f: u32) -> Result<(), Stop> {
+        let admitted = admit(w, f);
         if self.shallow {
             // `is_frozen` may freeze only tuples that `freeze` could, and
             // never runs hooks: anything else answers "not frozen".
-            if !matches!(w.body(), Body::Tuple(_)) || refusal(w, f).is_some() || needs_hook(w, f) {
+            if !matches!(w.body(), Body::Tuple(_)) || admitted != Ok(false) {
                 return Err(Stop::NotShallow);
             }
         } else {
-            if let Some(reason) = refusal(w, f) {
-                return Err(Stop::Refused(w, reason, self.path_to(label)));
-            }
-            if needs_hook(w, f) {
-                let path = self.path_to(label);
-                self.hooks.push((w, path));
+            match admitted {
+                Err(reason) => return Err(Stop::Refused(w, reason, self.path_to(label))),
+                Ok(true) => {
+                    let path = self.path_to(label);
+                    self.hooks.push((w, path));
+                }
+                Ok(false) => {}
             }
         }
         let pre = self.visited.len();
@@ -222,7 +224,7 @@ impl Walk<'_> {
             label,
             post: true,
         });
-        let start = self.stack.len();
+        // Children are taken last-first; the order does not matter.
         let mut k = 0u32;
         let stack = &mut self.stack;
         for_each_walk_child(w, |c| {
@@ -235,7 +237,6 @@ impl Walk<'_> {
             }
             k += 1;
         });
-        self.stack[start..].reverse();
         Ok(())
     }
 
@@ -299,6 +300,31 @@ impl Walk<'_> {
             s.push_str(&edge_label(fr.ptr, next));
         }
         s
+    }
+}
+
+/// May `w` be frozen, and does a pre-freeze hook have to run first?
+/// Instances (the common case) take a short path.
+#[inline]
+fn admit(w: ObjPtr, f: u32) -> Result<bool, FreezeReason> {
+    if let Body::Instance(i) = w.body() {
+        let status = (f & STATUS_MASK) >> STATUS_SHIFT;
+        if status == Freezability::No.bits() {
+            return Err(FreezeReason::StatusNo);
+        }
+        if status == Freezability::Explicit.bits() && f & ROOT == 0 {
+            return Err(FreezeReason::Explicit);
+        }
+        if let Body::Class(c) = i.class.body() {
+            if c.not_freezable {
+                return Err(FreezeReason::NotFreezable);
+            }
+        }
+        return Ok(f & HOOK_RAN == 0 && (f & HAS_HOOK != 0 || crate::ops::class_has_hook(i.class)));
+    }
+    match refusal(w, f) {
+        Some(reason) => Err(reason),
+        None => Ok(needs_hook(w, f)),
     }
 }
 
