@@ -224,7 +224,9 @@ impl Walk<'_> {
             label,
             post: true,
         });
-        // Children are taken last-first; the order does not matter.
+        // Children are visited first to last (so which pre-freeze hooks a
+        // failing walk has met is predictable): push, then reverse.
+        let start = self.stack.len();
         let mut k = 0u32;
         let stack = &mut self.stack;
         for_each_walk_child(w, |c| {
@@ -237,6 +239,7 @@ impl Walk<'_> {
             }
             k += 1;
         });
+        self.stack[start..].reverse();
         Ok(())
     }
 
