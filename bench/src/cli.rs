@@ -1,0 +1,413 @@
+//! The `permafrost-bench` command line: `table1`, `transfer`, `sharing` and
+//! `all` (the default), writing `results.csv`, `report.md` and SVG plots
+//! into `--out`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::csv::{to_csv, Row};
+use crate::report::{render, targets, RunInfo};
+use crate::shapes::{Shape, Sizes};
+use crate::{plot, python, sharing, table1, transfer};
+
+/// Benchmarks of permafrost (PEP 795 deep immutability) against pickling,
+/// with CPython side by side.
+#[derive(Parser, Debug)]
+#[command(name = "permafrost-bench", version, about, long_about = None)]
+pub struct Cli {
+    /// What to run (default: all).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options for every command.
+    #[command(flatten)]
+    pub opts: Opts,
+}
+
+/// The suites.
+#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Every shape x {build, traverse, freeze, pickle, unpickle, deepcopy,
+    /// drop}, with CPython's pickle, unpickle and deepcopy beside them.
+    /// Defaults: n = 1,000,000, graph 100,000, chain 10,000,000, 5 runs.
+    Table1,
+    /// Graphs of 1, 1,000 and n (default 1,000,000) objects sent to another
+    /// worker by share, pickle and copy.
+    Transfer,
+    /// Figure 1: matrices shared vs pickled, 1, 2, 4, ... workers up to
+    /// twice the cores, and a single-worker baseline.
+    Sharing,
+    /// The three at sizes that finish within a few minutes on 2 cores:
+    /// n = 1,000,000, graph 100,000, chain 1,000,000, 3 runs.
+    All,
+}
+
+/// Options shared by every command; unset ones take the command's default.
+#[derive(Args, Debug, Clone)]
+pub struct Opts {
+    /// Strings per Table 1 shape (and ints); the largest transfer graph.
+    #[arg(long, global = true)]
+    pub n: Option<usize>,
+    /// Vertices of the `graph` shape (default n / 10).
+    #[arg(long, global = true)]
+    pub graph_n: Option<usize>,
+    /// Links of the `chain` shape (default 10 x n for table1, n for all).
+    #[arg(long, global = true)]
+    pub chain_n: Option<usize>,
+    /// Repetitions per measurement (min / median / max over them).
+    #[arg(long, global = true)]
+    pub runs: Option<usize>,
+    /// Largest worker count for sharing (default twice the cores).
+    #[arg(long, global = true)]
+    pub workers: Option<usize>,
+    /// Matrices each sharing worker receives.
+    #[arg(long, global = true, default_value_t = 200_000)]
+    pub matrices: usize,
+    /// Matrices per message (sharing).
+    #[arg(long, global = true, default_value_t = 1000)]
+    pub batch: usize,
+    /// Repetitions of share and of small graphs (transfer).
+    #[arg(long, global = true, default_value_t = 200)]
+    pub transfer_reps: usize,
+    /// Only these Table 1 shapes (comma-separated names).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub shapes: Vec<String>,
+    /// Output directory.
+    #[arg(long, global = true, default_value = "target/permafrost-report")]
+    pub out: PathBuf,
+    /// Skip the CPython side.
+    #[arg(long, global = true)]
+    pub no_python: bool,
+    /// The Python interpreter.
+    #[arg(long, global = true, default_value = "python3")]
+    pub python: String,
+    /// Keep CPython's cyclic GC enabled inside timed regions.
+    #[arg(long, global = true)]
+    pub python_gc: bool,
+    /// Repetitions on the CPython side (default --runs).
+    #[arg(long, global = true)]
+    pub py_runs: Option<usize>,
+    /// Largest graph / chain CPython is asked to pickle and deep-copy (its
+    /// pickle and deepcopy recurse once per level; default 1,000,000 for
+    /// table1, 200,000 for all).
+    #[arg(long, global = true)]
+    pub py_max_deep: Option<usize>,
+}
+
+/// A resolved run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Suites to run, in order.
+    pub suites: Vec<Command>,
+    /// Table 1 sizes.
+    pub sizes: Sizes,
+    /// Table 1 shapes.
+    pub shapes: Vec<Shape>,
+    /// Repetitions.
+    pub runs: usize,
+    /// CPython repetitions.
+    pub py_runs: usize,
+    /// CPython deep-shape cap.
+    pub py_max_deep: usize,
+    /// Transfer configuration.
+    pub transfer: transfer::Config,
+    /// Sharing configuration.
+    pub sharing: sharing::Config,
+}
+
+impl Plan {
+    /// Applies the command's defaults to the options.
+    pub fn new(command: Command, o: &Opts) -> Result<Plan, String> {
+        let all = command == Command::All;
+        let n = o.n.unwrap_or(1_000_000).max(1);
+        let runs = o.runs.unwrap_or(if all { 3 } else { 5 }).max(1);
+        let sizes = Sizes {
+            n,
+            graph_n: o.graph_n.unwrap_or((n / 10).max(1)),
+            chain_n: o
+                .chain_n
+                .unwrap_or(if all { n } else { n.saturating_mul(10) }),
+        };
+        let shapes = if o.shapes.is_empty() {
+            Shape::ALL.to_vec()
+        } else {
+            o.shapes
+                .iter()
+                .map(|s| Shape::from_name(s).ok_or_else(|| format!("unknown shape {s:?}")))
+                .collect::<Result<_, _>>()?
+        };
+        let mut tsizes = vec![1, n.min(1000), n];
+        tsizes.dedup();
+        let max_workers = o.workers.unwrap_or(2 * sharing::cores()).max(1);
+        Ok(Plan {
+            suites: match command {
+                Command::All => vec![Command::Table1, Command::Transfer, Command::Sharing],
+                c => vec![c],
+            },
+            sizes,
+            shapes,
+            runs,
+            py_runs: o.py_runs.unwrap_or(runs).max(1),
+            py_max_deep: o
+                .py_max_deep
+                .unwrap_or(if all { 200_000 } else { 1_000_000 }),
+            transfer: transfer::Config {
+                sizes: tsizes,
+                runs,
+                small_reps: o.transfer_reps.max(1),
+            },
+            sharing: sharing::Config {
+                per_worker: o.matrices.max(1),
+                batch: o.batch.max(1),
+                workers: sharing::worker_counts(max_workers),
+                runs,
+            },
+        })
+    }
+}
+
+fn bar(len: u64, prefix: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>16.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    pb.set_prefix(prefix.to_string());
+    pb
+}
+
+/// Runs the CLI with these arguments (the first is the program name).
+pub fn run_cli<I, T>(args: I) -> Result<PathBuf, String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => return Err(e.to_string()),
+    };
+    let command = cli.command.unwrap_or(Command::All);
+    let plan = Plan::new(command, &cli.opts)?;
+    let cmdline = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    execute(&plan, &cli.opts, &cmdline)
+}
+
+/// Runs a plan and writes the report; returns the output directory.
+pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> {
+    let out = o.out.clone();
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut info = RunInfo {
+        command: cmdline.to_string(),
+        suites: plan
+            .suites
+            .iter()
+            .map(|c| format!("{c:?}").to_lowercase())
+            .collect(),
+        cores: sharing::cores(),
+        runs: plan.runs,
+        ..RunInfo::default()
+    };
+
+    for suite in &plan.suites {
+        let t0 = Instant::now();
+        match suite {
+            Command::Table1 => run_table1(plan, o, &out, &mut rows, &mut info),
+            Command::Transfer => {
+                let cfg = &plan.transfer;
+                let pb = bar(transfer::total_steps(cfg), "transfer");
+                let (r, notes) = transfer::run(cfg, &mut || pb.inc(1));
+                pb.finish_and_clear();
+                rows.extend(r);
+                info.notes.extend(notes);
+                info.transfer = Some(cfg.clone());
+            }
+            Command::Sharing => {
+                let cfg = &plan.sharing;
+                let pb = bar(sharing::total_steps(cfg) + 2, "sharing");
+                let (r, notes) = sharing::run(cfg, &mut |m| {
+                    pb.set_message(m.to_string());
+                    pb.inc(1)
+                });
+                rows.extend(r);
+                info.notes.extend(notes);
+                pb.set_message("memory");
+                let m = sharing::Matrices::new(cfg.per_worker, cfg.batch);
+                let w = *cfg.workers.last().unwrap_or(&1);
+                for mode in ["shared", "pickled"] {
+                    match sharing::resident(&m, mode, w) {
+                        Ok(r) => info.resident.push(r),
+                        Err(e) => info.notes.push(format!("memory {mode}: {e}")),
+                    }
+                    pb.inc(1);
+                }
+                drop(m);
+                pb.finish_and_clear();
+                info.sharing = Some(cfg.clone());
+            }
+            Command::All => unreachable!("expanded by Plan::new"),
+        }
+        info.timings.push((
+            format!("{suite:?}").to_lowercase(),
+            t0.elapsed().as_secs_f64(),
+        ));
+    }
+
+    write_outputs(&out, &rows, &mut info, plan)?;
+    println!("{}", summary(&rows, &info, &out));
+    Ok(out)
+}
+
+fn run_table1(plan: &Plan, o: &Opts, out: &Path, rows: &mut Vec<Row>, info: &mut RunInfo) {
+    info.sizes = Some(plan.sizes);
+    info.shapes = plan.shapes.clone();
+    let py = if o.no_python {
+        info.python = "skipped (--no-python)".into();
+        None
+    } else {
+        match python::version(&o.python) {
+            Some(v) => match python::install(out) {
+                Ok(script) => {
+                    info.python = format!(
+                        "{v} (`{}`), pickle protocol 5 (HIGHEST), cyclic GC {} inside timed regions, {} runs, deep shapes (graph, chain) up to {} objects",
+                        o.python,
+                        if o.python_gc { "enabled" } else { "disabled" },
+                        plan.py_runs,
+                        plan.py_max_deep
+                    );
+                    Some(script)
+                }
+                Err(e) => {
+                    info.python = format!("not run: cannot write the script: {e}");
+                    None
+                }
+            },
+            None => {
+                info.python = format!("not run: `{}` not found", o.python);
+                None
+            }
+        }
+    };
+    let py_shapes: Vec<Shape> = if py.is_some() {
+        plan.shapes
+            .iter()
+            .copied()
+            .filter(|s| {
+                let deep = matches!(s, Shape::Graph | Shape::Chain);
+                let ok = !deep || s.size(&plan.sizes) <= plan.py_max_deep;
+                if !ok {
+                    info.notes.push(format!(
+                        "CPython {s} skipped: {} > --py-max-deep {} (pickle and deepcopy recurse once per level; raise the cap to run it)",
+                        s.size(&plan.sizes),
+                        plan.py_max_deep
+                    ));
+                }
+                ok
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let total = plan.shapes.len() as u64 * table1::steps_per_shape(plan.runs)
+        + py_shapes.len() as u64 * (3 * plan.py_runs) as u64;
+    let pb = bar(total, "table1");
+    let first = crate::prng::strings(1).pop().unwrap_or_default();
+    for shape in &plan.shapes {
+        pb.set_message(format!("{shape} (rust)"));
+        let (r, notes) = table1::run_shape(*shape, &plan.sizes, plan.runs, &mut |op| {
+            pb.set_message(format!("{shape} {op} (rust)"));
+            pb.inc(1)
+        });
+        rows.extend(r);
+        info.notes.extend(notes);
+        if let (Some(script), true) = (&py, py_shapes.contains(shape)) {
+            pb.set_message(format!("{shape} (CPython)"));
+            let outcome = python::run_shape(
+                &o.python,
+                script,
+                shape.name(),
+                shape.size(&plan.sizes),
+                plan.py_runs,
+                o.python_gc,
+                &mut |op| {
+                    pb.set_message(format!("{shape} {op} (CPython)"));
+                    pb.inc(1)
+                },
+            );
+            if let Some(f) = &outcome.first {
+                if *f != first {
+                    info.notes.push(format!(
+                        "{shape}: CPython's first string {f:?} differs from Rust's {first:?}: the shapes are NOT the same"
+                    ));
+                }
+            }
+            let got = outcome.rows.len();
+            rows.extend(outcome.rows);
+            info.notes.extend(outcome.errors);
+            // Keep the bar's count right when CPython stopped early.
+            pb.inc(((3 - got.min(3)) * plan.py_runs) as u64);
+        }
+    }
+    pb.finish_and_clear();
+    if py.is_some() {
+        info.notes.push(format!(
+            "CPython and Rust shapes checked identical by their first random string ({first:?})"
+        ));
+    }
+}
+
+type PlotFn<'a> = &'a dyn Fn(&Path) -> Result<(), String>;
+
+fn write_outputs(out: &Path, rows: &[Row], info: &mut RunInfo, plan: &Plan) -> Result<(), String> {
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let csv_path = out.join("results.csv");
+    std::fs::write(&csv_path, to_csv(rows)).map_err(|e| io(&csv_path, e))?;
+    let shapes = if info.shapes.is_empty() {
+        plan.shapes.clone()
+    } else {
+        info.shapes.clone()
+    };
+    let plots: [(&str, &str, PlotFn<'_>); 3] = [
+        ("table1.svg", "table1", &|p| plot::table1(p, rows, &shapes)),
+        ("transfer.svg", "transfer", &|p| plot::transfer(p, rows)),
+        ("figure1.svg", "sharing", &|p| plot::figure1(p, rows)),
+    ];
+    for (name, suite, f) in plots {
+        if rows.iter().any(|r| r.suite == suite) {
+            if let Err(e) = f(&out.join(name)) {
+                info.notes.push(format!("{name}: plot failed: {e}"));
+            }
+        }
+    }
+    let md = out.join("report.md");
+    std::fs::write(&md, render(rows, info)).map_err(|e| io(&md, e))?;
+    Ok(())
+}
+
+fn summary(rows: &[Row], info: &RunInfo, out: &Path) -> String {
+    let mut s = format!(
+        "wrote {} rows to {}/results.csv, report.md and SVG plots\n",
+        rows.len(),
+        out.display()
+    );
+    for t in targets(rows, info) {
+        let v = match t.met {
+            Some(true) => "met",
+            Some(false) => "NOT MET",
+            None => "not measured",
+        };
+        s.push_str(&format!("[{v}] {}\n    {}\n", t.text, t.measured));
+    }
+    s
+}

@@ -1,0 +1,31 @@
+//! permafrost-bench: the workloads of `WORKLOADS.md` as a library (shape
+//! builders, suites, CSV, report, plots), used by the `permafrost-bench` CLI
+//! (`src/main.rs`) and the criterion benches (`benches/workloads.rs`).
+//!
+//! * [`prng`] and [`shapes`]: the deterministic generator and the shape
+//!   builders, mirrored by `bench/cpython_bench.py` for CPython.
+//! * [`table1`]: every shape x {build, traverse, freeze, pickle, unpickle,
+//!   deepcopy, drop}; [`python`] runs the CPython side.
+//! * [`transfer`]: graphs sent to another worker by share, pickle and copy.
+//! * [`sharing`]: Figure 1, matrices shared vs pickled across workers.
+//! * [`measure`], [`csv`], [`report`], [`plot`]: timing, `results.csv`,
+//!   `report.md` and the SVG plots; [`cli`] ties them together.
+//!
+//! Run everything (release build, a few minutes on 2 cores):
+//!
+//! ```text
+//! cargo run --release -p permafrost-bench            # = all
+//! cargo run --release -p permafrost-bench -- table1 --n 100000 --runs 5
+//! ```
+
+pub mod cli;
+pub mod csv;
+pub mod measure;
+pub mod plot;
+pub mod prng;
+pub mod python;
+pub mod report;
+pub mod shapes;
+pub mod sharing;
+pub mod table1;
+pub mod transfer;

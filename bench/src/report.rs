@@ -1,0 +1,714 @@
+//! `report.md`: Table 1, transfer and Figure 1 as Markdown tables with
+//! ratios, and each target of `WORKLOADS.md` with its measured value and
+//! whether it is met. Everything in it comes from the rows measured in the
+//! same run.
+
+use std::fmt::Write as _;
+
+use crate::csv::Row;
+use crate::shapes::{Shape, Sizes};
+use crate::sharing::Resident;
+use crate::table1::{OPS, PY_OPS};
+
+/// How the run was set up (printed at the top of the report).
+#[derive(Clone, Debug, Default)]
+pub struct RunInfo {
+    /// The command line.
+    pub command: String,
+    /// Which suites ran.
+    pub suites: Vec<String>,
+    /// Table 1 sizes.
+    pub sizes: Option<Sizes>,
+    /// Table 1 shapes run.
+    pub shapes: Vec<Shape>,
+    /// Table 1 repetitions.
+    pub runs: usize,
+    /// CPython: version and settings, or why it did not run.
+    pub python: String,
+    /// Cores available.
+    pub cores: usize,
+    /// Transfer: `lists` sizes and repetitions.
+    pub transfer: Option<crate::transfer::Config>,
+    /// Sharing configuration.
+    pub sharing: Option<crate::sharing::Config>,
+    /// Memory measurements (N workers holding one graph).
+    pub resident: Vec<Resident>,
+    /// Wall time of each suite, seconds.
+    pub timings: Vec<(String, f64)>,
+    /// Errors, skips and checks worth reading.
+    pub notes: Vec<String>,
+}
+
+/// A time in adaptive units.
+pub fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// A ratio like `12.3×`.
+pub fn fmt_ratio(r: f64) -> String {
+    if !r.is_finite() {
+        "–".into()
+    } else if r >= 100.0 {
+        format!("{r:.0}×")
+    } else if r >= 10.0 {
+        format!("{r:.1}×")
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
+fn opt(x: Option<String>) -> String {
+    x.unwrap_or_else(|| "–".into())
+}
+
+/// The first row matching suite, workload, op and mode.
+pub fn find<'a>(
+    rows: &'a [Row],
+    suite: &str,
+    workload: &str,
+    op: &str,
+    mode: &str,
+) -> Option<&'a Row> {
+    rows.iter()
+        .find(|r| r.suite == suite && r.workload == workload && r.op == op && r.mode == mode)
+}
+
+/// Median of a row, ns.
+pub fn median(rows: &[Row], suite: &str, workload: &str, op: &str, mode: &str) -> Option<f64> {
+    find(rows, suite, workload, op, mode).and_then(|r| r.median_ns)
+}
+
+fn t1(rows: &[Row], shape: &str, op: &str, mode: &str) -> Option<f64> {
+    median(rows, "table1", shape, op, mode)
+}
+
+fn sum2(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(a? + b?)
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    let (a, b) = (a?, b?);
+    (b > 0.0).then(|| a / b)
+}
+
+/// One target of WORKLOADS.md with its verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// The target, as WORKLOADS.md states it.
+    pub text: String,
+    /// What was measured.
+    pub measured: String,
+    /// Met (`Some(true)`), missed (`Some(false)`) or not measured.
+    pub met: Option<bool>,
+}
+
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "**met**",
+        Some(false) => "**not met**",
+        None => "not measured",
+    }
+}
+
+/// Per-shape check: `f(shape)` gives a ratio that must be `>= need` (or
+/// `<= need` when `at_most`).
+fn per_shape(
+    shapes: &[&str],
+    need: f64,
+    at_most: bool,
+    f: impl Fn(&str) -> Option<f64>,
+) -> (String, Option<bool>) {
+    let mut parts = Vec::new();
+    let mut all = true;
+    let mut any = false;
+    for s in shapes {
+        match f(s) {
+            Some(r) => {
+                any = true;
+                let ok = if at_most { r <= need } else { r >= need };
+                all &= ok;
+                parts.push(format!(
+                    "{s} {}{}",
+                    fmt_ratio(r),
+                    if ok { "" } else { " ✗" }
+                ));
+            }
+            None => {
+                all = false;
+                parts.push(format!("{s} –"));
+            }
+        }
+    }
+    let measured = if any { parts.join(", ") } else { "–".into() };
+    let met = if !any {
+        None
+    } else if parts.iter().any(|p| p.ends_with('–')) {
+        // Something is missing: only a failure can be concluded.
+        if all {
+            None
+        } else {
+            Some(false)
+        }
+    } else {
+        Some(all)
+    };
+    (measured, met)
+}
+
+/// Evaluates every target of WORKLOADS.md on `rows`.
+pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
+    let mut out = Vec::new();
+    let t1_shapes: Vec<&str> = Shape::TABLE1.iter().map(|s| s.name()).collect();
+    let all_shapes: Vec<&str> = info.shapes.iter().map(|s| s.name()).collect();
+    let has_table1 = rows.iter().any(|r| r.suite == "table1");
+
+    let (m, met) = per_shape(&all_shapes, 2.0, true, |s| {
+        ratio(
+            t1(rows, s, "freeze", "rust"),
+            t1(rows, s, "traverse", "rust"),
+        )
+    });
+    out.push(Target {
+        text: "freeze within 2x of a bare traversal of the same graph (freeze / traverse ≤ 2)"
+            .into(),
+        measured: m,
+        met: if has_table1 { met } else { None },
+    });
+
+    let (m, met) = per_shape(&t1_shapes, 20.0, false, |s| {
+        ratio(
+            sum2(
+                t1(rows, s, "pickle", "cpython"),
+                t1(rows, s, "unpickle", "cpython"),
+            ),
+            t1(rows, s, "freeze", "rust"),
+        )
+    });
+    out.push(Target {
+        text: "freeze at least 20x faster than CPython's pickle + unpickle on every Table 1 shape"
+            .into(),
+        measured: m,
+        met,
+    });
+
+    let (m, met) = per_shape(&t1_shapes, 3.0, false, |s| {
+        ratio(
+            sum2(
+                t1(rows, s, "pickle", "rust"),
+                t1(rows, s, "unpickle", "rust"),
+            ),
+            t1(rows, s, "freeze", "rust"),
+        )
+    });
+    out.push(Target {
+        text: "freeze at least 3x faster than this runtime's own pickle + unpickle on every Table 1 shape"
+            .into(),
+        measured: m,
+        met,
+    });
+
+    let (m, met) = per_shape(&t1_shapes, 5.0, false, |s| {
+        ratio(
+            sum2(
+                t1(rows, s, "pickle", "cpython"),
+                t1(rows, s, "unpickle", "cpython"),
+            ),
+            sum2(
+                t1(rows, s, "pickle", "rust"),
+                t1(rows, s, "unpickle", "rust"),
+            ),
+        )
+    });
+    out.push(Target {
+        text: "this runtime's pickle + unpickle at least 5x faster than CPython's on every Table 1 shape"
+            .into(),
+        measured: m,
+        met,
+    });
+
+    // Transfer: the largest lists graph against a single int.
+    let biggest = rows
+        .iter()
+        .filter(|r| r.suite == "transfer" && r.workload == "lists")
+        .filter_map(|r| r.n)
+        .max();
+    let share_int = median(rows, "transfer", "int", "share", "");
+    let (m, met) = match biggest {
+        Some(n) => {
+            let get = |op: &str| {
+                rows.iter()
+                    .find(|r| {
+                        r.suite == "transfer"
+                            && r.workload == "lists"
+                            && r.op == op
+                            && r.n == Some(n)
+                    })
+                    .and_then(|r| r.median_ns)
+            };
+            let share_big = get("share");
+            let r_int = ratio(share_big, share_int);
+            let r_pickle = ratio(get("pickle"), share_big);
+            let met = match (r_int, r_pickle) {
+                (Some(a), Some(b)) => Some(a <= 2.0 && b >= 1000.0 && n >= 1_000_000),
+                _ => None,
+            };
+            let mut m = format!(
+                "{n}-object graph: share {} vs one int {} ({}); pickle {} ({} the share)",
+                opt(share_big.map(fmt_ns)),
+                opt(share_int.map(fmt_ns)),
+                opt(r_int.map(fmt_ratio)),
+                opt(get("pickle").map(fmt_ns)),
+                opt(r_pickle.map(fmt_ratio)),
+            );
+            if n < 1_000_000 {
+                m.push_str(" (graph smaller than the target's 1,000,000 objects: not conclusive)");
+            }
+            (
+                m,
+                if n < 1_000_000 {
+                    met.filter(|x| !x)
+                } else {
+                    met
+                },
+            )
+        }
+        None => ("–".into(), None),
+    };
+    out.push(Target {
+        text: "transfer by reference independent of size: a 1,000,000-object graph costs no more than 2x a single int, and at least 1000x less than pickling it".into(),
+        measured: m,
+        met,
+    });
+
+    let (m, met) = {
+        let s = info.resident.iter().find(|r| r.mode == "shared");
+        let p = info.resident.iter().find(|r| r.mode == "pickled");
+        match (s, p) {
+            (Some(s), Some(p)) => {
+                let copies_s = s.worker_objects as f64 / s.graph_objects as f64;
+                let copies_p = p.worker_objects as f64 / p.graph_objects as f64;
+                let ok = s.worker_objects == 0
+                    && s.frozen_delta == 0
+                    && p.worker_objects == p.workers * p.graph_objects;
+                (
+                    format!(
+                        "{} workers, {}-object graph: shared → 1 copy (workers' heaps +{} objects, frozen objects {:+}); pickled → {:.0} copies (+{} objects){}",
+                        s.workers,
+                        s.graph_objects,
+                        s.worker_objects,
+                        s.frozen_delta,
+                        copies_p.max(copies_s),
+                        p.worker_objects,
+                        match (s.rss_delta, p.rss_delta) {
+                            (Some(a), Some(b)) => format!(
+                                "; resident set +{:.1} MiB shared vs +{:.1} MiB pickled",
+                                a as f64 / 1048576.0,
+                                b as f64 / 1048576.0
+                            ),
+                            _ => String::new(),
+                        }
+                    ),
+                    Some(ok),
+                )
+            }
+            _ => ("–".into(), None),
+        }
+    };
+    out.push(Target {
+        text: "N workers reading one shared graph hold one copy of it in memory; the pickled path holds N".into(),
+        measured: m,
+        met,
+    });
+
+    // Scaling and shared vs pickled.
+    let thr = |mode: &str, w: u64| {
+        rows.iter()
+            .find(|r| r.suite == "sharing" && r.mode == mode && r.workers == Some(w))
+            .and_then(|r| r.median_ns)
+            .map(|ns| 1e9 / ns)
+    };
+    let counts: Vec<u64> = {
+        let mut v: Vec<u64> = rows
+            .iter()
+            .filter(|r| r.suite == "sharing" && r.mode == "shared")
+            .filter_map(|r| r.workers)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (m, met) = if counts.is_empty() {
+        ("–".into(), None)
+    } else {
+        let cores = info.cores.max(1) as u64;
+        let at_cores = counts
+            .iter()
+            .copied()
+            .filter(|w| *w <= cores)
+            .max()
+            .unwrap_or(1);
+        let largest = *counts.last().expect("non-empty");
+        let one = thr("shared", 1);
+        let scale = ratio(thr("shared", at_cores), one);
+        let eff = scale.map(|s| s / at_cores as f64);
+        let sp = ratio(thr("shared", largest), thr("pickled", largest));
+        let met = match (eff, sp) {
+            (Some(e), Some(r)) => Some(e >= 0.7 && r >= 4.0),
+            _ => None,
+        };
+        (
+            format!(
+                "shared at {at_cores} workers (= cores) {} of 1 worker (parallel efficiency {}; asked ≥ 70%); at {largest} workers shared / pickled = {}",
+                opt(scale.map(fmt_ratio)),
+                opt(eff.map(|e| format!("{:.0}%", e * 100.0))),
+                opt(sp.map(fmt_ratio))
+            ),
+            met,
+        )
+    };
+    out.push(Target {
+        text: "sharing throughput scales with workers up to the core count; shared at least 4x pickled at the largest worker count".into(),
+        measured: m,
+        met,
+    });
+    out
+}
+
+/// The PEP prototype's Table 1 (its machine, CPython 3.15, ms): freeze,
+/// pickle, unpickle.
+pub const PEP_TABLE1: [(&str, f64, f64, f64); 4] = [
+    ("dict-int", 48.0, 73.0, 97.0),
+    ("dict-student", 156.0, 1342.0, 519.0),
+    ("tuple", 44.0, 55.0, 20.0),
+    ("binary-tree", 223.0, 1813.0, 565.0),
+];
+
+/// Renders `report.md`.
+pub fn render(rows: &[Row], info: &RunInfo) -> String {
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "# permafrost benchmark report\n");
+    let _ = writeln!(w, "Command: `{}`  ", info.command);
+    let _ = writeln!(
+        w,
+        "Machine: {} cores available; {} {}; build: release.  ",
+        info.cores,
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    let _ = writeln!(w, "CPython: {}  ", info.python);
+    let _ = writeln!(w, "Suites run: {}  ", info.suites.join(", "));
+    for (name, secs) in &info.timings {
+        let _ = writeln!(w, "- {name}: {secs:.1} s wall time");
+    }
+    let _ = writeln!(w);
+    if let Some(sz) = info.sizes {
+        let _ = writeln!(
+            w,
+            "Sizes: n = {} strings (dict-int, dict-student, tuple, binary-tree) and ints; graph = {} vertices; chain = {} links; {} runs per operation (min / median / max over runs).\n",
+            sz.n, sz.graph_n, sz.chain_n, info.runs
+        );
+    }
+
+    // Targets.
+    let _ = writeln!(w, "## Targets (WORKLOADS.md)\n");
+    let _ = writeln!(w, "| target | measured | verdict |\n|---|---|---|");
+    for t in targets(rows, info) {
+        let _ = writeln!(w, "| {} | {} | {} |", t.text, t.measured, verdict(t.met));
+    }
+    let _ = writeln!(w);
+
+    table1_section(w, rows, info);
+    transfer_section(w, rows, info);
+    sharing_section(w, rows, info);
+
+    if !info.notes.is_empty() {
+        let _ = writeln!(w, "## Notes\n");
+        for n in &info.notes {
+            let _ = writeln!(w, "- {n}");
+        }
+        let _ = writeln!(w);
+    }
+    let _ = writeln!(
+        w,
+        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `cpython_bench.py`: the CPython script that ran",
+        crate::csv::HEADER
+    );
+    s
+}
+
+fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
+    if !rows.iter().any(|r| r.suite == "table1") {
+        return;
+    }
+    let shapes: Vec<&str> = info.shapes.iter().map(|s| s.name()).collect();
+    let _ = writeln!(w, "## Table 1: freeze vs pickle (median)\n");
+    let _ = write!(w, "| shape | n |");
+    for op in OPS {
+        let _ = write!(w, " {op} |");
+    }
+    for op in PY_OPS {
+        let _ = write!(w, " CPython {op} |");
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "|{}", "---|".repeat(2 + OPS.len() + PY_OPS.len()));
+    for s in &shapes {
+        let n = find(rows, "table1", s, "freeze", "rust")
+            .or_else(|| find(rows, "table1", s, "build", "rust"))
+            .and_then(|r| r.n);
+        let _ = write!(w, "| {s} | {} |", opt(n.map(|n| n.to_string())));
+        for op in OPS {
+            let _ = write!(w, " {} |", opt(t1(rows, s, op, "rust").map(fmt_ns)));
+        }
+        for op in PY_OPS {
+            let _ = write!(w, " {} |", opt(t1(rows, s, op, "cpython").map(fmt_ns)));
+        }
+        let _ = writeln!(w);
+    }
+    let _ = writeln!(w);
+
+    let _ = writeln!(w, "### Ratios\n");
+    let _ = writeln!(
+        w,
+        "| shape | freeze / traverse | own pickle+unpickle / freeze | CPython pickle+unpickle / freeze | CPython / own pickle+unpickle | CPython / own deepcopy | pickle bytes (own / CPython) |\n|---|---|---|---|---|---|---|"
+    );
+    for s in &shapes {
+        let own = sum2(
+            t1(rows, s, "pickle", "rust"),
+            t1(rows, s, "unpickle", "rust"),
+        );
+        let cp = sum2(
+            t1(rows, s, "pickle", "cpython"),
+            t1(rows, s, "unpickle", "cpython"),
+        );
+        let fr = t1(rows, s, "freeze", "rust");
+        let bytes = |mode: &str| find(rows, "table1", s, "pickle", mode).and_then(|r| r.bytes);
+        let _ = writeln!(
+            w,
+            "| {s} | {} | {} | {} | {} | {} | {} / {} |",
+            opt(ratio(fr, t1(rows, s, "traverse", "rust")).map(fmt_ratio)),
+            opt(ratio(own, fr).map(fmt_ratio)),
+            opt(ratio(cp, fr).map(fmt_ratio)),
+            opt(ratio(cp, own).map(fmt_ratio)),
+            opt(ratio(
+                t1(rows, s, "deepcopy", "cpython"),
+                t1(rows, s, "deepcopy", "rust")
+            )
+            .map(fmt_ratio)),
+            opt(bytes("rust").map(|b| b.to_string())),
+            opt(bytes("cpython").map(|b| b.to_string())),
+        );
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "For reference, the PEP prototype's own figures (its machine, CPython 3.15, n = 1,000,000; not measured here): \
+         {}.\n",
+        PEP_TABLE1
+            .iter()
+            .map(|(s, f, p, u)| format!("{s} freeze {f} / pickle {p} / unpickle {u} ms"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+
+    let _ = writeln!(w, "### All runs (min / median / max)\n");
+    let _ = writeln!(w, "| shape | op | mode | n | runs | min | median | max | bytes |\n|---|---|---|---|---|---|---|---|---|");
+    for r in rows.iter().filter(|r| r.suite == "table1") {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.workload,
+            r.op,
+            r.mode,
+            opt(r.n.map(|x| x.to_string())),
+            opt(r.runs.map(|x| x.to_string())),
+            opt(r.min_ns.map(fmt_ns)),
+            opt(r.median_ns.map(fmt_ns)),
+            opt(r.max_ns.map(fmt_ns)),
+            opt(r.bytes.map(|x| x.to_string())),
+        );
+    }
+    let _ = writeln!(w);
+}
+
+fn transfer_section(w: &mut String, rows: &[Row], info: &RunInfo) {
+    let t: Vec<&Row> = rows.iter().filter(|r| r.suite == "transfer").collect();
+    if t.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "## Transfer to another worker (send + receive + first read, median)\n"
+    );
+    if let Some(c) = &info.transfer {
+        let _ = writeln!(
+            w,
+            "`int` is a single int; `lists` of n objects is a list of n − 1 one-element lists. Repetitions: {} for share and graphs of ≤ 1,000 objects, {} otherwise.\n",
+            c.small_reps, c.runs
+        );
+    }
+    let _ = writeln!(
+        w,
+        "| graph | objects | share | pickle | copy | pickle / share | copy / share | pickle bytes |\n|---|---|---|---|---|---|---|---|"
+    );
+    let mut keys: Vec<(String, u64)> = Vec::new();
+    for r in &t {
+        let k = (r.workload.clone(), r.n.unwrap_or(0));
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    for (wl, n) in keys {
+        let get = |op: &str| {
+            t.iter()
+                .find(|r| r.workload == wl && r.n == Some(n) && r.op == op)
+                .copied()
+        };
+        let med = |op: &str| get(op).and_then(|r| r.median_ns);
+        let _ = writeln!(
+            w,
+            "| {wl} | {n} | {} | {} | {} | {} | {} | {} |",
+            opt(med("share").map(fmt_ns)),
+            opt(med("pickle").map(fmt_ns)),
+            opt(med("copy").map(fmt_ns)),
+            opt(ratio(med("pickle"), med("share")).map(fmt_ratio)),
+            opt(ratio(med("copy"), med("share")).map(fmt_ratio)),
+            opt(get("pickle").and_then(|r| r.bytes).map(|b| b.to_string())),
+        );
+    }
+    let _ = writeln!(w);
+}
+
+fn sharing_section(w: &mut String, rows: &[Row], info: &RunInfo) {
+    let t: Vec<&Row> = rows.iter().filter(|r| r.suite == "sharing").collect();
+    if t.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "## Figure 1: sharing matrices (inversions per second, median)\n"
+    );
+    if let Some(c) = &info.sharing {
+        let _ = writeln!(
+            w,
+            "Each worker receives {} 4x4 matrices in lists of {} (batch size {}), {} runs per point. Shared: frozen batches sent by reference (freezing before the clock). Pickled: the producer pickles each batch for each worker as it sends it. Baseline: one thread counting the same matrices, no messaging.\n",
+            c.per_worker, c.batch, c.batch, c.runs
+        );
+    }
+    let thr = |mode: &str, wk: u64| {
+        t.iter()
+            .find(|r| r.mode == mode && r.workers == Some(wk))
+            .and_then(|r| r.median_ns)
+            .map(|ns| 1e9 / ns)
+    };
+    if let Some(b) = thr("baseline", 1) {
+        let _ = writeln!(
+            w,
+            "Single-worker baseline without messaging: {:.3} M inversions/s.\n",
+            b / 1e6
+        );
+    }
+    let _ = writeln!(
+        w,
+        "| workers | shared (M/s) | pickled (M/s) | shared / pickled | shared vs 1 worker |\n|---|---|---|---|---|"
+    );
+    let mut counts: Vec<u64> = t
+        .iter()
+        .filter(|r| r.mode != "baseline")
+        .filter_map(|r| r.workers)
+        .collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let one = thr("shared", 1);
+    for c in counts {
+        let s = thr("shared", c);
+        let p = thr("pickled", c);
+        let _ = writeln!(
+            w,
+            "| {c} | {} | {} | {} | {} |",
+            opt(s.map(|x| format!("{:.3}", x / 1e6))),
+            opt(p.map(|x| format!("{:.3}", x / 1e6))),
+            opt(ratio(s, p).map(fmt_ratio)),
+            opt(ratio(s, one).map(fmt_ratio)),
+        );
+    }
+    let _ = writeln!(w);
+    if !info.resident.is_empty() {
+        let _ = writeln!(w, "### Memory: N workers holding one graph at once\n");
+        let _ = writeln!(
+            w,
+            "| mode | workers | graph objects | objects in the workers' heaps | frozen objects Δ | resident set Δ |\n|---|---|---|---|---|---|"
+        );
+        for r in &info.resident {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {:+} | {} |",
+                r.mode,
+                r.workers,
+                r.graph_objects,
+                r.worker_objects,
+                r.frozen_delta,
+                opt(r
+                    .rss_delta
+                    .map(|b| format!("{:+.1} MiB", b as f64 / 1048576.0)))
+            );
+        }
+        let _ = writeln!(w);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(suite: &str, wl: &str, op: &str, mode: &str, ns: f64) -> Row {
+        Row {
+            median_ns: Some(ns),
+            n: Some(1000),
+            ..Row::new(suite, wl, op, mode)
+        }
+    }
+
+    #[test]
+    fn targets_from_rows() {
+        let mut rows = Vec::new();
+        for s in Shape::TABLE1 {
+            let s = s.name();
+            rows.push(row("table1", s, "traverse", "rust", 10.0));
+            rows.push(row("table1", s, "freeze", "rust", 15.0));
+            rows.push(row("table1", s, "pickle", "rust", 30.0));
+            rows.push(row("table1", s, "unpickle", "rust", 30.0));
+            rows.push(row("table1", s, "pickle", "cpython", 300.0));
+            rows.push(row("table1", s, "unpickle", "cpython", 300.0));
+        }
+        let info = RunInfo {
+            shapes: Shape::TABLE1.to_vec(),
+            cores: 2,
+            ..RunInfo::default()
+        };
+        let t = targets(&rows, &info);
+        assert_eq!(t[0].met, Some(true)); // 1.5x
+        assert_eq!(t[1].met, Some(true)); // 40x
+        assert_eq!(t[2].met, Some(true)); // 4x
+        assert_eq!(t[3].met, Some(true)); // 10x
+        assert_eq!(t[4].met, None); // no transfer rows
+        let text = render(&rows, &info);
+        assert!(text.contains("## Table 1"));
+        assert!(text.contains("40.0×"));
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_ns(1500.0), "1.50 µs");
+        assert_eq!(fmt_ns(2.5e6), "2.500 ms");
+        assert_eq!(fmt_ratio(3.456), "3.46×");
+    }
+}

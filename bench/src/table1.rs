@@ -1,0 +1,235 @@
+//! Table 1: every shape x {build, traverse, freeze, pickle, unpickle,
+//! deepcopy, drop} in this runtime, repeated runs, min / median / max.
+//!
+//! What each operation times (inputs are always made outside the clock):
+//!
+//! * `build`: the graph from the pre-generated Rust strings (or `n`);
+//! * `traverse`: [`permafrost::traverse`] over a freshly built graph (the
+//!   bare visit-and-mark walk, freeze's floor);
+//! * `freeze`: [`permafrost::freeze`] of a freshly built graph with its
+//!   classes;
+//! * `drop`: releasing the root of that frozen graph (the whole graph is
+//!   freed);
+//! * `pickle`: [`permafrost::pickle`] of one mutable graph (`bytes` = pickle
+//!   size);
+//! * `unpickle`: [`permafrost::unpickle`] of those bytes into this heap;
+//! * `deepcopy`: [`permafrost::deep_copy`] plus [`permafrost::Detached::adopt`]
+//!   (copy, detach, adopt in this heap).
+//!
+//! What an operation returns is dropped after the clock stops; cyclic
+//! garbage (the `graph` shape) is collected outside the clock too.
+
+use std::time::Instant;
+
+use permafrost::{
+    clear_local_classes, collect, heap_live, pickle, register_class, traverse, unpickle, Value,
+};
+
+use crate::csv::Row;
+use crate::measure::Stats;
+use crate::shapes::{build, Built, Input, Shape, Sizes};
+
+/// The operations of Table 1, in report order.
+pub const OPS: [&str; 7] = [
+    "build", "traverse", "freeze", "pickle", "unpickle", "deepcopy", "drop",
+];
+
+/// The operations CPython's side measures.
+pub const PY_OPS: [&str; 3] = ["pickle", "unpickle", "deepcopy"];
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Sizes of the shapes.
+    pub sizes: Sizes,
+    /// Repetitions per operation.
+    pub runs: usize,
+    /// Shapes to run.
+    pub shapes: Vec<Shape>,
+}
+
+/// Steps [`run_shape`] reports to its progress callback for one shape.
+pub fn steps_per_shape(runs: usize) -> u64 {
+    (runs * OPS.len()) as u64
+}
+
+/// Registers the graph's classes under their names, so that pickles of
+/// it can be rebuilt in this worker.
+pub fn register_classes(built: &Built) {
+    for c in &built.classes {
+        let name = c.name().expect("a class");
+        register_class(name, c).expect("a class");
+    }
+}
+
+fn tidy(shape: Shape) {
+    if shape == Shape::Graph {
+        collect();
+    }
+}
+
+/// Runs every operation on one shape; `tick(op)` is called after each
+/// timed run. Returns rows (mode `rust`) and notes on anything that failed.
+pub fn run_shape(
+    shape: Shape,
+    sizes: &Sizes,
+    runs: usize,
+    tick: &mut dyn FnMut(&str),
+) -> (Vec<Row>, Vec<String>) {
+    let n = shape.size(sizes);
+    let input = Input::new(shape, n);
+    let runs = runs.max(1);
+    let live_before = heap_live();
+    let mut notes = Vec::new();
+    let mut samples: Vec<(&str, Vec<f64>)> = OPS.iter().map(|op| (*op, Vec::new())).collect();
+    let mut push = |op: &str, ns: f64| {
+        samples
+            .iter_mut()
+            .find(|(o, _)| *o == op)
+            .expect("known op")
+            .1
+            .push(ns);
+    };
+    let mut bytes = None;
+
+    for _ in 0..runs {
+        // build, then traverse that graph.
+        let t = Instant::now();
+        let b = build(&input);
+        push("build", t.elapsed().as_nanos() as f64);
+        tick("build");
+        let t = Instant::now();
+        let visited = traverse(&b.root);
+        push("traverse", t.elapsed().as_nanos() as f64);
+        tick("traverse");
+        std::hint::black_box(visited);
+        drop(b);
+        tidy(shape);
+
+        // A fresh graph: freeze it, then drop it.
+        let b = build(&input);
+        let t = Instant::now();
+        let frozen = b.freeze();
+        let ns = t.elapsed().as_nanos() as f64;
+        tick("freeze");
+        match frozen {
+            Ok(()) => {
+                push("freeze", ns);
+                let Built { root, classes } = b;
+                let t = Instant::now();
+                drop(root);
+                push("drop", t.elapsed().as_nanos() as f64);
+                drop(classes);
+            }
+            Err(e) => notes.push(format!("{shape}: freeze failed: {e}")),
+        }
+        tick("drop");
+        tidy(shape);
+    }
+
+    // pickle / unpickle / deepcopy of one mutable graph.
+    let b = build(&input);
+    register_classes(&b);
+    let mut data: Option<Vec<u8>> = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = pickle(&b.root);
+        let ns = t.elapsed().as_nanos() as f64;
+        tick("pickle");
+        match r {
+            Ok(d) => {
+                push("pickle", ns);
+                bytes = Some(d.len() as u64);
+                data = Some(d);
+            }
+            Err(e) => {
+                notes.push(format!("{shape}: pickle failed: {e}"));
+                break;
+            }
+        }
+    }
+    if let Some(d) = &data {
+        for _ in 0..runs {
+            let t = Instant::now();
+            let r = unpickle(d);
+            let ns = t.elapsed().as_nanos() as f64;
+            tick("unpickle");
+            match r {
+                Ok(v) => {
+                    push("unpickle", ns);
+                    drop(v);
+                    tidy(shape);
+                }
+                Err(e) => {
+                    notes.push(format!("{shape}: unpickle failed: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+    drop(data);
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = permafrost::deep_copy(&b.root).map(permafrost::Detached::adopt);
+        let ns = t.elapsed().as_nanos() as f64;
+        tick("deepcopy");
+        match r {
+            Ok(v) => {
+                push("deepcopy", ns);
+                drop::<Value>(v);
+                tidy(shape);
+            }
+            Err(e) => {
+                notes.push(format!("{shape}: deep copy failed: {e}"));
+                break;
+            }
+        }
+    }
+    drop(b);
+    clear_local_classes();
+    tidy(shape);
+    let leaked = heap_live().saturating_sub(live_before);
+    if leaked > 0 {
+        notes.push(format!(
+            "{shape}: {leaked} objects still live in the bench heap after the runs"
+        ));
+    }
+
+    let rows = samples
+        .into_iter()
+        .filter_map(|(op, s)| {
+            let stats = Stats::from_samples(&s)?;
+            let mut row = Row::new("table1", shape.name(), op, "rust").with_stats(&stats);
+            row.n = Some(n as u64);
+            if op == "pickle" || op == "unpickle" {
+                row.bytes = bytes;
+            }
+            Some(row)
+        })
+        .collect();
+    (rows, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_has_a_row() {
+        let sizes = Sizes {
+            n: 200,
+            graph_n: 100,
+            chain_n: 300,
+        };
+        for shape in Shape::ALL {
+            let mut ticks = 0;
+            let (rows, notes) = run_shape(shape, &sizes, 2, &mut |_| ticks += 1);
+            assert!(notes.is_empty(), "{notes:?}");
+            assert_eq!(ticks as u64, steps_per_shape(2));
+            let ops: Vec<&str> = rows.iter().map(|r| r.op.as_str()).collect();
+            assert_eq!(ops, OPS.to_vec(), "{shape}");
+            assert!(rows.iter().all(|r| r.runs == Some(2)));
+            assert_eq!(rows[0].n, Some(shape.size(&sizes) as u64));
+        }
+    }
+}

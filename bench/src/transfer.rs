@@ -1,0 +1,205 @@
+//! Transfer: a graph sent to another worker by `share` (frozen, by
+//! reference), `pickle` (bytes, rebuilt mutable in the receiver's heap) and
+//! `copy` (a detached deep copy adopted by the receiver's heap).
+//!
+//! Timed: from just before the sender makes the message (share / pickle /
+//! deep copy) until the receiver has the graph in its heap and has read its
+//! first element (send + receive + first read). The receiver reports the
+//! instant it finished reading; it drops what it got and acknowledges
+//! before the next send, outside the clock.
+//!
+//! Graphs: `int` is one immediate (`Value::Int`), the baseline of the
+//! "independent of size" target; `lists` of `n` objects is a list holding
+//! `n - 1` one-element lists `[i]`, all mutable before the run (frozen
+//! before the clock starts for `share`).
+//!
+//! The receiver is a plain `std::thread` with its own heap (a worker in
+//! this runtime's sense) fed through `std::sync::mpsc`.
+
+use std::sync::mpsc;
+use std::time::Instant;
+
+use permafrost::{collect, deep_copy, freeze, pickle, unpickle, Detached, Frozen, Value};
+
+use crate::csv::Row;
+use crate::measure::Stats;
+
+/// Transfer modes, in report order.
+pub const MODES: [&str; 3] = ["share", "pickle", "copy"];
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Object counts of the `lists` graphs (1, 1,000, 1,000,000 by default).
+    pub sizes: Vec<usize>,
+    /// Repetitions for pickle and copy of graphs above 1,000 objects.
+    pub runs: usize,
+    /// Repetitions for everything else (share at any size, small graphs).
+    pub small_reps: usize,
+}
+
+/// The `lists` graph of `n` objects: a list of `n - 1` lists `[i]`.
+pub fn lists(n: usize) -> Value {
+    Value::list(
+        (0..n.saturating_sub(1) as i64)
+            .map(|i| Value::list(vec![Value::Int(i)]))
+            .collect(),
+    )
+}
+
+/// The receiver's first read: the first element (of the first element).
+pub fn first_read(v: &Value) -> i64 {
+    if let Some(i) = v.as_int() {
+        return i;
+    }
+    match v.get(0) {
+        Ok(inner) => inner.get(0).ok().and_then(|x| x.as_int()).unwrap_or(-1),
+        Err(_) => -1,
+    }
+}
+
+enum Msg {
+    Share(Frozen),
+    Pickle(Vec<u8>),
+    Copy(Detached),
+}
+
+/// Repetitions of one (graph, mode) cell.
+pub fn reps(cfg: &Config, mode: &str, n: usize) -> usize {
+    if mode == "share" || n <= 1000 {
+        cfg.small_reps.max(1)
+    } else {
+        cfg.runs.max(1)
+    }
+}
+
+/// Runs every (graph, mode) cell; `tick()` after each repetition.
+pub fn run(cfg: &Config, tick: &mut dyn FnMut()) -> (Vec<Row>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let (to_rx, from_tx) = mpsc::channel::<Msg>();
+    let (to_tx, from_rx) = mpsc::channel::<Result<Instant, String>>();
+    let receiver = std::thread::Builder::new()
+        .name("transfer-receiver".into())
+        .spawn(move || {
+            while let Ok(msg) = from_tx.recv() {
+                let got = match msg {
+                    Msg::Share(f) => Ok(f.value()),
+                    Msg::Pickle(b) => unpickle(&b).map_err(|e| e.to_string()),
+                    Msg::Copy(d) => Ok(d.adopt()),
+                };
+                let reply = got.map(|v| {
+                    std::hint::black_box(first_read(&v));
+                    let t = Instant::now();
+                    drop(v);
+                    t
+                });
+                collect();
+                if to_tx.send(reply).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("spawn the receiver");
+
+    let mut cells: Vec<(String, usize, Value)> = vec![("int".into(), 1, Value::Int(795))];
+    for &n in &cfg.sizes {
+        cells.push(("lists".into(), n, lists(n)));
+    }
+    for (workload, n, graph) in &cells {
+        for mode in MODES {
+            let frozen_copy;
+            let v = if mode == "share" {
+                // Freezing is outside the clock: share needs a frozen graph.
+                frozen_copy = if *workload == "int" {
+                    graph.clone()
+                } else {
+                    let g = lists(*n);
+                    freeze(&[&g]).expect("lists freeze");
+                    g
+                };
+                &frozen_copy
+            } else {
+                graph
+            };
+            let mut samples = Vec::new();
+            let mut bytes = None;
+            for _ in 0..reps(cfg, mode, *n) {
+                let t0 = Instant::now();
+                let msg = match mode {
+                    "share" => v.share().map(Msg::Share).map_err(|e| e.to_string()),
+                    "pickle" => pickle(v)
+                        .map(|b| {
+                            bytes = Some(b.len() as u64);
+                            Msg::Pickle(b)
+                        })
+                        .map_err(|e| e.to_string()),
+                    _ => deep_copy(v).map(Msg::Copy).map_err(|e| e.to_string()),
+                };
+                let result = msg.and_then(|m| {
+                    to_rx.send(m).map_err(|_| "receiver gone".to_string())?;
+                    from_rx.recv().map_err(|_| "receiver gone".to_string())?
+                });
+                tick();
+                match result {
+                    Ok(t1) => samples.push(t1.duration_since(t0).as_nanos() as f64),
+                    Err(e) => {
+                        notes.push(format!("transfer {workload} n={n} {mode}: {e}"));
+                        break;
+                    }
+                }
+            }
+            if let Some(stats) = Stats::from_samples(&samples) {
+                let mut row = Row::new("transfer", workload, mode, "").with_stats(&stats);
+                row.n = Some(*n as u64);
+                row.bytes = bytes;
+                rows.push(row);
+            }
+        }
+    }
+    drop(to_rx);
+    let _ = receiver.join();
+    (rows, notes)
+}
+
+/// Total repetitions [`run`] makes (for a progress bar).
+pub fn total_steps(cfg: &Config) -> u64 {
+    let mut total = 0;
+    for n in std::iter::once(1).chain(cfg.sizes.iter().copied()) {
+        for mode in MODES {
+            total += reps(cfg, mode, n) as u64;
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_have_n_objects() {
+        let g = lists(10);
+        assert_eq!(permafrost::traverse(&g), 10);
+        assert_eq!(first_read(&g), 0);
+        assert_eq!(permafrost::traverse(&lists(1)), 1);
+    }
+
+    #[test]
+    fn every_cell_has_a_row() {
+        let cfg = Config {
+            sizes: vec![1, 50],
+            runs: 2,
+            small_reps: 3,
+        };
+        let mut ticks = 0;
+        let (rows, notes) = run(&cfg, &mut || ticks += 1);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(rows.len(), 9);
+        assert_eq!(ticks, total_steps(&cfg));
+        assert!(rows
+            .iter()
+            .filter(|r| r.op == "pickle")
+            .all(|r| r.bytes.is_some()));
+    }
+}

@@ -1,0 +1,108 @@
+//! End to end: the CLI's `all` at tiny sizes writes results.csv (a row for
+//! every suite), report.md and the SVG plots; the CPython script draws the
+//! same strings as the Rust side.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn python_available() -> bool {
+    Command::new("python3")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn all_at_tiny_sizes_writes_every_output() {
+    let out = out_dir("cli-all");
+    let status = Command::new(env!("CARGO_BIN_EXE_permafrost-bench"))
+        .args(["all", "--n", "300", "--matrices", "200", "--batch", "50"])
+        .args(["--runs", "2", "--transfer-reps", "5", "--workers", "2"])
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("run the CLI");
+    assert!(status.success());
+
+    let csv = std::fs::read_to_string(out.join("results.csv")).expect("results.csv");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("suite,workload,op,mode,n,workers,runs,median_ns,min_ns,max_ns,bytes")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.iter().all(|r| r.len() == 11));
+    for suite in ["table1", "transfer", "sharing"] {
+        assert!(rows.iter().any(|r| r[0] == suite), "no {suite} rows");
+    }
+    // Every shape x op on the Rust side.
+    for shape in [
+        "dict-int",
+        "dict-student",
+        "tuple",
+        "binary-tree",
+        "ints",
+        "graph",
+        "chain",
+    ] {
+        for op in [
+            "build", "traverse", "freeze", "pickle", "unpickle", "deepcopy", "drop",
+        ] {
+            assert!(
+                rows.iter()
+                    .any(|r| r[0] == "table1" && r[1] == shape && r[2] == op && r[3] == "rust"),
+                "missing table1 {shape} {op}"
+            );
+        }
+    }
+    if python_available() {
+        assert!(rows.iter().any(|r| r[0] == "table1" && r[3] == "cpython"));
+    }
+    for op in ["share", "pickle", "copy"] {
+        assert!(rows.iter().any(|r| r[0] == "transfer" && r[2] == op));
+    }
+    for mode in ["shared", "pickled", "baseline"] {
+        assert!(rows
+            .iter()
+            .any(|r| r[0] == "sharing" && r[2] == "throughput" && r[3] == mode));
+    }
+
+    let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(report.contains("## Targets"));
+    assert!(report.contains("## Table 1"));
+    assert!(report.contains("## Transfer"));
+    assert!(report.contains("## Figure 1"));
+    for svg in ["table1.svg", "transfer.svg", "figure1.svg"] {
+        let text = std::fs::read_to_string(out.join(svg)).expect(svg);
+        assert!(text.starts_with("<svg") || text.contains("<svg"), "{svg}");
+        assert!(text.contains("<text"), "{svg} has no text");
+    }
+}
+
+#[test]
+fn python_draws_the_same_strings() {
+    if !python_available() {
+        eprintln!("python3 not found: skipped");
+        return;
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cpython_bench.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(["--print-strings", "50"])
+        .output()
+        .expect("run python3");
+    assert!(out.status.success());
+    let py: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(py, permafrost_bench::prng::strings(50));
+}
