@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 
 use rustc_hash::FxHashMap;
 
+use crate::body::Body;
 use crate::error::Error;
 use crate::raw::{self, ObjBox, ObjPtr, Slot, MARK, TRACKED};
 use crate::value::Ref;
@@ -222,6 +223,14 @@ pub fn collect() -> usize {
         // SAFETY: garbage objects are mutable objects of this thread's heap;
         // no user code holds a borrow of their payload (unreachable).
         unsafe { p.body().take_children(&mut cut) };
+        if let Body::Tuple(items) = p.body() {
+            // Like CPython's tuple clear: only corrupt input can make a
+            // tuple part of a cycle with no mutable container in it.
+            cut.extend(items.iter().copied());
+            // SAFETY: `p` is unreachable garbage of this heap; its items
+            // were just copied out and are released below.
+            unsafe { raw::set_tuple(p, Box::new([])) };
+        }
     }
     for s in cut {
         raw::decref_slot(s);

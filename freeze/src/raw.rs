@@ -374,6 +374,17 @@ fn free_scc(rep: ObjPtr, wp: *mut Vec<Dead>) {
     }
 }
 
+/// Replaces a tuple's items (tuples have no interior-mutable cell: they
+/// only change while being built, or while being broken up as garbage).
+///
+/// # Safety
+/// `p` is a tuple the caller has exclusive access to: freshly built and
+/// seen by nobody else, or unreachable garbage of this thread's heap.
+pub(crate) unsafe fn set_tuple(p: ObjPtr, items: Box<[Slot]>) {
+    // SAFETY: guaranteed by the caller: no other reference reads the body.
+    unsafe { (*p.0.as_ptr()).body = Body::Tuple(items) };
+}
+
 /// Interior-mutable payload cell. Access goes through the owner-thread or
 /// frozen discipline described at the top of this module.
 pub(crate) struct Payload<T>(UnsafeCell<T>);

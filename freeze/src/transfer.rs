@@ -468,9 +468,9 @@ impl Builder {
                     self.new_obj(Body::Tuple(Box::new([])), Kind::TupleFilled)
                 } else {
                     self.open_tuples += 1;
-                    let cap = (len as usize).min(CHUNK);
-                    self.tuple_parts
-                        .insert(id, (len as usize, Vec::with_capacity(cap)));
+                    // No reservation from the claimed length: a hostile
+                    // stream of length claims must not add up to memory.
+                    self.tuple_parts.insert(id, (len as usize, Vec::new()));
                     self.new_obj(Body::Tuple(Box::new([])), Kind::Tuple)
                 }
             }
@@ -682,7 +682,7 @@ impl Builder {
                         return Ok(());
                     }
                     let (_, all) = self.tuple_parts.remove(&id).expect("open tuple");
-                    set_tuple(p, all.into_boxed_slice());
+                    raw::set_tuple(p, all.into_boxed_slice());
                 }
                 Body::List(l) => l.get_mut().extend(vals),
                 Body::Function(fd) => fd.captures.get_mut().extend(vals),
@@ -786,17 +786,5 @@ impl Drop for Builder {
         for (_, (_, items)) in self.tuple_parts.drain() {
             crate::heap::drop_slots(items);
         }
-    }
-}
-
-/// Replaces a fresh tuple's items.
-///
-/// # Safety
-/// `p` is a tuple this builder made and nothing else has seen.
-unsafe fn set_tuple(p: ObjPtr, items: Box<[Slot]>) {
-    // SAFETY: guaranteed by the caller: exclusive access to a fresh object.
-    unsafe {
-        let b = &mut (*p.0.as_ptr()).body;
-        *b = Body::Tuple(items);
     }
 }

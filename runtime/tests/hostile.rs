@@ -251,9 +251,6 @@ fn length_bombs_are_refused_cheaply() {
 }
 
 #[test]
-#[ignore = "waits on permafrost-freeze: each OpenTuple op reserves room for up to \
-            CHUNK items on its claimed length alone, so 12 KB of open-tuple ops \
-            make the decoder hold about 1 GB (and 120 KB about 10 GB)"]
 fn many_length_claims_do_not_add_up() {
     let _g = lock();
     // The op that opens a tuple, from a real pickle: magic, tag, length.
@@ -384,9 +381,6 @@ proptest! {
 
     /// And nothing leaks.
     #[test]
-    #[ignore = "waits on permafrost-freeze: a corrupt pickle can make a tuple that \
-                contains itself (a tuple-only cycle); the cycle collector never \
-                clears tuples (Body::take_children skips them), so it leaks"]
     fn random_mutations_leak_nothing(
         which in any::<prop::sample::Index>(),
         muts in prop::collection::vec(mutation(), 1..6),
