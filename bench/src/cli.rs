@@ -217,6 +217,7 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
             .collect(),
         cores: sharing::cores(),
         runs: plan.runs,
+        load: (crate::report::load_average(), None),
         ..RunInfo::default()
     };
 
@@ -264,6 +265,7 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
         ));
     }
 
+    info.load.1 = crate::report::load_average();
     write_outputs(&out, &rows, &mut info, plan)?;
     println!("{}", summary(&rows, &info, &out));
     Ok(out)

@@ -37,6 +37,19 @@ pub struct RunInfo {
     pub timings: Vec<(String, f64)>,
     /// Errors, skips and checks worth reading.
     pub notes: Vec<String>,
+    /// 1-minute load average before and after the run (Linux), to tell a
+    /// quiet machine from a busy one.
+    pub load: (Option<f64>, Option<f64>),
+}
+
+/// The 1-minute load average (Linux `/proc/loadavg`), if known.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// A time in adaptive units.
@@ -404,6 +417,17 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
         std::env::consts::OS,
         std::env::consts::ARCH
     );
+    if let (Some(a), Some(b)) = info.load {
+        let _ = writeln!(
+            w,
+            "Load average (1 min) before / after: {a:.2} / {b:.2}{}  ",
+            if a.max(b) > 0.5 {
+                " — other processes were running: multi-worker figures in particular are affected"
+            } else {
+                ""
+            }
+        );
+    }
     let _ = writeln!(w, "CPython: {}  ", info.python);
     let _ = writeln!(w, "Suites run: {}  ", info.suites.join(", "));
     for (name, secs) in &info.timings {

@@ -13,11 +13,11 @@
 //! `n - 1` one-element lists `[i]`, all mutable before the run (frozen
 //! before the clock starts for `share`).
 //!
-//! The receiver is a plain `std::thread` with its own heap (a worker in
-//! this runtime's sense) fed through `std::sync::mpsc`.
+//! The receiver ([`Peer`]) is a plain `std::thread` with its own heap (a
+//! worker in this runtime's sense) fed through `std::sync::mpsc`.
 
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use permafrost::{collect, deep_copy, freeze, pickle, unpickle, Detached, Frozen, Value};
 
@@ -64,6 +64,89 @@ enum Msg {
     Copy(Detached),
 }
 
+/// A receiving worker: a thread with its own heap that takes graphs by
+/// share, pickle or copy, reads their first element, reports when it was
+/// done reading, then drops what it got (and collects cycles) before it
+/// takes the next message.
+pub struct Peer {
+    tx: Option<mpsc::Sender<Msg>>,
+    rx: mpsc::Receiver<Result<Instant, String>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Default for Peer {
+    fn default() -> Self {
+        Peer::spawn()
+    }
+}
+
+impl Peer {
+    /// Starts the receiving worker.
+    pub fn spawn() -> Peer {
+        let (tx, from_tx) = mpsc::channel::<Msg>();
+        let (to_tx, rx) = mpsc::channel::<Result<Instant, String>>();
+        let handle = std::thread::Builder::new()
+            .name("transfer-receiver".into())
+            .spawn(move || {
+                while let Ok(msg) = from_tx.recv() {
+                    let got = match msg {
+                        Msg::Share(f) => Ok(f.value()),
+                        Msg::Pickle(b) => unpickle(&b).map_err(|e| e.to_string()),
+                        Msg::Copy(d) => Ok(d.adopt()),
+                    };
+                    let reply = got.map(|v| {
+                        std::hint::black_box(first_read(&v));
+                        let t = Instant::now();
+                        drop(v);
+                        t
+                    });
+                    collect();
+                    if to_tx.send(reply).is_err() {
+                        break;
+                    }
+                }
+            })
+            .expect("spawn the receiver");
+        Peer {
+            tx: Some(tx),
+            rx,
+            handle: Some(handle),
+        }
+    }
+
+    /// Sends `v` by `mode` (`share`, `pickle` or `copy`; share needs a
+    /// frozen `v`) and waits until the receiver is done with it. Returns
+    /// the time from before the message was made to the receiver's first
+    /// read, and the pickle's size.
+    pub fn transfer(&self, v: &Value, mode: &str) -> Result<(Duration, Option<u64>), String> {
+        let mut bytes = None;
+        let t0 = Instant::now();
+        let msg = match mode {
+            "share" => v.share().map(Msg::Share).map_err(|e| e.to_string())?,
+            "pickle" => {
+                let b = pickle(v).map_err(|e| e.to_string())?;
+                bytes = Some(b.len() as u64);
+                Msg::Pickle(b)
+            }
+            "copy" => deep_copy(v).map(Msg::Copy).map_err(|e| e.to_string())?,
+            other => return Err(format!("unknown transfer mode {other:?}")),
+        };
+        let tx = self.tx.as_ref().expect("open until dropped");
+        tx.send(msg).map_err(|_| "receiver gone".to_string())?;
+        let t1 = self.rx.recv().map_err(|_| "receiver gone".to_string())??;
+        Ok((t1.duration_since(t0), bytes))
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 /// Repetitions of one (graph, mode) cell.
 pub fn reps(cfg: &Config, mode: &str, n: usize) -> usize {
     if mode == "share" || n <= 1000 {
@@ -77,72 +160,32 @@ pub fn reps(cfg: &Config, mode: &str, n: usize) -> usize {
 pub fn run(cfg: &Config, tick: &mut dyn FnMut()) -> (Vec<Row>, Vec<String>) {
     let mut rows = Vec::new();
     let mut notes = Vec::new();
-    let (to_rx, from_tx) = mpsc::channel::<Msg>();
-    let (to_tx, from_rx) = mpsc::channel::<Result<Instant, String>>();
-    let receiver = std::thread::Builder::new()
-        .name("transfer-receiver".into())
-        .spawn(move || {
-            while let Ok(msg) = from_tx.recv() {
-                let got = match msg {
-                    Msg::Share(f) => Ok(f.value()),
-                    Msg::Pickle(b) => unpickle(&b).map_err(|e| e.to_string()),
-                    Msg::Copy(d) => Ok(d.adopt()),
-                };
-                let reply = got.map(|v| {
-                    std::hint::black_box(first_read(&v));
-                    let t = Instant::now();
-                    drop(v);
-                    t
-                });
-                collect();
-                if to_tx.send(reply).is_err() {
-                    break;
-                }
-            }
-        })
-        .expect("spawn the receiver");
-
+    let peer = Peer::spawn();
     let mut cells: Vec<(String, usize, Value)> = vec![("int".into(), 1, Value::Int(795))];
     for &n in &cfg.sizes {
         cells.push(("lists".into(), n, lists(n)));
     }
     for (workload, n, graph) in &cells {
         for mode in MODES {
-            let frozen_copy;
-            let v = if mode == "share" {
-                // Freezing is outside the clock: share needs a frozen graph.
-                frozen_copy = if *workload == "int" {
-                    graph.clone()
-                } else {
-                    let g = lists(*n);
-                    freeze(&[&g]).expect("lists freeze");
-                    g
-                };
-                &frozen_copy
+            // share needs a frozen graph: freeze a twin outside the clock.
+            let twin;
+            let v = if mode == "share" && *workload != "int" {
+                twin = lists(*n);
+                freeze(&[&twin]).expect("lists freeze");
+                &twin
             } else {
                 graph
             };
             let mut samples = Vec::new();
             let mut bytes = None;
             for _ in 0..reps(cfg, mode, *n) {
-                let t0 = Instant::now();
-                let msg = match mode {
-                    "share" => v.share().map(Msg::Share).map_err(|e| e.to_string()),
-                    "pickle" => pickle(v)
-                        .map(|b| {
-                            bytes = Some(b.len() as u64);
-                            Msg::Pickle(b)
-                        })
-                        .map_err(|e| e.to_string()),
-                    _ => deep_copy(v).map(Msg::Copy).map_err(|e| e.to_string()),
-                };
-                let result = msg.and_then(|m| {
-                    to_rx.send(m).map_err(|_| "receiver gone".to_string())?;
-                    from_rx.recv().map_err(|_| "receiver gone".to_string())?
-                });
+                let r = peer.transfer(v, mode);
                 tick();
-                match result {
-                    Ok(t1) => samples.push(t1.duration_since(t0).as_nanos() as f64),
+                match r {
+                    Ok((d, b)) => {
+                        samples.push(d.as_nanos() as f64);
+                        bytes = b;
+                    }
                     Err(e) => {
                         notes.push(format!("transfer {workload} n={n} {mode}: {e}"));
                         break;
@@ -157,8 +200,6 @@ pub fn run(cfg: &Config, tick: &mut dyn FnMut()) -> (Vec<Row>, Vec<String>) {
             }
         }
     }
-    drop(to_rx);
-    let _ = receiver.join();
     (rows, notes)
 }
 
