@@ -77,7 +77,7 @@ fn decode(bytes: &[u8]) -> Result<Value, Error> {
         .strip_prefix(MAGIC)
         .ok_or_else(|| Error::Other("corrupt pickle: bad header".into()))?;
     let _pause = heap::GcPause::new();
-    let mut b = Builder::new();
+    let mut b = Builder::for_bytes();
     let mut pos = 0;
     while !b.done() {
         if pos >= rest.len() {
@@ -93,4 +93,49 @@ fn decode(bytes: &[u8]) -> Result<Value, Error> {
         return Err(Error::Other("corrupt pickle: data after the end".into()));
     }
     b.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(ops: &[Op<'_>]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        for op in ops {
+            bincode::serde::encode_into_std_write(op, &mut out, config()).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn copy_only_ops_are_refused_in_bytes() {
+        let base = heap::heap_live();
+        for op in [
+            Op::OpenSharedField,
+            Op::OpenClass {
+                name: 0,
+                not_freezable: false,
+            },
+        ] {
+            let bytes = encode(&[Op::Name("C"), op, Op::End(crate::transfer::V::Ref(0))]);
+            let err = unpickle(&bytes).unwrap_err().to_string();
+            assert!(err.contains("same-process copy"), "{err}");
+        }
+        assert_eq!(heap::heap_live(), base);
+    }
+
+    #[test]
+    fn trailing_bytes_and_bad_magic_are_errors() {
+        let mut good = pickle(&Value::list(vec![Value::Int(1)])).unwrap();
+        assert!(unpickle(&good).is_ok());
+        good.push(0);
+        assert!(unpickle(&good)
+            .unwrap_err()
+            .to_string()
+            .contains("after the end"));
+        assert!(unpickle(b"NOPE")
+            .unwrap_err()
+            .to_string()
+            .contains("bad header"));
+    }
 }

@@ -70,9 +70,7 @@ fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
     // to a frozen object; printing runs no user code.
     unsafe {
         match p.body() {
-            Body::Str(s) => {
-                let _ = write!(out, "{:?}", &**s);
-            }
+            Body::Str(s) => py_str_repr(s, out),
             Body::Bytes(b) => {
                 let _ = write!(out, "b{:?}", String::from_utf8_lossy(b));
             }
@@ -143,6 +141,34 @@ fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
             Body::WeakRef(_) => out.push_str("<weakref>"),
         }
     }
+}
+
+/// Python's `repr(str)`: single quotes unless the text has a single quote
+/// and no double quote.
+fn py_str_repr(s: &str, out: &mut String) {
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(q);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(q);
 }
 
 /// A short repr for error messages and paths.

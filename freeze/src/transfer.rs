@@ -364,6 +364,8 @@ pub(crate) struct Builder {
     /// Dict/set fills waiting for tuple keys to be complete.
     deferred: Vec<(u32, Items<'static>)>,
     root: Option<Value>,
+    /// Decoding bytes: ops only a same-process copy may use are refused.
+    from_bytes: bool,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -371,8 +373,19 @@ fn bad(msg: impl Into<String>) -> Error {
 }
 
 impl Builder {
+    /// A builder for a same-process copy.
     pub(crate) fn new() -> Builder {
+        Builder::with_source(false)
+    }
+
+    /// A builder for decoding pickled bytes.
+    pub(crate) fn for_bytes() -> Builder {
+        Builder::with_source(true)
+    }
+
+    fn with_source(from_bytes: bool) -> Builder {
         Builder {
+            from_bytes,
             objs: Vec::new(),
             kinds: Vec::new(),
             names: Vec::new(),
@@ -435,6 +448,14 @@ impl Builder {
     pub(crate) fn apply(&mut self, op: Op<'_>) -> Result<(), Error> {
         if self.root.is_some() {
             return Err(bad("data after the end"));
+        }
+        if self.from_bytes
+            && matches!(
+                op,
+                Op::OpenClass { .. } | Op::OpenSharedField | Op::FillBases(..) | Op::Shared(_)
+            )
+        {
+            return Err(bad("an op only a same-process copy may use"));
         }
         match op {
             Op::Name(s) => self.names.push(Sym::new(s)),
