@@ -127,7 +127,7 @@ fn shape_benches(c: &mut Criterion, shape: Shape) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    total += peer.transfer(&shared.root, mode).expect("transfer").0;
+                    total += peer.transfer(&shared.root, mode).expect("transfer");
                 }
                 total
             })

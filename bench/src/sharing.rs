@@ -12,18 +12,20 @@
 //!   (mutable, never frozen).
 //!
 //! Throughput is inversions (matrices examined) per second, from the first
-//! send to the last reply; CSV rows carry ns per inversion. Workers are
-//! `std::thread`s with their own heaps, fed through `std::sync::mpsc`.
+//! send to the last reply; CSV rows carry ns per inversion. Consumers are
+//! workers of this runtime ([`Runtime::spawn`], a thread and a heap each)
+//! fed through their inboxes with `send_frozen` / `send_pickled`; counts
+//! come back on a `std::sync::mpsc` channel.
 //!
 //! [`resident`] measures memory: N workers all holding one graph at once,
 //! received shared or pickled.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, RwLock};
 use std::time::Instant;
 
-use permafrost::{collect, freeze, frozen_live, heap_live, pickle, register_class, unpickle};
-use permafrost::{Frozen, Value};
+use permafrost::{collect, freeze, frozen_live, heap_live, register_class};
+use permafrost::{Frozen, Runtime, Sender, Value, WorkerHandle};
 
 use crate::csv::Row;
 use crate::measure::Stats;
@@ -59,12 +61,6 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-enum Job {
-    Shared(Frozen),
-    Pickled(Vec<u8>),
-    Done,
-}
-
 /// The frozen batches and their class, made once.
 pub struct Matrices {
     /// Frozen Matrix class (registered under "Matrix").
@@ -93,80 +89,107 @@ impl Matrices {
     }
 }
 
-/// One timed run of `mode` ("shared" or "pickled") with `workers`
-/// consumers; returns (elapsed ns, total invertible counted).
-pub fn run_once(m: &Matrices, mode: &str, workers: usize) -> Result<(f64, usize), String> {
-    let (reply_tx, reply_rx) = mpsc::channel::<Result<usize, String>>();
-    let barrier = Arc::new(Barrier::new(workers + 1));
-    let mut senders = Vec::new();
-    let mut handles = Vec::new();
-    for i in 0..workers {
-        let (tx, rx) = mpsc::channel::<Job>();
-        senders.push(tx);
-        let reply = reply_tx.clone();
-        let barrier = barrier.clone();
-        handles.push(
-            std::thread::Builder::new()
-                .name(format!("consumer-{i}"))
-                .spawn(move || {
-                    barrier.wait();
-                    let mut count = 0usize;
-                    let mut error = None;
-                    while let Ok(job) = rx.recv() {
-                        match job {
-                            Job::Shared(f) => count += count_invertible(&f.value()),
-                            Job::Pickled(b) => match unpickle(&b) {
-                                Ok(v) => count += count_invertible(&v),
-                                Err(e) => error = Some(e.to_string()),
-                            },
-                            Job::Done => break,
+type Finish = fn(usize, Vec<Value>, &RwLock<()>, &mpsc::Sender<Result<usize, String>>);
+
+/// Starts `workers` consumers on `rt`; each waits at `barrier`, then
+/// takes `batches` messages from its inbox and calls `each` on every one,
+/// and finally calls `finish(total, held, release, reply)`.
+fn consumers(
+    rt: &Runtime,
+    (workers, batches): (usize, usize),
+    (barrier, release): (&Arc<Barrier>, &Arc<RwLock<()>>),
+    reply: &mpsc::Sender<Result<usize, String>>,
+    each: fn(&Value, &mut Vec<Value>) -> usize,
+    finish: Finish,
+) -> Vec<WorkerHandle<()>> {
+    (0..workers)
+        .map(|i| {
+            let barrier = barrier.clone();
+            let release = release.clone();
+            let reply = reply.clone();
+            rt.spawn(format!("consumer-{i}"), move |ctx| {
+                barrier.wait();
+                let mut total = 0usize;
+                let mut held = Vec::new();
+                for _ in 0..batches {
+                    match ctx.recv() {
+                        Ok(v) => total += each(&v, &mut held),
+                        Err(e) => {
+                            let _ = reply.send(Err(format!("{e:?}")));
+                            return;
                         }
                     }
-                    let _ = reply.send(error.map_or(Ok(count), Err));
-                    collect();
-                })
-                .expect("spawn a consumer"),
-        );
-    }
-    drop(reply_tx);
-    barrier.wait();
-    let t0 = Instant::now();
-    let mut failure = None;
-    'send: for b in &m.batches {
-        for tx in &senders {
-            let job = if mode == "shared" {
-                Job::Shared(b.clone())
-            } else {
-                match pickle(&b.value()) {
-                    Ok(bytes) => Job::Pickled(bytes),
-                    Err(e) => {
-                        failure = Some(e.to_string());
-                        break 'send;
-                    }
                 }
-            };
-            if tx.send(job).is_err() {
-                failure = Some("a consumer is gone".into());
-                break 'send;
+                finish(total, held, &release, &reply);
+            })
+        })
+        .collect()
+}
+
+fn send_all(m: &Matrices, mode: &str, to: &[Sender]) -> Result<(), String> {
+    for b in &m.batches {
+        for tx in to {
+            if mode == "shared" {
+                tx.send_frozen(b.clone())
+                    .map_err(|_| "a consumer is gone".to_string())?;
+            } else {
+                tx.send_pickled(&b.value()).map_err(|e| format!("{e:?}"))?;
             }
         }
     }
-    for tx in &senders {
-        let _ = tx.send(Job::Done);
+    Ok(())
+}
+
+fn join_all(handles: Vec<WorkerHandle<()>>, rt: Runtime) -> Result<(), String> {
+    let mut failure = Ok(());
+    for h in handles {
+        if let Err(e) = h.join() {
+            failure = Err(format!("{e:?}"));
+        }
     }
+    rt.shutdown();
+    failure
+}
+
+/// One timed run of `mode` ("shared" or "pickled") with `workers`
+/// consumers (workers of a fresh [`Runtime`]); returns (elapsed ns, total
+/// invertible counted).
+pub fn run_once(m: &Matrices, mode: &str, workers: usize) -> Result<(f64, usize), String> {
+    let rt = Runtime::new();
+    let (reply_tx, reply_rx) = mpsc::channel::<Result<usize, String>>();
+    let barrier = Arc::new(Barrier::new(workers + 1));
+    let handles = consumers(
+        &rt,
+        (workers, m.batches.len()),
+        (&barrier, &Arc::new(RwLock::new(()))),
+        &reply_tx,
+        |v, _| count_invertible(v),
+        |total, _, _, reply| {
+            let _ = reply.send(Ok(total));
+        },
+    );
+    drop(reply_tx);
+    let to: Vec<Sender> = handles.iter().map(|h| h.sender()).collect();
+    barrier.wait();
+    let t0 = Instant::now();
+    let mut failure = send_all(m, mode, &to).err();
     let mut total = 0;
-    for _ in 0..workers {
+    // After a failed send some consumers wait for more: don't wait for them.
+    let expect = if failure.is_some() { 0 } else { workers };
+    for _ in 0..expect {
         match reply_rx.recv() {
             Ok(Ok(c)) => total += c,
             Ok(Err(e)) => failure = Some(e),
-            Err(_) => failure = Some("a consumer died".into()),
+            Err(_) => {
+                failure = Some("a consumer died".into());
+                break;
+            }
         }
     }
     let ns = t0.elapsed().as_nanos() as f64;
-    for h in handles {
-        if h.join().is_err() {
-            failure = Some("a consumer panicked".into());
-        }
+    drop(to);
+    if let Err(e) = join_all(handles, rt) {
+        failure = Some(e);
     }
     match failure {
         Some(e) => Err(e),
@@ -269,56 +292,50 @@ pub fn resident(m: &Matrices, mode: &str, workers: usize) -> Result<Resident, St
     let graph_objects = m.count * 2 + m.batches.len();
     let frozen0 = frozen_live();
     let rss0 = rss_bytes();
+    let rt = Runtime::new();
     let (reply_tx, reply_rx) = mpsc::channel::<Result<usize, String>>();
-    let release = Arc::new(Barrier::new(workers + 1));
-    let mut handles = Vec::new();
-    for _ in 0..workers {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let reply = reply_tx.clone();
-        let release = release.clone();
-        handles.push(std::thread::spawn(move || {
-            let before = heap_live();
-            let mut held = Vec::new();
-            let mut error = None;
-            while let Ok(job) = rx.recv() {
-                match job {
-                    Job::Shared(f) => held.push(f.value()),
-                    Job::Pickled(b) => match unpickle(&b) {
-                        Ok(v) => held.push(v),
-                        Err(e) => error = Some(e.to_string()),
-                    },
-                    Job::Done => break,
-                }
-            }
-            let _ = reply.send(error.map_or(Ok(heap_live() - before), Err));
-            release.wait();
+    let barrier = Arc::new(Barrier::new(workers + 1));
+    // Workers hold what they got until this write lock is released.
+    let release = Arc::new(RwLock::new(()));
+    let hold = release.write().expect("a fresh lock");
+    let handles = consumers(
+        &rt,
+        (workers, m.batches.len()),
+        (&barrier, &release),
+        &reply_tx,
+        |v, held| {
+            held.push(v.clone());
+            0
+        },
+        |_, held, release, reply| {
+            let _ = reply.send(Ok(heap_live()));
+            drop(release.read());
             drop(held);
             collect();
-        }));
-        for b in &m.batches {
-            let job = if mode == "shared" {
-                Job::Shared(b.clone())
-            } else {
-                Job::Pickled(pickle(&b.value()).map_err(|e| e.to_string())?)
-            };
-            tx.send(job).map_err(|_| "worker gone".to_string())?;
-        }
-        tx.send(Job::Done).map_err(|_| "worker gone".to_string())?;
-    }
+        },
+    );
+    drop(reply_tx);
+    let to: Vec<Sender> = handles.iter().map(|h| h.sender()).collect();
+    barrier.wait();
+    let mut failure = send_all(m, mode, &to).err();
     let mut worker_objects = 0;
-    let mut failure = None;
-    for _ in 0..workers {
+    let expect = if failure.is_some() { 0 } else { workers };
+    for _ in 0..expect {
         match reply_rx.recv() {
             Ok(Ok(c)) => worker_objects += c,
             Ok(Err(e)) => failure = Some(e),
-            Err(_) => failure = Some("a worker died".into()),
+            Err(_) => {
+                failure = Some("a worker died".into());
+                break;
+            }
         }
     }
     let frozen_delta = frozen_live() - frozen0;
     let rss_delta = rss_bytes().zip(rss0).map(|(a, b)| a - b);
-    release.wait();
-    for h in handles {
-        let _ = h.join();
+    drop(hold);
+    drop(to);
+    if let Err(e) = join_all(handles, rt) {
+        failure = Some(e);
     }
     if let Some(e) = failure {
         return Err(e);

@@ -13,13 +13,16 @@
 //! `n - 1` one-element lists `[i]`, all mutable before the run (frozen
 //! before the clock starts for `share`).
 //!
-//! The receiver ([`Peer`]) is a plain `std::thread` with its own heap (a
-//! worker in this runtime's sense) fed through `std::sync::mpsc`.
+//! The receiver ([`Peer`]) is a worker of this runtime
+//! ([`permafrost::Runtime`]), and the graphs travel through its inbox with
+//! the runtime's `send_shared`, `send_pickled` and `send_copied`; only the
+//! receiver's "done reading" instant comes back on a `std::sync::mpsc`
+//! channel.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use permafrost::{collect, deep_copy, freeze, pickle, unpickle, Detached, Frozen, Value};
+use permafrost::{collect, freeze, pickle, RecvError, Runtime, Sender, Value, WorkerHandle};
 
 use crate::csv::Row;
 use crate::measure::Stats;
@@ -58,20 +61,16 @@ pub fn first_read(v: &Value) -> i64 {
     }
 }
 
-enum Msg {
-    Share(Frozen),
-    Pickle(Vec<u8>),
-    Copy(Detached),
-}
-
-/// A receiving worker: a thread with its own heap that takes graphs by
-/// share, pickle or copy, reads their first element, reports when it was
-/// done reading, then drops what it got (and collects cycles) before it
-/// takes the next message.
+/// A receiving worker of this runtime ([`Runtime::spawn`]: a thread with
+/// its own heap) that takes graphs from its inbox in whatever mode they
+/// were sent, reads their first element, reports when it was done
+/// reading, then drops what it got (and collects cycles) before it takes
+/// the next message.
 pub struct Peer {
-    tx: Option<mpsc::Sender<Msg>>,
-    rx: mpsc::Receiver<Result<Instant, String>>,
-    handle: Option<std::thread::JoinHandle<()>>,
+    rt: Option<Runtime>,
+    worker: Option<WorkerHandle<()>>,
+    to: Option<Sender>,
+    done: mpsc::Receiver<Result<Instant, String>>,
 }
 
 impl Default for Peer {
@@ -83,66 +82,62 @@ impl Default for Peer {
 impl Peer {
     /// Starts the receiving worker.
     pub fn spawn() -> Peer {
-        let (tx, from_tx) = mpsc::channel::<Msg>();
-        let (to_tx, rx) = mpsc::channel::<Result<Instant, String>>();
-        let handle = std::thread::Builder::new()
-            .name("transfer-receiver".into())
-            .spawn(move || {
-                while let Ok(msg) = from_tx.recv() {
-                    let got = match msg {
-                        Msg::Share(f) => Ok(f.value()),
-                        Msg::Pickle(b) => unpickle(&b).map_err(|e| e.to_string()),
-                        Msg::Copy(d) => Ok(d.adopt()),
-                    };
-                    let reply = got.map(|v| {
-                        std::hint::black_box(first_read(&v));
-                        let t = Instant::now();
-                        drop(v);
-                        t
-                    });
-                    collect();
-                    if to_tx.send(reply).is_err() {
-                        break;
-                    }
+        let rt = Runtime::new();
+        let (tx, done) = mpsc::channel::<Result<Instant, String>>();
+        let worker = rt.spawn("transfer-receiver", move |ctx| loop {
+            let reply = match ctx.recv() {
+                Ok(v) => {
+                    std::hint::black_box(first_read(&v));
+                    let t = Instant::now();
+                    drop(v);
+                    Ok(t)
                 }
-            })
-            .expect("spawn the receiver");
+                Err(RecvError::Disconnected) => break,
+                Err(e) => Err(format!("{e:?}")),
+            };
+            collect();
+            if tx.send(reply).is_err() {
+                break;
+            }
+        });
         Peer {
-            tx: Some(tx),
-            rx,
-            handle: Some(handle),
+            rt: Some(rt),
+            to: Some(worker.sender()),
+            worker: Some(worker),
+            done,
         }
     }
 
     /// Sends `v` by `mode` (`share`, `pickle` or `copy`; share needs a
     /// frozen `v`) and waits until the receiver is done with it. Returns
-    /// the time from before the message was made to the receiver's first
-    /// read, and the pickle's size.
-    pub fn transfer(&self, v: &Value, mode: &str) -> Result<(Duration, Option<u64>), String> {
-        let mut bytes = None;
+    /// the time from before the message was made (pickling and copying
+    /// happen in the send) to the receiver's first read.
+    pub fn transfer(&self, v: &Value, mode: &str) -> Result<Duration, String> {
+        let to = self.to.as_ref().expect("open until dropped");
         let t0 = Instant::now();
-        let msg = match mode {
-            "share" => v.share().map(Msg::Share).map_err(|e| e.to_string())?,
-            "pickle" => {
-                let b = pickle(v).map_err(|e| e.to_string())?;
-                bytes = Some(b.len() as u64);
-                Msg::Pickle(b)
-            }
-            "copy" => deep_copy(v).map(Msg::Copy).map_err(|e| e.to_string())?,
-            other => return Err(format!("unknown transfer mode {other:?}")),
+        let sent = match mode {
+            "share" => to.send_shared(v.clone()).map_err(|e| format!("{e:?}")),
+            "pickle" => to.send_pickled(v).map_err(|e| format!("{e:?}")),
+            "copy" => to.send_copied(v).map_err(|e| format!("{e:?}")),
+            other => Err(format!("unknown transfer mode {other:?}")),
         };
-        let tx = self.tx.as_ref().expect("open until dropped");
-        tx.send(msg).map_err(|_| "receiver gone".to_string())?;
-        let t1 = self.rx.recv().map_err(|_| "receiver gone".to_string())??;
-        Ok((t1.duration_since(t0), bytes))
+        sent?;
+        let t1 = self
+            .done
+            .recv()
+            .map_err(|_| "receiver gone".to_string())??;
+        Ok(t1.duration_since(t0))
     }
 }
 
 impl Drop for Peer {
     fn drop(&mut self) {
-        drop(self.tx.take());
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+        drop(self.to.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown();
         }
     }
 }
@@ -177,15 +172,17 @@ pub fn run(cfg: &Config, tick: &mut dyn FnMut()) -> (Vec<Row>, Vec<String>) {
                 graph
             };
             let mut samples = Vec::new();
-            let mut bytes = None;
+            // The pickle's size, measured outside the clock.
+            let bytes = if mode == "pickle" {
+                pickle(v).ok().map(|b| b.len() as u64)
+            } else {
+                None
+            };
             for _ in 0..reps(cfg, mode, *n) {
                 let r = peer.transfer(v, mode);
                 tick();
                 match r {
-                    Ok((d, b)) => {
-                        samples.push(d.as_nanos() as f64);
-                        bytes = b;
-                    }
+                    Ok(d) => samples.push(d.as_nanos() as f64),
                     Err(e) => {
                         notes.push(format!("transfer {workload} n={n} {mode}: {e}"));
                         break;
