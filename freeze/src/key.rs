@@ -3,17 +3,19 @@
 //! by identity; list, dict and set are unhashable. Hashing and equality
 //! walk nested tuples with an explicit stack.
 
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
 use indexmap::{Equivalent, IndexMap, IndexSet};
-use rustc_hash::FxHasher;
 
 use crate::body::Body;
 use crate::error::Error;
 use crate::raw::Slot;
 
-pub(crate) type DictMap = IndexMap<Key, Slot, BuildHasherDefault<FxHasher>>;
-pub(crate) type SetMap = IndexSet<Key, BuildHasherDefault<FxHasher>>;
+/// foldhash: fast on short strings, and its high bits (which the table's
+/// tag bytes come from) are well mixed.
+pub(crate) type KeyHasher = foldhash::fast::FixedState;
+pub(crate) type DictMap = IndexMap<Key, Slot, KeyHasher>;
+pub(crate) type SetMap = IndexSet<Key, KeyHasher>;
 
 /// A counted key slot inside a dict or set.
 #[derive(Clone, Copy)]

@@ -17,6 +17,8 @@ const T_TRUE: u64 = 2;
 const T_INT: u64 = 3;
 const T_FLOAT: u64 = 4;
 const T_REF: u64 = 5;
+const T_STR: u64 = 6;
+const T_BYTES: u64 = 7;
 
 fn corrupt(what: &str) -> Error {
     Error::Other(format!("corrupt pickle: {what}"))
@@ -53,7 +55,7 @@ pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Result<u64, Error> {
 }
 
 #[inline]
-fn put_v(out: &mut Vec<u8>, v: V) {
+pub(crate) fn put_v(out: &mut Vec<u8>, v: V) {
     match v {
         V::None => out.push(T_NONE as u8),
         V::Bool(false) => out.push(T_FALSE as u8),
@@ -67,6 +69,59 @@ fn put_v(out: &mut Vec<u8>, v: V) {
             out.extend_from_slice(&x.to_le_bytes());
         }
         V::Ref(id) => put_varint(out, (u64::from(id) << 3) | T_REF),
+    }
+}
+
+/// An inline string item (a str referenced once needs no id).
+#[inline]
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.push(T_STR as u8);
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// An inline bytes item.
+#[inline]
+pub(crate) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.push(T_BYTES as u8);
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn get_blob<'b>(buf: &'b [u8], pos: &mut usize) -> Result<&'b [u8], Error> {
+    let n = get_varint(buf, pos)?;
+    let end = usize::try_from(n)
+        .ok()
+        .and_then(|n| pos.checked_add(n))
+        .filter(|e| *e <= buf.len())
+        .ok_or_else(|| corrupt("truncated string"))?;
+    let b = &buf[*pos..end];
+    *pos = end;
+    Ok(b)
+}
+
+/// One decoded item: a value or an inline leaf.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Item<'b> {
+    V(V),
+    Str(&'b str),
+    Bytes(&'b [u8]),
+}
+
+#[inline]
+fn get_item<'b>(buf: &'b [u8], pos: &mut usize) -> Result<Item<'b>, Error> {
+    match buf.get(*pos).map(|b| u64::from(*b)) {
+        Some(T_STR) => {
+            *pos += 1;
+            let b = get_blob(buf, pos)?;
+            let s = std::str::from_utf8(b).map_err(|_| corrupt("invalid UTF-8"))?;
+            Ok(Item::Str(s))
+        }
+        Some(T_BYTES) => {
+            *pos += 1;
+            Ok(Item::Bytes(get_blob(buf, pos)?))
+        }
+        _ => get_v(buf, pos).map(Item::V),
     }
 }
 
@@ -106,14 +161,14 @@ impl Items<'_> {
     #[inline]
     pub(crate) fn try_for_each(
         &self,
-        mut f: impl FnMut(V) -> Result<(), Error>,
+        mut f: impl FnMut(Item<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         match self {
-            Items::Direct(v) => v.iter().try_for_each(|x| f(*x)),
+            Items::Direct(v) => v.iter().try_for_each(|x| f(Item::V(*x))),
             Items::Packed(b) => {
                 let mut pos = 0;
                 while pos < b.len() {
-                    f(get_v(b, &mut pos)?)?;
+                    f(get_item(b, &mut pos)?)?;
                 }
                 Ok(())
             }
@@ -126,16 +181,6 @@ impl Items<'_> {
             Items::Direct(v) => v.len(),
             Items::Packed(b) => b.len(),
         }
-    }
-
-    /// All items, owned.
-    pub(crate) fn to_vec(&self) -> Result<Vec<V>, Error> {
-        let mut out = Vec::new();
-        self.try_for_each(|v| {
-            out.push(v);
-            Ok(())
-        })?;
-        Ok(out)
     }
 }
 

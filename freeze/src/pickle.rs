@@ -77,7 +77,7 @@ fn decode(bytes: &[u8]) -> Result<Value, Error> {
         .strip_prefix(MAGIC)
         .ok_or_else(|| Error::Other("corrupt pickle: bad header".into()))?;
     let _pause = heap::GcPause::new();
-    let mut b = Builder::for_bytes();
+    let mut b = Builder::for_bytes(rest.len());
     let mut pos = 0;
     while !b.done() {
         if pos >= rest.len() {

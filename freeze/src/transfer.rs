@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::body::{Body, ClassData, FunctionData, InstanceData, SharedFieldData};
 use crate::error::Error;
 use crate::key::{check_hashable, DictMap, Key, SetMap};
-use crate::pack::{for_each_str, Blob, Items};
-use crate::raw::{self, ObjPtr, Payload, Slot};
+use std::borrow::Cow;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::pack::{self, for_each_str, Blob, Item, Items};
+use crate::raw::{self, ObjPtr, Payload, Slot, MARK};
 use crate::sym::Sym;
 use crate::value::{NativeFn, Value};
 
@@ -47,9 +50,10 @@ pub(crate) enum Op<'a> {
     ModuleRef(&'a str),
     /// A tuple of this many items (filled in chunks).
     OpenTuple(u32),
-    OpenList,
-    OpenDict,
-    OpenSet,
+    /// A list, dict or set with this many items (a hint for reserving).
+    OpenList(u32),
+    OpenDict(u32),
+    OpenSet(u32),
     OpenCell,
     OpenInstance(V),
     OpenFunction {
@@ -120,24 +124,121 @@ enum Frame {
     Fill(ObjPtr),
 }
 
+/// The identity memo: mutable objects (on this thread, not being frozen or
+/// collected meanwhile) keep their id in the header's scratch word with a
+/// mark, frozen ones (possibly shared with other threads) in a map.
+struct Memo {
+    frozen: FxHashMap<ObjPtr, u32>,
+    marked: Vec<ObjPtr>,
+}
+
+impl Memo {
+    #[inline]
+    fn get(&self, p: ObjPtr) -> Option<u32> {
+        if p.is_frozen() {
+            self.frozen.get(&p).copied()
+        } else if p.flags() & MARK != 0 {
+            Some(p.header().aux.load(Relaxed) as u32)
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, p: ObjPtr, id: u32) {
+        if p.is_frozen() {
+            self.frozen.insert(p, id);
+        } else {
+            p.set_flags(MARK);
+            p.header().aux.store(id as usize, Relaxed);
+            self.marked.push(p);
+        }
+    }
+
+    #[inline]
+    fn id(&self, p: ObjPtr) -> Result<u32, Error> {
+        self.get(p)
+            .ok_or_else(|| Error::Other("pickle: internal error: child not visited".into()))
+    }
+}
+
+impl Drop for Memo {
+    fn drop(&mut self) {
+        for p in &self.marked {
+            p.clear_flags(MARK);
+            p.header().aux.store(0, Relaxed);
+        }
+    }
+}
+
+/// A str or bytes referenced once goes inline in its parent's items (no
+/// id, no memo entry); anything referenced twice has a count of two.
+#[inline]
+fn inline_leaf(p: ObjPtr) -> bool {
+    matches!(p.body(), Body::Str(_) | Body::Bytes(_)) && p.header().rc.load(Relaxed) == 1
+}
+
+/// Builds one item list: packed bytes (pickle, with inline leaves) or
+/// plain values (copy).
+struct ItemWriter {
+    mode: Mode,
+    packed: Vec<u8>,
+    direct: Vec<V>,
+}
+
+impl ItemWriter {
+    #[inline]
+    fn push(&mut self, memo: &Memo, s: Slot) -> Result<(), Error> {
+        let v = match s {
+            Slot::None => V::None,
+            Slot::Bool(b) => V::Bool(b),
+            Slot::Int(i) => V::Int(i),
+            Slot::Float(x) => V::Float(x),
+            Slot::Obj(p) => match memo.get(p) {
+                Some(id) => V::Ref(id),
+                None if self.mode == Mode::Pickle => {
+                    match p.body() {
+                        Body::Str(s) => pack::put_str(&mut self.packed, s),
+                        Body::Bytes(b) => pack::put_bytes(&mut self.packed, b),
+                        _ => return memo.id(p).map(|_| ()),
+                    }
+                    return Ok(());
+                }
+                None => V::Ref(memo.id(p)?),
+            },
+        };
+        match self.mode {
+            Mode::Pickle => pack::put_v(&mut self.packed, v),
+            Mode::Copy => self.direct.push(v),
+        }
+        Ok(())
+    }
+
+    fn take(&mut self) -> Items<'static> {
+        match self.mode {
+            Mode::Pickle => Items::Packed(Cow::Owned(std::mem::take(&mut self.packed))),
+            Mode::Copy => Items::Direct(std::mem::take(&mut self.direct)),
+        }
+    }
+}
+
 /// Walks the graph under `root`, handing each op to `emit`.
 pub(crate) fn walk(
     root: &Value,
     mode: Mode,
     mut emit: impl FnMut(Op<'_>) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let mut memo: FxHashMap<ObjPtr, u32> = FxHashMap::default();
+    let mut memo = Memo {
+        frozen: FxHashMap::default(),
+        marked: Vec::new(),
+    };
     let mut names: FxHashMap<Sym, u32> = FxHashMap::default();
     let mut next = 0u32;
     let mut stack: Vec<Frame> = Vec::new();
-    let v = |memo: &FxHashMap<ObjPtr, u32>, s: &Slot| -> V {
-        match *s {
-            Slot::None => V::None,
-            Slot::Bool(b) => V::Bool(b),
-            Slot::Int(i) => V::Int(i),
-            Slot::Float(x) => V::Float(x),
-            Slot::Obj(p) => V::Ref(memo[&p]),
-        }
+    let mut w = ItemWriter {
+        mode,
+        packed: Vec::new(),
+        direct: Vec::new(),
     };
     let mut name = |emit: &mut dyn FnMut(Op<'_>) -> Result<(), Error>, s: Sym| {
         let n = names.len() as u32;
@@ -157,7 +258,7 @@ pub(crate) fn walk(
     while let Some(fr) = stack.pop() {
         match fr {
             Frame::Visit(p) => {
-                if memo.contains_key(&p) {
+                if memo.get(p).is_some() {
                     continue;
                 }
                 let body = p.body();
@@ -169,7 +270,7 @@ pub(crate) fn walk(
                 }
                 // An instance's class must exist before the instance.
                 if let Body::Instance(i) = body {
-                    if !memo.contains_key(&i.class) {
+                    if memo.get(i.class).is_none() {
                         stack.push(Frame::Visit(p));
                         stack.push(Frame::Visit(i.class));
                         continue;
@@ -187,11 +288,14 @@ pub(crate) fn walk(
                     }
                     Body::Buffer(_) => emit(Op::OpenBuffer)?,
                     Body::Tuple(t) => emit(Op::OpenTuple(t.len() as u32))?,
-                    Body::List(_) => emit(Op::OpenList)?,
-                    Body::Dict(_) => emit(Op::OpenDict)?,
-                    Body::Set(_) => emit(Op::OpenSet)?,
+                    // SAFETY: see above.
+                    Body::List(l) => emit(Op::OpenList(unsafe { l.get() }.len() as u32))?,
+                    // SAFETY: see above.
+                    Body::Dict(d) => emit(Op::OpenDict(unsafe { d.get() }.len() as u32))?,
+                    // SAFETY: see above.
+                    Body::Set(s) => emit(Op::OpenSet(unsafe { s.get() }.len() as u32))?,
                     Body::Cell(_) => emit(Op::OpenCell)?,
-                    Body::Instance(i) => emit(Op::OpenInstance(V::Ref(memo[&i.class])))?,
+                    Body::Instance(i) => emit(Op::OpenInstance(V::Ref(memo.id(i.class)?)))?,
                     Body::Function(fd) => {
                         let n = name(&mut emit, fd.name)?;
                         emit(Op::OpenFunction {
@@ -233,7 +337,11 @@ pub(crate) fn walk(
                 if fill {
                     stack.push(Frame::Fill(p));
                     let start = stack.len();
-                    let push = &mut |c: ObjPtr| stack.push(Frame::Visit(c));
+                    let push = &mut |c: ObjPtr| {
+                        if !(mode == Mode::Pickle && inline_leaf(c)) {
+                            stack.push(Frame::Visit(c))
+                        }
+                    };
                     match body {
                         Body::Instance(i) => {
                             // SAFETY: see above.
@@ -254,19 +362,19 @@ pub(crate) fn walk(
                 }
             }
             Frame::Fill(p) => {
-                let id = memo[&p];
-                let chunks = |emit: &mut dyn FnMut(Op<'_>) -> Result<(), Error>,
-                              items: &[Slot],
-                              mk: fn(u32, Items<'static>) -> Op<'static>|
+                let id = memo.id(p)?;
+                let mut chunks = |emit: &mut dyn FnMut(Op<'_>) -> Result<(), Error>,
+                                  items: &[Slot],
+                                  mk: fn(u32, Items<'static>) -> Op<'static>|
                  -> Result<(), Error> {
                     if items.is_empty() {
-                        return emit(mk(id, Items::Direct(Vec::new())));
+                        return emit(mk(id, w.take()));
                     }
                     for c in items.chunks(CHUNK) {
-                        emit(mk(
-                            id,
-                            Items::Direct(c.iter().map(|s| v(&memo, s)).collect()),
-                        ))?;
+                        for s in c {
+                            w.push(&memo, *s)?;
+                        }
+                        emit(mk(id, w.take()))?;
                     }
                     Ok(())
                 };
@@ -288,16 +396,21 @@ pub(crate) fn walk(
                         }
                         Body::Dict(d) => {
                             let d = d.get();
-                            let mut flat = Vec::with_capacity(d.len() * 2);
-                            for (k, val) in d.iter() {
-                                flat.push(k.0);
-                                flat.push(*val);
+                            if d.is_empty() {
+                                emit(Op::Fill(id, w.take()))?;
                             }
-                            for c in flat.chunks(CHUNK * 2) {
-                                emit(Op::Fill(
-                                    id,
-                                    Items::Direct(c.iter().map(|s| v(&memo, s)).collect()),
-                                ))?;
+                            let mut n = 0;
+                            for (k, val) in d.iter() {
+                                w.push(&memo, k.0)?;
+                                w.push(&memo, *val)?;
+                                n += 1;
+                                if n == CHUNK {
+                                    emit(Op::Fill(id, w.take()))?;
+                                    n = 0;
+                                }
+                            }
+                            if n > 0 {
+                                emit(Op::Fill(id, w.take()))?;
                             }
                         }
                         Body::Buffer(b) => {
@@ -310,22 +423,21 @@ pub(crate) fn walk(
                             chunks(&mut emit, fd.defaults.get(), Op::FillDefaults)?;
                         }
                         Body::Instance(i) => {
-                            let attrs = i.attrs.get();
-                            let mut out = Vec::with_capacity(attrs.len() * 2);
-                            for (n, s) in attrs {
-                                out.push(V::Int(i64::from(name(&mut emit, *n)?)));
-                                out.push(v(&memo, s));
+                            for (n, s) in i.attrs.get() {
+                                let n = name(&mut emit, *n)?;
+                                w.push(&memo, Slot::Int(i64::from(n)))?;
+                                w.push(&memo, *s)?;
                             }
-                            emit(Op::FillAttrs(id, Items::Direct(out)))?;
+                            emit(Op::FillAttrs(id, w.take()))?;
                         }
                         Body::Class(c) => {
                             chunks(&mut emit, c.bases.get(), Op::FillBases)?;
-                            let mut out = Vec::new();
                             for (n, s) in c.dict.get() {
-                                out.push(V::Int(i64::from(name(&mut emit, *n)?)));
-                                out.push(v(&memo, s));
+                                let n = name(&mut emit, *n)?;
+                                w.push(&memo, Slot::Int(i64::from(n)))?;
+                                w.push(&memo, *s)?;
                             }
-                            emit(Op::FillAttrs(id, Items::Direct(out)))?;
+                            emit(Op::FillAttrs(id, w.take()))?;
                         }
                         _ => {}
                     }
@@ -333,7 +445,14 @@ pub(crate) fn walk(
             }
         }
     }
-    emit(Op::End(v(&memo, &root.slot())))
+    let root_v = match root.slot() {
+        Slot::Obj(p) => V::Ref(memo.id(p)?),
+        Slot::None => V::None,
+        Slot::Bool(b) => V::Bool(b),
+        Slot::Int(i) => V::Int(i),
+        Slot::Float(x) => V::Float(x),
+    };
+    emit(Op::End(root_v))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -362,10 +481,13 @@ pub(crate) struct Builder {
     /// Items gathered for tuples still being filled: (expected, items).
     tuple_parts: FxHashMap<u32, (usize, Vec<Slot>)>,
     /// Dict/set fills waiting for tuple keys to be complete.
-    deferred: Vec<(u32, Items<'static>)>,
+    deferred: Vec<(u32, Vec<Slot>)>,
     root: Option<Value>,
     /// Decoding bytes: ops only a same-process copy may use are refused.
     from_bytes: bool,
+    /// Items containers may still reserve room for ahead of their contents
+    /// (decoding: bounded by the input's size, so claims cannot add up).
+    reserve_budget: usize,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -375,17 +497,27 @@ fn bad(msg: impl Into<String>) -> Error {
 impl Builder {
     /// A builder for a same-process copy.
     pub(crate) fn new() -> Builder {
-        Builder::with_source(false)
+        Builder::with_source(false, usize::MAX)
     }
 
-    /// A builder for decoding pickled bytes.
-    pub(crate) fn for_bytes() -> Builder {
-        Builder::with_source(true)
+    /// A builder for decoding `input_len` bytes of pickle. Every item takes
+    /// at least one byte, so reservations never exceed what the input
+    /// could fill.
+    pub(crate) fn for_bytes(input_len: usize) -> Builder {
+        Builder::with_source(true, input_len)
     }
 
-    fn with_source(from_bytes: bool) -> Builder {
+    /// How many items to reserve for a container claiming `n`.
+    fn reservation(&mut self, n: u32) -> usize {
+        let n = (n as usize).min(self.reserve_budget);
+        self.reserve_budget -= n;
+        n
+    }
+
+    fn with_source(from_bytes: bool, reserve_budget: usize) -> Builder {
         Builder {
             from_bytes,
+            reserve_budget,
             objs: Vec::new(),
             kinds: Vec::new(),
             names: Vec::new(),
@@ -495,15 +627,19 @@ impl Builder {
                     self.new_obj(Body::Tuple(Box::new([])), Kind::Tuple)
                 }
             }
-            Op::OpenList => self.new_obj(Body::List(Payload::new(Vec::new())), Kind::List),
-            Op::OpenDict => self.new_obj(
-                Body::Dict(Box::new(Payload::new(DictMap::default()))),
-                Kind::Dict,
-            ),
-            Op::OpenSet => self.new_obj(
-                Body::Set(Box::new(Payload::new(SetMap::default()))),
-                Kind::Set,
-            ),
+            Op::OpenList(n) => {
+                let n = self.reservation(n);
+                self.new_obj(Body::List(Payload::new(Vec::with_capacity(n))), Kind::List)
+            }
+            Op::OpenDict(n) => {
+                let map =
+                    DictMap::with_capacity_and_hasher(self.reservation(n), Default::default());
+                self.new_obj(Body::Dict(Box::new(Payload::new(map))), Kind::Dict)
+            }
+            Op::OpenSet(n) => {
+                let set = SetMap::with_capacity_and_hasher(self.reservation(n), Default::default());
+                self.new_obj(Body::Set(Box::new(Payload::new(set))), Kind::Set)
+            }
             Op::OpenCell => self.new_obj(Body::Cell(Payload::new(Slot::None)), Kind::Cell),
             Op::OpenSharedField => self.new_obj(
                 Body::SharedField(Box::new(SharedFieldData {
@@ -603,25 +739,27 @@ impl Builder {
             }
             Op::FillAttrs(id, pairs) => {
                 let p = self.target(id, &[Kind::Instance, Kind::Class])?;
-                let flat = pairs.to_vec()?;
-                if flat.len() % 2 != 0 {
-                    return Err(bad("attributes come in name/value pairs"));
-                }
-                let mut out: Vec<(Sym, Slot)> = Vec::with_capacity(flat.len() / 2);
-                for pair in flat.chunks(2) {
-                    let got = match pair[0] {
-                        V::Int(n) if (0..=i64::from(u32::MAX)).contains(&n) => self
-                            .name(n as u32)
-                            .and_then(|sym| Ok((sym, self.get(pair[1])?.into_slot()))),
-                        _ => Err(bad("attribute name id expected")),
-                    };
-                    match got {
-                        Ok(e) => out.push(e),
-                        Err(e) => {
-                            crate::heap::drop_slots(out.into_iter().map(|x| x.1));
-                            return Err(e);
-                        }
+                let mut out: Vec<(Sym, Slot)> = Vec::new();
+                let mut pending: Option<Sym> = None;
+                let r = pairs.try_for_each(|it| {
+                    match pending.take() {
+                        None => match it {
+                            Item::V(V::Int(n)) if (0..=i64::from(u32::MAX)).contains(&n) => {
+                                pending = Some(self.name(n as u32)?)
+                            }
+                            _ => return Err(bad("attribute name id expected")),
+                        },
+                        Some(sym) => out.push((sym, self.item(it)?.into_slot())),
                     }
+                    Ok(())
+                });
+                let r = r.and_then(|_| match pending {
+                    Some(_) => Err(bad("attributes come in name/value pairs")),
+                    None => Ok(()),
+                });
+                if let Err(e) = r {
+                    crate::heap::drop_slots(out.into_iter().map(|x| x.1));
+                    return Err(e);
                 }
                 let old = match p.body() {
                     // SAFETY: as in BufferData.
@@ -637,8 +775,12 @@ impl Builder {
             Op::End(v) => {
                 let root = self.get(v)?;
                 let deferred = std::mem::take(&mut self.deferred);
-                for (id, items) in deferred {
-                    self.fill_keys(id, items)?;
+                let mut rest = deferred.into_iter();
+                for (id, items) in &mut rest {
+                    if let Err(e) = self.fill_keys(id, items) {
+                        rest.for_each(|(_, items)| crate::heap::drop_slots(items));
+                        return Err(e);
+                    }
                 }
                 self.root = Some(root);
             }
@@ -646,10 +788,20 @@ impl Builder {
         Ok(())
     }
 
+    /// A decoded item as a value: inline leaves become new objects.
+    #[inline]
+    fn item(&self, it: Item<'_>) -> Result<Value, Error> {
+        match it {
+            Item::V(v) => self.get(v),
+            Item::Str(s) => Ok(Value::str(s)),
+            Item::Bytes(b) => Ok(Value::bytes(b)),
+        }
+    }
+
     fn values(&self, items: &Items<'_>) -> Result<Vec<Slot>, Error> {
         let mut out = Vec::with_capacity(items.size_hint().min(1 << 20));
-        let r = items.try_for_each(|v| {
-            out.push(self.get(v)?.into_slot());
+        let r = items.try_for_each(|it| {
+            out.push(self.item(it)?.into_slot());
             Ok(())
         });
         match r {
@@ -675,11 +827,12 @@ impl Builder {
         let p = self.target(id, &all)?;
         let kind = self.kinds[id as usize];
         if matches!(kind, Kind::Dict | Kind::Set) {
+            let vals = self.values(&items)?;
             if self.open_tuples > 0 {
-                self.deferred.push((id, Items::Direct(items.to_vec()?)));
+                self.deferred.push((id, vals));
                 return Ok(());
             }
-            return self.fill_keys(id, items);
+            return self.fill_keys(id, vals);
         }
         let vals = self.values(&items)?;
         // SAFETY: `p` is a fresh object this builder made on this
@@ -738,9 +891,14 @@ impl Builder {
         Ok(())
     }
 
-    fn fill_keys(&mut self, id: u32, items: Items<'_>) -> Result<(), Error> {
-        let p = self.target(id, &[Kind::Dict, Kind::Set])?;
-        let vals = self.values(&items)?;
+    fn fill_keys(&mut self, id: u32, vals: Vec<Slot>) -> Result<(), Error> {
+        let p = match self.target(id, &[Kind::Dict, Kind::Set]) {
+            Ok(p) => p,
+            Err(e) => {
+                crate::heap::drop_slots(vals);
+                return Err(e);
+            }
+        };
         if self.kinds[id as usize] == Kind::Dict && vals.len() % 2 != 0 {
             crate::heap::drop_slots(vals);
             return Err(bad("a dict fill needs key/value pairs"));
@@ -805,6 +963,9 @@ impl Builder {
 impl Drop for Builder {
     fn drop(&mut self) {
         for (_, (_, items)) in self.tuple_parts.drain() {
+            crate::heap::drop_slots(items);
+        }
+        for (_, items) in self.deferred.drain(..) {
             crate::heap::drop_slots(items);
         }
     }
