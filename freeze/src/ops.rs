@@ -21,11 +21,23 @@ fn slots(items: Vec<Value>) -> Vec<Slot> {
 fn writable(p: ObjPtr) -> Result<(), Error> {
     let f = p.flags();
     if f & FROZEN != 0 {
-        Err(Error::Immutable(p.body().type_name()))
+        Err(Error::Immutable(type_label(p)))
     } else if f & BORROWED != 0 {
-        Err(Error::Borrowed(p.body().type_name()))
+        Err(Error::Borrowed(type_label(p)))
     } else {
         Ok(())
+    }
+}
+
+/// The type name Python would print: an instance's class name, else the
+/// built-in type's.
+pub(crate) fn type_label(p: ObjPtr) -> &'static str {
+    match p.body() {
+        Body::Instance(i) => match i.class.body() {
+            Body::Class(c) => c.name.as_str(),
+            _ => "instance",
+        },
+        b => b.type_name(),
     }
 }
 
@@ -623,7 +635,12 @@ impl Value {
     /// the class's bases (depth-first, left to right); a class's own dict
     /// then its bases; a module's namespace.
     pub fn getattr(&self, name: &str) -> Result<Value, Error> {
-        let sym = Sym::new(name);
+        self.getattr_sym(Sym::new(name))
+    }
+
+    /// [`getattr`](Value::getattr) with a pre-interned name (hot loops).
+    pub fn getattr_sym(&self, sym: Sym) -> Result<Value, Error> {
+        let name = sym.as_str();
         let p = self.obj("an object with attributes")?;
         let found = match p.body() {
             Body::Instance(i) => {

@@ -1,50 +1,84 @@
-//! Interned attribute and class names: compared as integers, shared by all
-//! workers, printed and pickled as strings.
+//! Interned attribute and class names: compared by address, shared by all
+//! workers, printed and pickled as strings. Interning takes a global lock
+//! only the first time a thread meets a name; reading a name never locks.
 
+use std::cell::RefCell;
+use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
-use parking_lot::RwLock;
+use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
-/// An interned name.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sym(u32);
+/// An interned name: one pointer, compared and hashed by address.
+#[derive(Clone, Copy)]
+pub struct Sym(&'static Interned);
 
-struct Table {
-    ids: FxHashMap<&'static str, u32>,
-    names: Vec<&'static str>,
+struct Interned {
+    name: Box<str>,
 }
 
-fn table() -> &'static RwLock<Table> {
-    static T: OnceLock<RwLock<Table>> = OnceLock::new();
-    T.get_or_init(|| {
-        RwLock::new(Table {
-            ids: FxHashMap::default(),
-            names: Vec::new(),
-        })
-    })
+fn table() -> &'static Mutex<FxHashMap<&'static str, Sym>> {
+    static T: OnceLock<Mutex<FxHashMap<&'static str, Sym>>> = OnceLock::new();
+    T.get_or_init(Default::default)
+}
+
+thread_local! {
+    static CACHE: RefCell<FxHashMap<&'static str, Sym>> = RefCell::new(FxHashMap::default());
 }
 
 impl Sym {
     /// Interns `name`. Names live for the whole process (there are few).
     pub fn new(name: &str) -> Sym {
-        if let Some(&id) = table().read().ids.get(name) {
-            return Sym(id);
+        if let Ok(Some(s)) = CACHE.try_with(|c| c.borrow().get(name).copied()) {
+            return s;
         }
-        let mut t = table().write();
-        if let Some(&id) = t.ids.get(name) {
-            return Sym(id);
-        }
-        let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-        let id = u32::try_from(t.names.len()).expect("fewer than 2^32 distinct names");
-        t.names.push(leaked);
-        t.ids.insert(leaked, id);
-        Sym(id)
+        let s = {
+            let mut t = table().lock();
+            match t.get(name) {
+                Some(s) => *s,
+                None => {
+                    let interned: &'static Interned =
+                        Box::leak(Box::new(Interned { name: name.into() }));
+                    let s = Sym(interned);
+                    t.insert(&interned.name, s);
+                    s
+                }
+            }
+        };
+        let _ = CACHE.try_with(|c| c.borrow_mut().insert(&s.0.name, s));
+        s
     }
 
     /// The name as a string.
     pub fn as_str(self) -> &'static str {
-        table().read().names[self.0 as usize]
+        &self.0.name
+    }
+}
+
+impl PartialEq for Sym {
+    fn eq(&self, other: &Sym) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for Sym {}
+
+impl Hash for Sym {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (self.0 as *const Interned as usize).hash(h)
+    }
+}
+
+impl PartialOrd for Sym {
+    fn partial_cmp(&self, other: &Sym) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Orders by name (stable across runs, unlike addresses).
+impl Ord for Sym {
+    fn cmp(&self, other: &Sym) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 

@@ -217,11 +217,14 @@ impl Value {
     }
 
     /// A `Send + Sync` handle to this value, if it is an immediate or a
-    /// frozen object. A mutable object is refused (use the pickle or copy
-    /// path for those).
+    /// frozen object (a tuple of frozen values counts, as in
+    /// [`is_frozen`](crate::is_frozen)). A mutable object is refused (use
+    /// the pickle or copy path for those).
     pub fn share(&self) -> Result<Frozen, Error> {
         match self {
-            Value::Obj(r) if !r.ptr.is_frozen() => Err(Error::NotFrozen(r.type_name())),
+            Value::Obj(r) if !crate::freeze::is_frozen(self) => {
+                Err(Error::NotFrozen(r.type_name()))
+            }
             v => Ok(Frozen {
                 slot: v.clone().into_slot(),
             }),
@@ -231,12 +234,12 @@ impl Value {
     /// Like [`share`](Value::share) but consumes the value, handing it back
     /// unchanged when it is not frozen.
     pub fn into_shared(self) -> Result<Frozen, Value> {
-        match self {
-            Value::Obj(r) if !r.ptr.is_frozen() => Err(Value::Obj(r)),
-            v => Ok(Frozen {
-                slot: v.into_slot(),
-            }),
+        if !crate::freeze::is_frozen(&self) {
+            return Err(self);
         }
+        Ok(Frozen {
+            slot: self.into_slot(),
+        })
     }
 }
 

@@ -289,9 +289,9 @@ fn b04_every_mutator_refused_contents_unchanged() {
         assert_immutable(s.set.clear(), "set");
 
         // instance
-        assert_immutable(s.inst.setattr("x", fresh()), "instance");
-        assert_immutable(s.inst.setattr("y", Value::Int(2)), "instance");
-        assert_immutable(s.inst.delattr("x"), "instance");
+        assert_immutable(s.inst.setattr("x", fresh()), "C");
+        assert_immutable(s.inst.setattr("y", Value::Int(2)), "C");
+        assert_immutable(s.inst.delattr("x"), "C");
         assert_immutable(s.inst.getattr("l").unwrap().append(Value::None), "list");
 
         // class

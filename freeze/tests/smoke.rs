@@ -91,3 +91,27 @@ fn error_paths_count_immediate_roots() {
     );
     assert_eq!(freeze(&[&Value::None, &bad]).unwrap_err().path, "roots[1]");
 }
+
+#[test]
+fn share_accepts_tuples_of_frozen_values() {
+    let inner = Value::list(vec![]);
+    freeze(&[&inner]).unwrap();
+    let t = Value::tuple(vec![inner, Value::from("s"), Value::Int(1)]);
+    let shared = t.share().expect("a tuple of frozen values is frozen");
+    assert!(is_frozen(&t));
+    assert_eq!(shared.value().len().unwrap(), 3);
+    let open = Value::tuple(vec![Value::list(vec![])]);
+    assert!(open.share().is_err());
+    assert!(open.into_shared().is_err());
+}
+
+#[test]
+fn immutable_errors_name_the_class() {
+    let c = Value::class("Socket", vec![], vec![]).unwrap();
+    let s = c.instantiate(vec![]).unwrap();
+    freeze(&[&s, &c]).unwrap();
+    assert_eq!(
+        s.setattr("fd", 3.into()).unwrap_err().to_string(),
+        "object of type Socket is immutable"
+    );
+}
