@@ -2,8 +2,17 @@
 
 use permafrost_freeze::*;
 
+/// `frozen_live()` is process-wide: tests that create frozen objects run
+/// one at a time so each sees only its own.
+static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn freeze_list_and_drop() {
+    let _g = serial();
     let base = heap_live();
     let fbase = frozen_live();
     {
@@ -28,6 +37,7 @@ fn freeze_list_and_drop() {
 
 #[test]
 fn mutable_cycle_collected() {
+    let _g = serial();
     let base = heap_live();
     {
         let a = Value::list(vec![]);
@@ -42,6 +52,7 @@ fn mutable_cycle_collected() {
 
 #[test]
 fn failed_freeze_rolls_back() {
+    let _g = serial();
     let c = Value::class("C", vec![], vec![]).unwrap();
     let bad = Value::list(vec![]);
     set_freezable(&bad, Freezability::No).unwrap();
@@ -54,6 +65,7 @@ fn failed_freeze_rolls_back() {
 
 #[test]
 fn deep_chain() {
+    let _g = serial();
     let n = 1_000_000;
     let mut head = Value::None;
     for i in 0..n {
@@ -67,6 +79,7 @@ fn deep_chain() {
 
 #[test]
 fn is_frozen_respects_status_and_hooks() {
+    let _g = serial();
     let t = Value::tuple(vec![Value::Int(1), Value::Int(2)]);
     set_freezable(&t, Freezability::No).unwrap();
     assert!(!is_frozen(&t));
@@ -82,6 +95,7 @@ fn is_frozen_respects_status_and_hooks() {
 
 #[test]
 fn error_paths_count_immediate_roots() {
+    let _g = serial();
     let ok = Value::list(vec![]);
     let bad = Value::list(vec![]);
     set_freezable(&bad, Freezability::No).unwrap();
@@ -94,6 +108,7 @@ fn error_paths_count_immediate_roots() {
 
 #[test]
 fn share_accepts_tuples_of_frozen_values() {
+    let _g = serial();
     let inner = Value::list(vec![]);
     freeze(&[&inner]).unwrap();
     let t = Value::tuple(vec![inner, Value::from("s"), Value::Int(1)]);
@@ -107,6 +122,7 @@ fn share_accepts_tuples_of_frozen_values() {
 
 #[test]
 fn immutable_errors_name_the_class() {
+    let _g = serial();
     let c = Value::class("Socket", vec![], vec![]).unwrap();
     let s = c.instantiate(vec![]).unwrap();
     freeze(&[&s, &c]).unwrap();
