@@ -440,6 +440,13 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
             "Sizes: n = {} strings (dict-int, dict-student, tuple, binary-tree) and ints; graph = {} vertices; chain = {} links; {} runs per operation (min / median / max over runs).\n",
             sz.n, sz.graph_n, sz.chain_n, info.runs
         );
+        if sz != Sizes::SPEC {
+            let _ = writeln!(
+                w,
+                "These differ from WORKLOADS.md's sizes (n = {}, graph = {}, chain = {}); `permafrost-bench table1` uses those by default.\n",
+                Sizes::SPEC.n, Sizes::SPEC.graph_n, Sizes::SPEC.chain_n
+            );
+        }
     }
 
     // Targets.
