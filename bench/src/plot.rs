@@ -105,10 +105,15 @@ pub fn grouped_bars(
         .color(&BLACK)
         .pos(Pos::new(HPos::Center, VPos::Top));
     for (g, name) in groups.iter().enumerate() {
-        let center = g as i32 * per_group + (per_group - 1) / 2;
-        let (px, py) = chart.backend_coord(&(center, lo));
+        let first = g as i32 * per_group;
+        let (x0, py) = chart.backend_coord(&(first, lo));
+        let (x1, _) = chart.backend_coord(&(first + series.len() as i32, lo));
         plot_area
-            .draw(&Text::new(name.clone(), (px, py + 8), style.clone()))
+            .draw(&Text::new(
+                name.clone(),
+                ((x0 + x1) / 2, py + 8),
+                style.clone(),
+            ))
             .map_err(err)?;
     }
     root.present().map_err(err)
