@@ -115,7 +115,7 @@ fn map_reduce() {
 #[test]
 fn pipeline() {
     let out = run("pipeline");
-    assert_has(&out, "object of type instance is immutable");
+    assert_has(&out, "object of type Reading is immutable");
     assert_has(&out, "5000 readings through 3 stages");
 }
 
