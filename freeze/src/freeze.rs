@@ -23,6 +23,9 @@ use crate::raw::*;
 use crate::status::Freezability;
 use crate::value::{Ref, Value};
 
+/// How many frames ahead the post-order run prefetches.
+const PREFETCH_AHEAD: usize = 8;
+
 #[derive(Clone, Copy)]
 struct Frame {
     ptr: ObjPtr,
@@ -127,11 +130,12 @@ fn walk_once(
     shallow: bool,
 ) -> (Result<(), Stop>, Vec<(ObjPtr, String)>) {
     heap::with_tracker(|tracker| {
+        let s = SCRATCH.with(|s| s.take()).unwrap_or_default();
         let mut w = Walk {
-            visited: Vec::new(),
-            nodes: Vec::new(),
-            pending: Vec::new(),
-            stack: Vec::new(),
+            visited: s.visited,
+            nodes: s.nodes,
+            pending: s.pending,
+            stack: s.stack,
             hooks: Vec::new(),
             tracker,
             shallow,
@@ -157,8 +161,48 @@ fn walk_once(
         } else {
             heap::moved_to_frozen(w.visited.len());
         }
-        (result, std::mem::take(&mut w.hooks))
+        let hooks = std::mem::take(&mut w.hooks);
+        let mut s = Scratch {
+            visited: std::mem::take(&mut w.visited),
+            nodes: std::mem::take(&mut w.nodes),
+            pending: std::mem::take(&mut w.pending),
+            stack: std::mem::take(&mut w.stack),
+        };
+        s.reset();
+        SCRATCH.with(|slot| slot.set(Some(s)));
+        (result, hooks)
     })
+}
+
+/// The walk's stacks, kept per thread between freezes so that repeated
+/// freezes do not grow them from nothing each time.
+#[derive(Default)]
+struct Scratch {
+    visited: Vec<ObjPtr>,
+    nodes: Vec<ObjPtr>,
+    pending: Vec<(usize, usize)>,
+    stack: Vec<Frame>,
+}
+
+impl Scratch {
+    /// Empties the stacks, giving back memory beyond a modest size.
+    fn reset(&mut self) {
+        const KEEP: usize = 1 << 16;
+        fn keep<T>(v: &mut Vec<T>) {
+            v.clear();
+            if v.capacity() > KEEP {
+                v.shrink_to(KEEP);
+            }
+        }
+        keep(&mut self.visited);
+        keep(&mut self.nodes);
+        keep(&mut self.pending);
+        keep(&mut self.stack);
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
 }
 
 impl Walk<'_> {
@@ -171,6 +215,11 @@ impl Walk<'_> {
         while let Some(fr) = self.stack.pop() {
             let w = fr.ptr;
             if fr.post {
+                // Deep paths finish in a long run of post-order frames whose
+                // objects left the cache long ago: fetch a few ahead.
+                if let Some(ahead) = self.stack.len().checked_sub(PREFETCH_AHEAD) {
+                    prefetch(self.stack[ahead].ptr);
+                }
                 self.post(w);
                 continue;
             }
@@ -211,14 +260,12 @@ impl Walk<'_> {
                 Ok(false) => {}
             }
         }
+        use std::sync::atomic::Ordering::Relaxed;
         let pre = self.visited.len();
-        w.header()
-            .aux
-            .store(pre, std::sync::atomic::Ordering::Relaxed);
+        let h = w.header();
+        h.aux.store(pre, Relaxed);
         w.set_flags(VISITED);
         self.visited.push(w);
-        self.nodes.push(w);
-        self.pending.push((pre, 0));
         self.stack.push(Frame {
             ptr: w,
             label,
@@ -227,19 +274,60 @@ impl Walk<'_> {
         // Children are visited first to last (so which pre-freeze hooks a
         // failing walk has met is predictable): push, then reverse.
         let start = self.stack.len();
-        let mut k = 0u32;
         let stack = &mut self.stack;
-        for_each_walk_child(w, |c| {
-            if !c.is_frozen() {
+        if let Body::Instance(i) = w.body() {
+            // The common case, without the generic edge enumeration. Labels
+            // match `for_each_owned_child`: the class, then each object
+            // attribute.
+            if !i.class.is_frozen() {
                 stack.push(Frame {
-                    ptr: c,
-                    label: k,
+                    ptr: i.class,
+                    label: 0,
                     post: false,
                 });
             }
-            k += 1;
-        });
+            let mut k = 1u32;
+            // SAFETY: owning thread, no borrow live (no user code runs).
+            for (_, s) in unsafe { i.attrs.get() } {
+                if let Slot::Obj(c) = s {
+                    if !c.is_frozen() {
+                        stack.push(Frame {
+                            ptr: *c,
+                            label: k,
+                            post: false,
+                        });
+                    }
+                    k += 1;
+                }
+            }
+        } else {
+            let mut k = 0u32;
+            for_each_walk_child(w, |c| {
+                if !c.is_frozen() {
+                    stack.push(Frame {
+                        ptr: c,
+                        label: k,
+                        post: false,
+                    });
+                }
+                k += 1;
+            });
+        }
+        if self.stack.len() == start {
+            // Every child is frozen already (or there are none): `w` is an
+            // SCC of its own with no internal edge, complete now. Its count
+            // stays; `aux` keeps a copy for rollback, as for any rep.
+            self.stack.pop();
+            h.aux.store(h.rc.load(Relaxed), Relaxed);
+            w.set_flags(COMPLETE | FROZEN);
+            if w.flags() & TRACKED != 0 {
+                self.tracker.untrack(w);
+            }
+            return Ok(());
+        }
         self.stack[start..].reverse();
+        self.nodes.push(w);
+        self.pending.push((pre, 0));
         Ok(())
     }
 
