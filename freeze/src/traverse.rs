@@ -19,11 +19,15 @@ pub fn traverse(root: &Value) -> usize {
         }
         p.set_flags(MARK);
         seen.push(p);
+        // Same order as the freeze walk (first child first), so the two
+        // meet memory in the same order.
+        let start = stack.len();
         p.body().for_each_owned_child(|c| {
             if !c.is_frozen() {
                 stack.push(c)
             }
         });
+        stack[start..].reverse();
     }
     for p in &seen {
         p.clear_flags(MARK);
