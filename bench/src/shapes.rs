@@ -422,7 +422,22 @@ pub fn is_invertible(matrix: &Value) -> bool {
 }
 
 /// Counts the invertible matrices of one batch (a list of Matrix).
+///
+/// A frozen batch is read through a [`permafrost::View`]: no reference
+/// counts change, so workers reading the same shared matrices do not
+/// contend on their counts. A mutable (unpickled) batch is read through
+/// ordinary counted values.
 pub fn count_invertible(batch: &Value) -> usize {
+    if let Some(view) = batch.view() {
+        let data = Sym::new("data");
+        return view
+            .iter()
+            .filter(|m| {
+                let b = m.getattr_sym(data).and_then(|d| d.buffer());
+                det4(b.expect("a Matrix with a data buffer")).abs() > 1e-12
+            })
+            .count();
+    }
     batch
         .to_vec()
         .expect("a list")

@@ -54,6 +54,7 @@ mod sym;
 mod transfer;
 mod traverse;
 mod value;
+mod view;
 mod weak;
 
 pub use copy::{deep_copy, Detached};
@@ -73,6 +74,7 @@ pub use status_api::{
 pub use sym::Sym;
 pub use traverse::traverse;
 pub use value::{Call, Frozen, NativeFn, Ref, Value};
+pub use view::View;
 pub use weak::run_weak_callbacks;
 
 /// Size in bytes of every heap object's header (count, scratch/SCC link,

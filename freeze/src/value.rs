@@ -353,6 +353,12 @@ impl Frozen {
     }
 }
 
+impl Frozen {
+    pub(crate) fn value_slot(&self) -> Slot {
+        self.slot
+    }
+}
+
 impl Clone for Frozen {
     fn clone(&self) -> Frozen {
         raw::incref_slot(self.slot);

@@ -131,3 +131,48 @@ fn immutable_errors_name_the_class() {
         "object of type Socket is immutable"
     );
 }
+
+#[test]
+fn views_read_frozen_graphs_without_handles() {
+    let _g = serial();
+    let c = Value::class("Point", vec![], vec![("dims", 2.into())]).unwrap();
+    let p = c
+        .instantiate(vec![
+            ("xy", Value::buffer(vec![1.5, 2.5])),
+            ("name", "p".into()),
+        ])
+        .unwrap();
+    let d = Value::dict_from(vec![("p".into(), p.clone()), ("n".into(), 7.into())]).unwrap();
+    let t = Value::tuple(vec![d.clone(), Value::None, Value::from(3.5)]);
+    assert!(t.view().is_none(), "not frozen yet");
+    freeze(&[&t, &c]).unwrap();
+    let shared = t.share().unwrap();
+    let v = shared.view();
+    assert_eq!(v.len(), Some(3));
+    assert!(v.get(1).unwrap().is_none());
+    assert_eq!(v.get(2).unwrap().as_float(), Some(3.5));
+    assert!(v.get(3).is_none());
+    let pv = v.get(0).unwrap().get_str("p").unwrap();
+    assert!(pv.is(&p.view().unwrap()));
+    assert_eq!(pv.getattr("xy").unwrap().buffer(), Some(&[1.5, 2.5][..]));
+    assert_eq!(pv.getattr("name").unwrap().as_str(), Some("p"));
+    assert_eq!(
+        pv.getattr("dims").unwrap().as_int(),
+        Some(2),
+        "found on the class"
+    );
+    assert!(pv.getattr("missing").is_none());
+    assert_eq!(v.get(0).unwrap().get_str("n").unwrap().as_int(), Some(7));
+    assert_eq!(v.iter().count(), 3);
+    assert_eq!(format!("{:?}", pv.getattr("name").unwrap()), "'p'");
+    // Views are Send + Sync: scoped threads read the same objects.
+    let names: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..3)
+            .map(|_| s.spawn(move || pv.getattr("name").unwrap().as_str().unwrap().to_owned()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(names, ["p", "p", "p"]);
+    let back = pv.to_value();
+    assert!(back.is(&p));
+}

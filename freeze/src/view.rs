@@ -1,0 +1,242 @@
+//! Borrowed reads of frozen graphs: no reference counting at all.
+//!
+//! Reading a shared frozen graph through [`Value`]s increments and
+//! decrements the counts of the objects read, and when several workers read
+//! the same objects those atomic updates fight over the same cache lines. A
+//! [`View`] borrows instead: a frozen graph never changes, so everything
+//! reachable from a handle stays alive as long as the handle does, and a
+//! view of it needs no count of its own.
+
+use std::marker::PhantomData;
+
+use crate::body::Body;
+use crate::raw::Slot;
+use crate::sym::Sym;
+use crate::value::{Frozen, Value};
+
+/// A borrowed, uncounted view of a frozen value (or an immediate), valid
+/// while the handle it came from lives. `Copy`; free to pass around.
+///
+/// ```
+/// use permafrost_freeze::{freeze, Value};
+/// let c = Value::class("Matrix", vec![], vec![]).unwrap();
+/// let m = c.instantiate(vec![("data", Value::buffer(vec![1.0, 2.0]))]).unwrap();
+/// let batch = Value::list(vec![m]);
+/// freeze(&[&batch, &c]).unwrap();
+/// let shared = batch.share().unwrap();
+/// let v = shared.view();
+/// let data = v.get(0).unwrap().getattr("data").unwrap().buffer().unwrap();
+/// assert_eq!(data, &[1.0, 2.0]);
+/// ```
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    slot: Slot,
+    _life: PhantomData<&'a ()>,
+}
+
+// SAFETY: a view only ever points at frozen objects (or is an immediate):
+// they are never written, and a view performs no count updates, so reading
+// through it from any thread is race-free. The lifetime ties it to a
+// counted handle that keeps the whole (immutable) graph alive.
+unsafe impl Send for View<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for View<'_> {}
+
+impl Frozen {
+    /// A borrowed view of this frozen value.
+    pub fn view(&self) -> View<'_> {
+        View::new(self.value_slot())
+    }
+}
+
+impl Value {
+    /// A borrowed view, if this value is frozen (or an immediate).
+    pub fn view(&self) -> Option<View<'_>> {
+        match self.slot() {
+            Slot::Obj(p) if !p.is_frozen() => None,
+            s => Some(View::new(s)),
+        }
+    }
+}
+
+impl<'a> View<'a> {
+    fn new(slot: Slot) -> View<'a> {
+        View {
+            slot,
+            _life: PhantomData,
+        }
+    }
+
+    fn obj(&self) -> Option<&'a Body> {
+        match self.slot {
+            // SAFETY: frozen objects reachable from a live handle stay
+            // alive for 'a (see the module docs).
+            Slot::Obj(p) => Some(unsafe { p.body_unbounded() }),
+            _ => None,
+        }
+    }
+
+    fn child(s: Slot) -> View<'a> {
+        View::new(s)
+    }
+
+    /// A counted handle for this thread.
+    pub fn to_value(&self) -> Value {
+        Value::from_slot(self.slot)
+    }
+
+    /// Python-style type name.
+    pub fn type_name(&self) -> &'static str {
+        match self.slot {
+            Slot::Obj(p) => crate::ops::type_label(p),
+            s => Value::from_slot(s).type_name(),
+        }
+    }
+
+    /// True for `None`.
+    pub fn is_none(&self) -> bool {
+        matches!(self.slot, Slot::None)
+    }
+
+    /// The int (or bool as int).
+    pub fn as_int(&self) -> Option<i64> {
+        match self.slot {
+            Slot::Int(i) => Some(i),
+            Slot::Bool(b) => Some(b as i64),
+            _ => None,
+        }
+    }
+
+    /// The number as `f64`.
+    pub fn as_float(&self) -> Option<f64> {
+        match self.slot {
+            Slot::Int(i) => Some(i as f64),
+            Slot::Float(x) => Some(x),
+            Slot::Bool(b) => Some(b as i64 as f64),
+            _ => None,
+        }
+    }
+
+    /// The bool.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.slot {
+            Slot::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The string, for `str`.
+    pub fn as_str(&self) -> Option<&'a str> {
+        match self.obj()? {
+            Body::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The bytes, for `bytes`.
+    pub fn as_bytes(&self) -> Option<&'a [u8]> {
+        match self.obj()? {
+            Body::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// A buffer's floats, without copying.
+    pub fn buffer(&self) -> Option<&'a [f64]> {
+        match self.obj()? {
+            // SAFETY: frozen payloads are never written.
+            Body::Buffer(b) => Some(unsafe { b.get() }),
+            _ => None,
+        }
+    }
+
+    fn items(&self) -> Option<&'a [Slot]> {
+        match self.obj()? {
+            Body::Tuple(t) => Some(t),
+            // SAFETY: frozen payloads are never written.
+            Body::List(l) => Some(unsafe { l.get() }),
+            _ => None,
+        }
+    }
+
+    /// Number of items of a str (bytes), bytes, tuple, list, dict, set or
+    /// buffer.
+    pub fn len(&self) -> Option<usize> {
+        // SAFETY (payload reads): frozen payloads are never written.
+        unsafe {
+            Some(match self.obj()? {
+                Body::Str(s) => s.len(),
+                Body::Bytes(b) => b.len(),
+                Body::Tuple(t) => t.len(),
+                Body::List(l) => l.get().len(),
+                Body::Dict(d) => d.get().len(),
+                Body::Set(s) => s.get().len(),
+                Body::Buffer(b) => b.get().len(),
+                _ => return None,
+            })
+        }
+    }
+
+    /// True when `len()` is zero (`None` when it has no length).
+    pub fn is_empty(&self) -> Option<bool> {
+        self.len().map(|n| n == 0)
+    }
+
+    /// Item `i` of a tuple or list.
+    pub fn get(&self, i: usize) -> Option<View<'a>> {
+        self.items()?.get(i).map(|s| Self::child(*s))
+    }
+
+    /// The items of a tuple or list (empty for anything else).
+    pub fn iter(&self) -> impl Iterator<Item = View<'a>> + 'a {
+        self.items().unwrap_or(&[]).iter().map(|s| Self::child(*s))
+    }
+
+    /// `d[key]` for a dict with a str key.
+    pub fn get_str(&self, key: &str) -> Option<View<'a>> {
+        match self.obj()? {
+            // SAFETY: frozen payloads are never written.
+            Body::Dict(d) => unsafe { d.get() }
+                .get(&crate::key::Probe::Str(key))
+                .map(|s| Self::child(*s)),
+            _ => None,
+        }
+    }
+
+    /// Attribute lookup, as [`Value::getattr`] (own attributes, then the
+    /// class and its bases).
+    pub fn getattr(&self, name: &str) -> Option<View<'a>> {
+        self.getattr_sym(Sym::new(name))
+    }
+
+    /// [`getattr`](View::getattr) with a pre-interned name.
+    pub fn getattr_sym(&self, sym: Sym) -> Option<View<'a>> {
+        let p = self.slot.obj()?;
+        match p.body() {
+            Body::Instance(i) => {
+                // SAFETY: frozen payloads are never written.
+                let own = unsafe { i.attrs.get() }.iter().find(|(n, _)| *n == sym);
+                match own {
+                    Some((_, s)) => Some(Self::child(*s)),
+                    None => crate::ops::class_lookup(i.class, sym).map(Self::child),
+                }
+            }
+            Body::Class(_) => crate::ops::class_lookup(p, sym).map(Self::child),
+            _ => None,
+        }
+    }
+
+    /// Same object (or equal immediate)?
+    pub fn is(&self, other: &View<'_>) -> bool {
+        match (self.slot.obj(), other.slot.obj()) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.to_value().is(&other.to_value()),
+        }
+    }
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::repr::repr(self.slot, usize::MAX))
+    }
+}
