@@ -162,7 +162,7 @@ impl<'a> View<'a> {
     /// Number of items of a str (bytes), bytes, tuple, list, dict, set or
     /// buffer.
     pub fn len(&self) -> Option<usize> {
-        // SAFETY (payload reads): frozen payloads are never written.
+        // SAFETY: payload reads: frozen payloads are never written.
         unsafe {
             Some(match self.obj()? {
                 Body::Str(s) => s.len(),
