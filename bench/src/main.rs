@@ -1,5 +1,12 @@
 //! The `permafrost-bench` CLI: see `permafrost-bench --help`.
 
+/// The benchmark binary allocates with mimalloc (the library itself does not
+/// choose an allocator). Objects are small and many: glibc's malloc is a
+/// large share of build, unpickle and drop time, as pymalloc's absence would
+/// be for CPython. `report.md` says which allocator was used.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if let Err(e) = permafrost_bench::cli::run_cli(std::env::args_os()) {
         eprintln!("{e}");

@@ -412,7 +412,8 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
     let _ = writeln!(w, "Command: `{}`  ", info.command);
     let _ = writeln!(
         w,
-        "Machine: {} cores available; {} {}; build: release.  ",
+        "Machine: {} cores available; {} {}; build: release; allocator: mimalloc \
+         (the `permafrost-bench` binary's global allocator; the library does not choose one).  ",
         info.cores,
         std::env::consts::OS,
         std::env::consts::ARCH

@@ -152,7 +152,7 @@ fn get_v(buf: &[u8], pos: &mut usize) -> Result<V, Error> {
 /// (decoded pickle).
 #[derive(Debug)]
 pub(crate) enum Items<'a> {
-    Direct(Vec<V>),
+    Direct(Cow<'a, [V]>),
     Packed(Cow<'a, [u8]>),
 }
 
@@ -190,7 +190,7 @@ impl Serialize for Items<'_> {
             Items::Packed(b) => s.serialize_bytes(b),
             Items::Direct(v) => {
                 let mut out = Vec::with_capacity(v.len() * 3);
-                for x in v {
+                for x in v.iter() {
                     put_v(&mut out, *x);
                 }
                 s.serialize_bytes(&out)

@@ -53,8 +53,8 @@ pub fn pickle(v: &Value) -> Result<Vec<u8>, Error> {
             return Ok(());
         }
         if !batch.buf.is_empty() {
-            let strs = Op::Strs(Blob(Cow::Owned(std::mem::take(&mut batch.buf))));
-            enc(&strs, &mut out)?;
+            enc(&Op::Strs(Blob(Cow::Borrowed(&batch.buf))), &mut out)?;
+            batch.buf.clear();
         }
         enc(&op, &mut out)
     })?;

@@ -178,6 +178,15 @@ fn inline_leaf(p: ObjPtr) -> bool {
     matches!(p.body(), Body::Str(_) | Body::Bytes(_)) && p.header().rc.load(Relaxed) == 1
 }
 
+/// Which fill op an item list becomes.
+#[derive(Clone, Copy)]
+enum FillKind {
+    Items,
+    Defaults,
+    Bases,
+    Attrs,
+}
+
 /// Builds one item list: packed bytes (pickle, with inline leaves) or
 /// plain values (copy).
 struct ItemWriter {
@@ -214,11 +223,28 @@ impl ItemWriter {
         Ok(())
     }
 
-    fn take(&mut self) -> Items<'static> {
-        match self.mode {
-            Mode::Pickle => Items::Packed(Cow::Owned(std::mem::take(&mut self.packed))),
-            Mode::Copy => Items::Direct(std::mem::take(&mut self.direct)),
-        }
+    /// Hands the items gathered so far to `emit` as `mk(id, items)`, then
+    /// starts over (keeping the buffers' capacity).
+    fn flush(
+        &mut self,
+        emit: &mut dyn FnMut(Op<'_>) -> Result<(), Error>,
+        kind: FillKind,
+        id: u32,
+    ) -> Result<(), Error> {
+        let items = match self.mode {
+            Mode::Pickle => Items::Packed(Cow::Borrowed(&self.packed)),
+            Mode::Copy => Items::Direct(Cow::Borrowed(&self.direct)),
+        };
+        let op = match kind {
+            FillKind::Items => Op::Fill(id, items),
+            FillKind::Defaults => Op::FillDefaults(id, items),
+            FillKind::Bases => Op::FillBases(id, items),
+            FillKind::Attrs => Op::FillAttrs(id, items),
+        };
+        let r = emit(op);
+        self.packed.clear();
+        self.direct.clear();
+        r
     }
 }
 
@@ -365,39 +391,39 @@ pub(crate) fn walk(
                 let id = memo.id(p)?;
                 let mut chunks = |emit: &mut dyn FnMut(Op<'_>) -> Result<(), Error>,
                                   items: &[Slot],
-                                  mk: fn(u32, Items<'static>) -> Op<'static>|
+                                  mk: FillKind|
                  -> Result<(), Error> {
                     if items.is_empty() {
-                        return emit(mk(id, w.take()));
+                        return w.flush(emit, mk, id);
                     }
                     for c in items.chunks(CHUNK) {
                         for s in c {
                             w.push(&memo, *s)?;
                         }
-                        emit(mk(id, w.take()))?;
+                        w.flush(emit, mk, id)?;
                     }
                     Ok(())
                 };
                 // SAFETY: see above.
                 unsafe {
                     match p.body() {
-                        Body::Tuple(t) => chunks(&mut emit, t, Op::Fill)?,
-                        Body::List(l) => chunks(&mut emit, l.get(), Op::Fill)?,
+                        Body::Tuple(t) => chunks(&mut emit, t, FillKind::Items)?,
+                        Body::List(l) => chunks(&mut emit, l.get(), FillKind::Items)?,
                         Body::Cell(c) => {
-                            chunks(&mut emit, std::slice::from_ref(c.get()), Op::Fill)?
+                            chunks(&mut emit, std::slice::from_ref(c.get()), FillKind::Items)?
                         }
                         Body::SharedField(sf) => {
                             let s = *sf.value.lock();
-                            chunks(&mut emit, &[s], Op::Fill)?
+                            chunks(&mut emit, &[s], FillKind::Items)?
                         }
                         Body::Set(s) => {
                             let items: Vec<Slot> = s.get().iter().map(|k| k.0).collect();
-                            chunks(&mut emit, &items, Op::Fill)?
+                            chunks(&mut emit, &items, FillKind::Items)?
                         }
                         Body::Dict(d) => {
                             let d = d.get();
                             if d.is_empty() {
-                                emit(Op::Fill(id, w.take()))?;
+                                w.flush(&mut emit, FillKind::Items, id)?;
                             }
                             let mut n = 0;
                             for (k, val) in d.iter() {
@@ -405,12 +431,12 @@ pub(crate) fn walk(
                                 w.push(&memo, *val)?;
                                 n += 1;
                                 if n == CHUNK {
-                                    emit(Op::Fill(id, w.take()))?;
+                                    w.flush(&mut emit, FillKind::Items, id)?;
                                     n = 0;
                                 }
                             }
                             if n > 0 {
-                                emit(Op::Fill(id, w.take()))?;
+                                w.flush(&mut emit, FillKind::Items, id)?;
                             }
                         }
                         Body::Buffer(b) => {
@@ -419,8 +445,8 @@ pub(crate) fn walk(
                             }
                         }
                         Body::Function(fd) => {
-                            chunks(&mut emit, fd.captures.get(), Op::Fill)?;
-                            chunks(&mut emit, fd.defaults.get(), Op::FillDefaults)?;
+                            chunks(&mut emit, fd.captures.get(), FillKind::Items)?;
+                            chunks(&mut emit, fd.defaults.get(), FillKind::Defaults)?;
                         }
                         Body::Instance(i) => {
                             for (n, s) in i.attrs.get() {
@@ -428,16 +454,16 @@ pub(crate) fn walk(
                                 w.push(&memo, Slot::Int(i64::from(n)))?;
                                 w.push(&memo, *s)?;
                             }
-                            emit(Op::FillAttrs(id, w.take()))?;
+                            w.flush(&mut emit, FillKind::Attrs, id)?;
                         }
                         Body::Class(c) => {
-                            chunks(&mut emit, c.bases.get(), Op::FillBases)?;
+                            chunks(&mut emit, c.bases.get(), FillKind::Bases)?;
                             for (n, s) in c.dict.get() {
                                 let n = name(&mut emit, *n)?;
                                 w.push(&memo, Slot::Int(i64::from(n)))?;
                                 w.push(&memo, *s)?;
                             }
-                            emit(Op::FillAttrs(id, w.take()))?;
+                            w.flush(&mut emit, FillKind::Attrs, id)?;
                         }
                         _ => {}
                     }
