@@ -203,21 +203,7 @@ impl Value {
     /// buffer: elements).
     pub fn len(&self) -> Result<usize, Error> {
         let p = self.obj("a sized object")?;
-        // SAFETY: payload reads: `self` is a handle on the owning thread
-        // or to a frozen object, and no mutable borrow is live (mutators
-        // never call out while borrowing).
-        unsafe {
-            Ok(match p.body() {
-                Body::Str(s) => s.len(),
-                Body::Bytes(b) => b.len(),
-                Body::Tuple(t) => t.len(),
-                Body::List(l) => l.get().len(),
-                Body::Dict(d) => d.get().len(),
-                Body::Set(s) => s.get().len(),
-                Body::Buffer(b) => b.get().len(),
-                _ => return Err(type_err("a sized object", self)),
-            })
-        }
+        body_len(p.body()).ok_or_else(|| type_err("a sized object", self))
     }
 
     /// True when `len()` is zero.
@@ -780,6 +766,27 @@ pub(crate) fn class_has_hook(cls: ObjPtr) -> bool {
     let has = class_lookup(cls, *NAME.get_or_init(|| Sym::new("__pre_freeze__"))).is_some();
     cd.hook_cache.set(epoch << 1 | u64::from(has));
     has
+}
+
+/// Items in a sized object (str and bytes: bytes), or `None`.
+///
+/// The object must be on its owning thread or frozen (every caller holds
+/// a handle or a view, and no mutator calls out while it borrows).
+pub(crate) fn body_len(b: &Body) -> Option<usize> {
+    // SAFETY: payload reads under this function's contract; no mutable
+    // borrow is live.
+    unsafe {
+        Some(match b {
+            Body::Str(s) => s.len(),
+            Body::Bytes(b) => b.len(),
+            Body::Tuple(t) => t.len(),
+            Body::List(l) => l.get().len(),
+            Body::Dict(d) => d.get().len(),
+            Body::Set(s) => s.get().len(),
+            Body::Buffer(b) => b.get().len(),
+            _ => return None,
+        })
+    }
 }
 
 /// Looks `sym` up in a class and its bases, depth-first, left to right.

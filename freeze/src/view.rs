@@ -162,19 +162,7 @@ impl<'a> View<'a> {
     /// Number of items of a str (bytes), bytes, tuple, list, dict, set or
     /// buffer.
     pub fn len(&self) -> Option<usize> {
-        // SAFETY: payload reads: frozen payloads are never written.
-        unsafe {
-            Some(match self.obj()? {
-                Body::Str(s) => s.len(),
-                Body::Bytes(b) => b.len(),
-                Body::Tuple(t) => t.len(),
-                Body::List(l) => l.get().len(),
-                Body::Dict(d) => d.get().len(),
-                Body::Set(s) => s.get().len(),
-                Body::Buffer(b) => b.get().len(),
-                _ => return None,
-            })
-        }
+        crate::ops::body_len(self.obj()?)
     }
 
     /// True when `len()` is zero (`None` when it has no length).
