@@ -158,7 +158,7 @@
 //! assert_eq!(back.len().unwrap(), 2);
 //!
 //! // Corrupt bytes are a decode error, never a panic.
-//! assert!(permafrost::unpickle(b"PFPK\x01\xff\xff").is_err());
+//! assert!(permafrost::unpickle(b"PFPK\x02\xff\xff").is_err());
 //! ```
 //!
 //! ## Escape hatches

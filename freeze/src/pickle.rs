@@ -15,7 +15,7 @@ use crate::pack::{Blob, StrBatch};
 use crate::transfer::{walk, Builder, Mode, Op};
 use crate::value::Value;
 
-const MAGIC: &[u8] = b"PFPK\x01";
+const MAGIC: &[u8] = b"PFPK\x02";
 
 /// No single op may claim more than this (bounds what corrupt input can
 /// make the decoder allocate).

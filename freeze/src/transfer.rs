@@ -56,6 +56,9 @@ pub(crate) enum Op<'a> {
     OpenSet(u32),
     OpenCell,
     OpenInstance(V),
+    /// A whole instance in one op: class, then attributes as in
+    /// `FillAttrs` (used when every attribute value already exists).
+    Instance(V, #[serde(borrow)] Items<'a>),
     OpenFunction {
         name: u32,
         arity: u32,
@@ -181,6 +184,8 @@ fn inline_leaf(p: ObjPtr) -> bool {
 /// Which fill op an item list becomes.
 #[derive(Clone, Copy)]
 enum FillKind {
+    /// A whole instance of this class (the id passed is unused).
+    Instance(u32),
     Items,
     Defaults,
     Bases,
@@ -236,6 +241,7 @@ impl ItemWriter {
             Mode::Copy => Items::Direct(Cow::Borrowed(&self.direct)),
         };
         let op = match kind {
+            FillKind::Instance(class) => Op::Instance(V::Ref(class), items),
             FillKind::Items => Op::Fill(id, items),
             FillKind::Defaults => Op::FillDefaults(id, items),
             FillKind::Bases => Op::FillBases(id, items),
@@ -299,6 +305,30 @@ pub(crate) fn walk(
                     if memo.get(i.class).is_none() {
                         stack.push(Frame::Visit(p));
                         stack.push(Frame::Visit(i.class));
+                        continue;
+                    }
+                    // SAFETY: see above.
+                    let attrs = unsafe { i.attrs.get() };
+                    // Every attribute already made (or an immediate, or a
+                    // leaf the pickle inlines): the whole instance is one op.
+                    // (A leaf goes inline only when referenced once: one
+                    // referenced twice must get an id, or sharing is lost.)
+                    let ready = attrs.iter().all(|(_, s)| match s {
+                        Slot::Obj(c) => {
+                            memo.get(*c).is_some() || (mode == Mode::Pickle && inline_leaf(*c))
+                        }
+                        _ => true,
+                    });
+                    if ready && attrs.len() <= CHUNK {
+                        let class = memo.id(i.class)?;
+                        for (n, s) in attrs {
+                            let n = name(&mut emit, *n)?;
+                            w.push(&memo, Slot::Int(i64::from(n)))?;
+                            w.push(&memo, *s)?;
+                        }
+                        w.flush(&mut emit, FillKind::Instance(class), next)?;
+                        memo.insert(p, next);
+                        next += 1;
                         continue;
                     }
                 }
@@ -673,6 +703,11 @@ impl Builder {
                 })),
                 Kind::SharedField,
             ),
+            Op::Instance(c, attrs) => {
+                self.apply(Op::OpenInstance(c))?;
+                let id = (self.objs.len() - 1) as u32;
+                self.apply(Op::FillAttrs(id, attrs))?;
+            }
             Op::OpenInstance(c) => {
                 let class = self.get(c)?;
                 let Some(cp) = class
@@ -765,7 +800,9 @@ impl Builder {
             }
             Op::FillAttrs(id, pairs) => {
                 let p = self.target(id, &[Kind::Instance, Kind::Class])?;
-                let mut out: Vec<(Sym, Slot)> = Vec::new();
+                // Each pair takes at least two bytes (or two items).
+                let mut out: Vec<(Sym, Slot)> =
+                    Vec::with_capacity((pairs.size_hint() / 2).min(256));
                 let mut pending: Option<Sym> = None;
                 let r = pairs.try_for_each(|it| {
                     match pending.take() {

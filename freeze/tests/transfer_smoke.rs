@@ -82,3 +82,39 @@ fn big_tuples_and_tuple_keys_roundtrip() {
     let c = deep_copy(&d).unwrap().adopt();
     assert!(c.get_item(&key).unwrap().py_eq(&t));
 }
+
+#[test]
+fn instances_whole_and_in_parts_roundtrip() {
+    let cls = Value::class("PkPoint", vec![], vec![]).unwrap();
+    register_class("PkPoint", &cls).unwrap();
+    let shared_name = Value::from("shared");
+    let leaf = cls
+        .instantiate(vec![
+            ("x", 1.into()),
+            ("s", "inline".into()),
+            ("n", shared_name.clone()),
+        ])
+        .unwrap();
+    let holder = cls
+        .instantiate(vec![
+            ("items", Value::list(vec![leaf.clone()])),
+            ("n", shared_name),
+        ])
+        .unwrap();
+    holder.setattr("me", holder.clone()).unwrap(); // a self-cycle
+    let root = Value::list(vec![leaf.clone(), holder.clone(), leaf]);
+    let check = |r: &Value| {
+        let (a, h, b) = (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap());
+        assert!(a.is(&b), "the leaf instance is shared");
+        assert_eq!(a.getattr("x").unwrap().as_int(), Some(1));
+        assert_eq!(a.getattr("s").unwrap().as_str(), Some("inline"));
+        assert!(h.getattr("me").unwrap().is(&h));
+        assert!(h.getattr("items").unwrap().get(0).unwrap().is(&a));
+        assert!(h.getattr("n").unwrap().is(&a.getattr("n").unwrap()));
+        assert_eq!(a.class_of().unwrap().name().unwrap(), "PkPoint");
+    };
+    check(&unpickle(&pickle(&root).unwrap()).unwrap());
+    check(&deep_copy(&root).unwrap().adopt());
+    holder.delattr("me").unwrap();
+    clear_local_classes();
+}
