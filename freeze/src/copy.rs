@@ -45,12 +45,17 @@ pub fn deep_copy(v: &Value) -> Result<Detached, Error> {
         heap::collect();
         return Err(e);
     }
-    let objs: Vec<ObjPtr> = b
+    // Hold every new object while the builder lets go of its handles; the
+    // copy is what the root reaches (anything only the builder held, such
+    // as a duplicate dict key, is garbage and dies with `made`).
+    let made: Vec<Value> = b
         .made()
-        .filter_map(|v| v.slot().obj())
-        .filter(|p| !p.is_frozen())
+        .filter(|v| v.slot().obj().is_some_and(|p| !p.is_frozen()))
+        .cloned()
         .collect();
     let root = b.finish()?.into_slot();
+    let objs = crate::traverse::reachable_mutable(root);
+    drop(made);
     heap::detach(&objs);
     Ok(Detached { root, objs })
 }

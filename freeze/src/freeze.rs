@@ -51,6 +51,8 @@ struct Walk<'t> {
     /// `is_frozen` mode: only inherently shallow-immutable kinds may freeze.
     shallow: bool,
     nroots: usize,
+    /// Some visited object has weak references (they move on commit).
+    saw_weak: bool,
 }
 
 /// Freezes every root and everything reachable from them, in place.
@@ -140,26 +142,49 @@ fn walk_once(
             tracker,
             shallow,
             nroots,
+            saw_weak: false,
         };
-        for (_, r) in roots {
-            if !r.is_frozen() {
-                r.set_flags(ROOT);
-            }
+        // Only mutable roots are marked (and unmarked): a frozen root may be
+        // shared, and its flags are not ours to write.
+        let marked: Vec<ObjPtr> = roots
+            .iter()
+            .map(|(_, r)| *r)
+            .filter(|r| !r.is_frozen())
+            .collect();
+        for r in &marked {
+            r.set_flags(ROOT);
         }
-        let mut result = Ok(());
-        for (i, r) in roots {
-            result = w.run(*r, *i);
-            if result.is_err() {
-                break;
+        // A panic inside the walk (a bug) must not leave half-frozen
+        // objects behind: roll back, then let it continue.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for (i, r) in roots {
+                w.run(*r, *i)?;
             }
-        }
-        for (_, r) in roots {
+            Ok(())
+        }));
+        for r in &marked {
             r.clear_flags(ROOT);
         }
+        let result = match ran {
+            Ok(result) => result,
+            Err(panic) => {
+                w.rollback();
+                std::panic::resume_unwind(panic);
+            }
+        };
         if result.is_err() || !w.hooks.is_empty() {
             w.rollback();
         } else {
             heap::moved_to_frozen(w.visited.len());
+            if w.saw_weak {
+                // Weak references to objects that just froze move to the
+                // process-wide table: the objects may now die on any thread.
+                for v in &w.visited {
+                    if v.flags() & HAS_WEAK != 0 {
+                        crate::weak::referent_froze(*v);
+                    }
+                }
+            }
         }
         let hooks = std::mem::take(&mut w.hooks);
         let mut s = Scratch {
@@ -264,6 +289,7 @@ impl Walk<'_> {
         let pre = self.visited.len();
         let h = w.header();
         h.aux.store(pre, Relaxed);
+        self.saw_weak |= f & HAS_WEAK != 0;
         w.set_flags(VISITED);
         self.visited.push(w);
         self.stack.push(Frame {

@@ -137,12 +137,12 @@ pub(crate) fn take_hook(p: ObjPtr) -> Option<Hook> {
     HEAP.with(|h| h.hooks.borrow_mut().remove(&p))
 }
 
-pub(crate) fn forget_hook(p: ObjPtr) {
-    let hook = HEAP
-        .try_with(|h| h.hooks.borrow_mut().remove(&p))
+/// Removes a freed object's hook without running or dropping it (the free
+/// loop drops it later, outside the loop).
+pub(crate) fn take_hook_quietly(p: ObjPtr) -> Option<Hook> {
+    HEAP.try_with(|h| h.hooks.borrow_mut().remove(&p))
         .ok()
-        .flatten();
-    drop(hook);
+        .flatten()
 }
 
 /// Live mutable objects in this thread's heap.

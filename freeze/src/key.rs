@@ -64,9 +64,19 @@ fn hash_slot<H: Hasher>(root: Slot, h: &mut H) {
     hash_nested(root, h)
 }
 
+/// Most items a nested key is walked through. Only corrupt input can make
+/// a tuple contain itself (tuples are immutable at birth); such keys are
+/// refused by `check_hashable`, and the other walks stop here too.
+const NESTED_LIMIT: usize = 1 << 20;
+
 fn hash_nested<H: Hasher>(root: Slot, h: &mut H) {
     let mut stack = vec![root];
+    let mut steps = 0usize;
     while let Some(s) = stack.pop() {
+        steps += 1;
+        if steps > NESTED_LIMIT {
+            return;
+        }
         match s {
             Slot::None => h.write_u8(TAG_NONE),
             Slot::Bool(b) => hash_num(b as i64 as f64, Some(b as i64), h),
@@ -97,12 +107,29 @@ fn hash_nested<H: Hasher>(root: Slot, h: &mut H) {
     }
 }
 
-fn num(s: Slot) -> Option<f64> {
-    match s {
-        Slot::Bool(b) => Some(b as i64 as f64),
-        Slot::Int(i) => Some(i as f64),
-        Slot::Float(x) => Some(x),
-        _ => None,
+/// Python's numeric `==` across bool, int and float: exact (an int equals a
+/// float only if the float is integral and the same number), as the hash
+/// treats them.
+fn num_eq(a: Slot, b: Slot) -> bool {
+    fn int(s: Slot) -> Option<i64> {
+        match s {
+            Slot::Bool(b) => Some(b as i64),
+            Slot::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+    match (a, b) {
+        (Slot::Float(x), Slot::Float(y)) => x == y,
+        (Slot::Float(x), o) | (o, Slot::Float(x)) => match int(o) {
+            Some(i) => {
+                x.fract() == 0.0 && x >= i64::MIN as f64 && x < i64::MAX as f64 && x as i64 == i
+            }
+            None => false,
+        },
+        _ => match (int(a), int(b)) {
+            (Some(x), Some(y)) => x == y,
+            _ => false,
+        },
     }
 }
 
@@ -123,7 +150,12 @@ pub(crate) fn key_eq(a: Slot, b: Slot) -> bool {
 
 fn key_eq_nested(a: Slot, b: Slot) -> bool {
     let mut stack = vec![(a, b)];
+    let mut steps = 0usize;
     while let Some((a, b)) = stack.pop() {
+        steps += 1;
+        if steps > NESTED_LIMIT {
+            return false;
+        }
         let same = match (a, b) {
             (Slot::None, Slot::None) => true,
             (Slot::Int(x), Slot::Int(y)) => x == y,
@@ -146,10 +178,7 @@ fn key_eq_nested(a: Slot, b: Slot) -> bool {
                     }
                 }
             }
-            _ => match (num(a), num(b)) {
-                (Some(x), Some(y)) => x == y,
-                _ => false,
-            },
+            _ => num_eq(a, b),
         };
         if !same {
             return false;
@@ -175,7 +204,14 @@ pub(crate) fn check_hashable(root: Slot) -> Result<(), Error> {
 
 fn check_nested(root: Slot) -> Result<(), Error> {
     let mut stack = vec![root];
+    let mut steps = 0usize;
     while let Some(s) = stack.pop() {
+        steps += 1;
+        if steps > NESTED_LIMIT {
+            return Err(Error::Other(
+                "key too deeply nested (or a tuple that contains itself)".into(),
+            ));
+        }
         if let Slot::Obj(p) = s {
             match p.body() {
                 Body::Tuple(items) => stack.extend(items.iter().copied()),

@@ -61,6 +61,22 @@ pub fn import(name: &str) -> Result<Value, Error> {
     };
     let m = Value::module(name);
     init(&m)?;
+    // An init that froze its module as a proxy has already registered the
+    // module's state (see `proxify`): use that, never the proxy itself,
+    // which would resolve to itself.
+    if let Some(state) = MODULES.with(|ms| ms.borrow().get(&sym).cloned()) {
+        return Ok(state);
+    }
+    let is_proxy = match m.slot().obj().map(|p| p.body()) {
+        // SAFETY: `m` is this thread's (or frozen); no borrow is live.
+        Some(Body::Module(md)) => unsafe { md.dict.get() }.is_none(),
+        _ => false,
+    };
+    if is_proxy {
+        return Err(Error::Other(format!(
+            "module '{name}': its init left only a proxy behind"
+        )));
+    }
     MODULES.with(|ms| ms.borrow_mut().insert(sym, m.clone()));
     Ok(m)
 }

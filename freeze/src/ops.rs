@@ -841,7 +841,13 @@ impl ReadGuard {
 impl Drop for ReadGuard {
     fn drop(&mut self) {
         if self.set {
-            self.p.clear_flags(BORROWED);
+            // The object may have been frozen and shared while the view was
+            // open: clear the bit atomically, so that a concurrent `fetch_or`
+            // by another thread (a weak reference) is not lost.
+            self.p
+                .header()
+                .flags
+                .fetch_and(!BORROWED, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

@@ -280,8 +280,17 @@ fn decref_no_free(p: ObjPtr) -> Option<Dead> {
     }
 }
 
+/// The state of one thread's free loop.
+struct Drain {
+    work: Vec<Dead>,
+    /// Pre-freeze hook closures of freed objects: user code (their
+    /// captures' `Drop`), so they are dropped after the loop, never inside
+    /// it where it could reach objects being freed.
+    later: Vec<heap::Hook>,
+}
+
 thread_local! {
-    static DRAINING: Cell<*mut Vec<Dead>> = const { Cell::new(std::ptr::null_mut()) };
+    static DRAINING: Cell<*mut Drain> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// Frees `first` and everything that dies with it, with one loop per
@@ -293,10 +302,10 @@ fn release(first: Dead) {
             if cur.is_null() {
                 false
             } else {
-                // SAFETY: `cur` points at the Vec owned by the drain loop
-                // below on this same thread, alive while DRAINING is set,
-                // and no other reference to it is live during this push.
-                unsafe { (*cur).push(first) };
+                // SAFETY: `cur` points at the Drain owned by the loop below
+                // on this same thread, alive while DRAINING is set, and no
+                // other reference to it is live during this push.
+                unsafe { (*cur).work.push(first) };
                 true
             }
         })
@@ -304,21 +313,38 @@ fn release(first: Dead) {
     if queued {
         return;
     }
-    let mut work = vec![first];
-    let wp: *mut Vec<Dead> = &mut work;
-    let installed = DRAINING.try_with(|d| d.set(wp)).is_ok();
-    loop {
-        // SAFETY: `wp` is `work`; pushes from nested releases happen only
-        // inside `free_*` calls below, never while this borrow is live.
-        let next = unsafe { (*wp).pop() };
-        let Some(dead) = next else { break };
-        match dead {
-            Dead::Mutable(p) => free_mutable(p, wp),
-            Dead::Scc(rep) => free_scc(rep, wp),
+    /// Unsets DRAINING however the loop ends (a panic included), then
+    /// drops the deferred hooks outside the loop.
+    struct Reset {
+        installed: bool,
+        drain: Drain,
+    }
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            if self.installed {
+                let _ = DRAINING.try_with(|d| d.set(std::ptr::null_mut()));
+            }
+            drop(std::mem::take(&mut self.drain.later));
         }
     }
-    if installed {
-        let _ = DRAINING.try_with(|d| d.set(std::ptr::null_mut()));
+    let mut guard = Reset {
+        installed: false,
+        drain: Drain {
+            work: vec![first],
+            later: Vec::new(),
+        },
+    };
+    let dp: *mut Drain = &mut guard.drain;
+    guard.installed = DRAINING.try_with(|d| d.set(dp)).is_ok();
+    loop {
+        // SAFETY: `dp` is `guard.drain`; nested releases push only inside
+        // the `free_*` calls below, never while this borrow is live.
+        let next = unsafe { (*dp).work.pop() };
+        let Some(dead) = next else { break };
+        match dead {
+            Dead::Mutable(p) => free_mutable(p, dp),
+            Dead::Scc(rep) => free_scc(rep, dp),
+        }
     }
 }
 
@@ -327,35 +353,39 @@ pub(crate) fn draining() -> bool {
     DRAINING.try_with(|d| !d.get().is_null()).unwrap_or(true)
 }
 
-fn push_dead(wp: *mut Vec<Dead>, d: Dead) {
-    // SAFETY: `wp` is the live drain vector of `release` on this thread and
-    // no other borrow of it is active while a `free_*` function runs.
-    unsafe { (*wp).push(d) }
+fn push_dead(dp: *mut Drain, d: Dead) {
+    // SAFETY: `dp` is the live Drain of `release` on this thread and no
+    // other borrow of it is active while a `free_*` function runs.
+    unsafe { (*dp).work.push(d) }
 }
 
-fn free_mutable(p: ObjPtr, wp: *mut Vec<Dead>) {
-    p.body().for_each_owned_child(|c| {
-        if let Some(d) = decref_no_free(c) {
-            push_dead(wp, d)
-        }
-    });
+fn free_mutable(p: ObjPtr, dp: *mut Drain) {
     let f = p.flags();
+    // Weak references first: from here on nothing can reach `p` again.
+    if f & HAS_WEAK != 0 {
+        crate::weak::referent_died(p);
+    }
     if let Body::WeakRef(_) = p.body() {
         crate::weak::weakref_freed(p);
     }
     if f & HAS_HOOK != 0 {
-        heap::forget_hook(p);
+        if let Some(hook) = heap::take_hook_quietly(p) {
+            // SAFETY: as in `push_dead`.
+            unsafe { (*dp).later.push(hook) };
+        }
     }
-    if f & HAS_WEAK != 0 {
-        crate::weak::referent_died(p);
-    }
+    p.body().for_each_owned_child(|c| {
+        if let Some(d) = decref_no_free(c) {
+            push_dead(dp, d)
+        }
+    });
     heap::on_free(p, f & TRACKED != 0);
     // SAFETY: the count reached zero on the owning thread: no handle or
     // container refers to `p` any more, and it was allocated by `alloc`.
     drop(unsafe { Box::from_raw(p.0.as_ptr()) });
 }
 
-fn free_scc(rep: ObjPtr, wp: *mut Vec<Dead>) {
+fn free_scc(rep: ObjPtr, wp: *mut Drain) {
     // The SCC's count is zero: this thread owns every member exclusively.
     // Members are exactly the frozen objects forwarding to `rep`, all
     // reachable from `rep` through members.

@@ -23,7 +23,11 @@ pub(crate) fn repr(root: Slot, limit: usize) -> String {
     let mut stack = vec![Tok::Val(root)];
     while let Some(t) = stack.pop() {
         if out.len() > limit {
-            out.truncate(limit);
+            let mut cut = limit;
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
             out.push_str("...");
             break;
         }

@@ -209,6 +209,35 @@ fn forget_token(tok: u64) {
     let _ = TOKENS.try_with(|t| t.borrow_mut().remove(&tok));
 }
 
+/// `p` was frozen: its weak references, registered in this thread's table,
+/// become tokens in the process-wide table (a frozen object may die on any
+/// thread), keeping their callbacks with this thread.
+pub(crate) fn referent_froze(p: ObjPtr) {
+    let ws = LOCAL
+        .try_with(|l| l.borrow_mut().remove(&p))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    for w in ws {
+        let has_cb = CALLBACKS.with(|c| c.borrow().contains_key(&w));
+        let tok = {
+            let mut s = shared().lock();
+            s.next += 1;
+            let tok = s.next;
+            s.targets.insert(tok, Some(p.addr()));
+            s.by_referent.entry(p.addr()).or_default().push(tok);
+            if has_cb {
+                s.owners.insert(tok, std::thread::current().id());
+            }
+            tok
+        };
+        if has_cb {
+            TOKENS.with(|t| t.borrow_mut().insert(tok, w));
+        }
+        set_target(w, WeakTarget::Shared(tok));
+    }
+}
+
 /// A weakref object is being freed.
 pub(crate) fn weakref_freed(w: ObjPtr) {
     match t_of(w) {
