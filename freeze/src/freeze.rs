@@ -421,24 +421,8 @@ impl Walk<'_> {
 }
 
 /// May `w` be frozen, and does a pre-freeze hook have to run first?
-/// Instances (the common case) take a short path.
 #[inline]
 fn admit(w: ObjPtr, f: u32) -> Result<bool, FreezeReason> {
-    if let Body::Instance(i) = w.body() {
-        let status = (f & STATUS_MASK) >> STATUS_SHIFT;
-        if status == Freezability::No.bits() {
-            return Err(FreezeReason::StatusNo);
-        }
-        if status == Freezability::Explicit.bits() && f & ROOT == 0 {
-            return Err(FreezeReason::Explicit);
-        }
-        if let Body::Class(c) = i.class.body() {
-            if c.not_freezable {
-                return Err(FreezeReason::NotFreezable);
-            }
-        }
-        return Ok(f & HOOK_RAN == 0 && (f & HAS_HOOK != 0 || crate::ops::class_has_hook(i.class)));
-    }
     match refusal(w, f) {
         Some(reason) => Err(reason),
         None => Ok(needs_hook(w, f)),

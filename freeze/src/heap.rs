@@ -75,18 +75,14 @@ thread_local! {
     };
 }
 
-pub(crate) fn on_alloc(p: ObjPtr, track: bool) {
+pub(crate) fn on_alloc(p: ObjPtr, tracked: bool) {
     let due = HEAP
         .try_with(|h| {
             h.live.set(h.live.get() + 1);
-            if !track {
+            if !tracked {
                 return false;
             }
-            let mut t = h.tracker.borrow_mut();
-            p.header().gc_idx.set(t.slots.len() as u32);
-            t.slots.push(p.0.as_ptr());
-            drop(t);
-            p.set_flags(TRACKED);
+            track(h, p);
             let n = h.since_gc.get() + 1;
             h.since_gc.set(n);
             n >= h.threshold.get() && h.paused.get() == 0 && !h.collecting.get()
@@ -327,14 +323,20 @@ pub(crate) fn adopt(objs: &[ObjPtr]) {
     }
 }
 
-fn on_alloc_quiet(p: ObjPtr, track: bool) {
+fn on_alloc_quiet(p: ObjPtr, tracked: bool) {
     let _ = HEAP.try_with(|h| {
         h.live.set(h.live.get() + 1);
-        if track {
-            let mut t = h.tracker.borrow_mut();
-            p.header().gc_idx.set(t.slots.len() as u32);
-            t.slots.push(p.0.as_ptr());
-            p.set_flags(TRACKED);
+        if tracked {
+            track(h, p);
         }
     });
+}
+
+/// Puts a container on this heap's list for the cycle collector.
+fn track(h: &HeapState, p: ObjPtr) {
+    let mut t = h.tracker.borrow_mut();
+    p.header().gc_idx.set(t.slots.len() as u32);
+    t.slots.push(p.0.as_ptr());
+    drop(t);
+    p.set_flags(TRACKED);
 }

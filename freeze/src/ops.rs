@@ -534,19 +534,7 @@ impl Value {
 
     /// A new instance of this class with the given attributes.
     pub fn instantiate(&self, attrs: Vec<(&str, Value)>) -> Result<Value, Error> {
-        let p = self.obj("a class")?;
-        if !matches!(p.body(), Body::Class(_)) {
-            return Err(type_err("a class", self));
-        }
-        raw::incref(p);
-        let attrs = attrs
-            .into_iter()
-            .map(|(n, v)| (Sym::new(n), v.into_slot()))
-            .collect();
-        Ok(new_obj(Body::Instance(InstanceData {
-            class: p,
-            attrs: Payload::new(attrs),
-        })))
+        self.instantiate_syms(attrs.into_iter().map(|(n, v)| (Sym::new(n), v)).collect())
     }
 
     /// Like [`instantiate`](Value::instantiate) with pre-interned names

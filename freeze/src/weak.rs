@@ -61,37 +61,24 @@ impl Value {
             expected: "an object",
             found: target.type_name(),
         })?;
-        let t = if p.is_frozen() {
-            let mut s = shared().lock();
-            s.next += 1;
-            let tok = s.next;
-            s.targets.insert(tok, Some(p.addr()));
-            s.by_referent.entry(p.addr()).or_default().push(tok);
-            if callback.is_some() {
-                s.owners.insert(tok, std::thread::current().id());
-            }
+        let w = raw::alloc(Body::WeakRef(Box::new(WeakData {
+            target: Payload::new(WeakTarget::Dead),
+        })));
+        let has_cb = callback.is_some();
+        if let Some(cb) = callback {
+            CALLBACKS.with(|c| c.borrow_mut().insert(w, cb));
+        }
+        if p.is_frozen() {
+            let tok = register_shared(p, w, has_cb);
             // Mark after registering; the flag is only read when the SCC
             // dies, and a frozen header's flags are otherwise fixed, so a
             // relaxed RMW cannot race with a writer.
             p.header().flags.fetch_or(HAS_WEAK, Relaxed);
-            WeakTarget::Shared(tok)
+            set_target(w, WeakTarget::Shared(tok));
         } else {
             p.set_flags(HAS_WEAK);
-            WeakTarget::Local(p)
-        };
-        let w = raw::alloc(Body::WeakRef(Box::new(WeakData {
-            target: Payload::new(t),
-        })));
-        if let WeakTarget::Local(p) = t_of(w) {
             LOCAL.with(|l| l.borrow_mut().entry(p).or_default().push(w));
-        }
-        if let WeakTarget::Shared(tok) = t_of(w) {
-            if callback.is_some() {
-                TOKENS.with(|t| t.borrow_mut().insert(tok, w));
-            }
-        }
-        if let Some(cb) = callback {
-            CALLBACKS.with(|c| c.borrow_mut().insert(w, cb));
+            set_target(w, WeakTarget::Local(p));
         }
         Ok(Value::Obj(Ref::from_owned(w)))
     }
@@ -213,29 +200,40 @@ fn forget_token(tok: u64) {
 /// become tokens in the process-wide table (a frozen object may die on any
 /// thread), keeping their callbacks with this thread.
 pub(crate) fn referent_froze(p: ObjPtr) {
-    let ws = LOCAL
+    for w in take_local(p) {
+        let has_cb = CALLBACKS.with(|c| c.borrow().contains_key(&w));
+        let tok = register_shared(p, w, has_cb);
+        set_target(w, WeakTarget::Shared(tok));
+    }
+}
+
+/// Registers weakref `w` to frozen `p` in the process-wide table. With a
+/// callback, this thread owns the token and finds `w` by it.
+fn register_shared(p: ObjPtr, w: ObjPtr, has_cb: bool) -> u64 {
+    let tok = {
+        let mut s = shared().lock();
+        s.next += 1;
+        let tok = s.next;
+        s.targets.insert(tok, Some(p.addr()));
+        s.by_referent.entry(p.addr()).or_default().push(tok);
+        if has_cb {
+            s.owners.insert(tok, std::thread::current().id());
+        }
+        tok
+    };
+    if has_cb {
+        TOKENS.with(|t| t.borrow_mut().insert(tok, w));
+    }
+    tok
+}
+
+/// This thread's weak references to mutable `p`, taken out of its table.
+fn take_local(p: ObjPtr) -> Vec<ObjPtr> {
+    LOCAL
         .try_with(|l| l.borrow_mut().remove(&p))
         .ok()
         .flatten()
-        .unwrap_or_default();
-    for w in ws {
-        let has_cb = CALLBACKS.with(|c| c.borrow().contains_key(&w));
-        let tok = {
-            let mut s = shared().lock();
-            s.next += 1;
-            let tok = s.next;
-            s.targets.insert(tok, Some(p.addr()));
-            s.by_referent.entry(p.addr()).or_default().push(tok);
-            if has_cb {
-                s.owners.insert(tok, std::thread::current().id());
-            }
-            tok
-        };
-        if has_cb {
-            TOKENS.with(|t| t.borrow_mut().insert(tok, w));
-        }
-        set_target(w, WeakTarget::Shared(tok));
-    }
+        .unwrap_or_default()
 }
 
 /// A weakref object is being freed.
@@ -265,12 +263,7 @@ pub(crate) fn referent_died(p: ObjPtr) {
         }
         return;
     }
-    let ws = LOCAL
-        .try_with(|l| l.borrow_mut().remove(&p))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    for w in ws {
+    for w in take_local(p) {
         set_target(w, WeakTarget::Dead);
         if let Some(cb) = CALLBACKS
             .try_with(|c| c.borrow_mut().remove(&w))
