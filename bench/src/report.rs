@@ -103,6 +103,14 @@ fn t1(rows: &[Row], shape: &str, op: &str, mode: &str) -> Option<f64> {
     median(rows, "table1", shape, op, mode)
 }
 
+/// Pickle + unpickle time of `shape` in `mode` (`rust` or `cpython`).
+fn round_trip(rows: &[Row], shape: &str, mode: &str) -> Option<f64> {
+    sum2(
+        t1(rows, shape, "pickle", mode),
+        t1(rows, shape, "unpickle", mode),
+    )
+}
+
 fn sum2(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     Some(a? + b?)
 }
@@ -198,10 +206,7 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
 
     let (m, met) = per_shape(&t1_shapes, 20.0, false, |s| {
         ratio(
-            sum2(
-                t1(rows, s, "pickle", "cpython"),
-                t1(rows, s, "unpickle", "cpython"),
-            ),
+            round_trip(rows, s, "cpython"),
             t1(rows, s, "freeze", "rust"),
         )
     });
@@ -213,13 +218,7 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
     });
 
     let (m, met) = per_shape(&t1_shapes, 3.0, false, |s| {
-        ratio(
-            sum2(
-                t1(rows, s, "pickle", "rust"),
-                t1(rows, s, "unpickle", "rust"),
-            ),
-            t1(rows, s, "freeze", "rust"),
-        )
+        ratio(round_trip(rows, s, "rust"), t1(rows, s, "freeze", "rust"))
     });
     out.push(Target {
         text: "freeze at least 3x faster than this runtime's own pickle + unpickle on every Table 1 shape"
@@ -229,16 +228,7 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
     });
 
     let (m, met) = per_shape(&t1_shapes, 5.0, false, |s| {
-        ratio(
-            sum2(
-                t1(rows, s, "pickle", "cpython"),
-                t1(rows, s, "unpickle", "cpython"),
-            ),
-            sum2(
-                t1(rows, s, "pickle", "rust"),
-                t1(rows, s, "unpickle", "rust"),
-            ),
-        )
+        ratio(round_trip(rows, s, "cpython"), round_trip(rows, s, "rust"))
     });
     out.push(Target {
         text: "this runtime's pickle + unpickle at least 5x faster than CPython's on every Table 1 shape"
@@ -513,14 +503,8 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         "| shape | freeze / traverse | own pickle+unpickle / freeze | CPython pickle+unpickle / freeze | CPython / own pickle+unpickle | CPython / own deepcopy | pickle bytes (own / CPython) |\n|---|---|---|---|---|---|---|"
     );
     for s in &shapes {
-        let own = sum2(
-            t1(rows, s, "pickle", "rust"),
-            t1(rows, s, "unpickle", "rust"),
-        );
-        let cp = sum2(
-            t1(rows, s, "pickle", "cpython"),
-            t1(rows, s, "unpickle", "cpython"),
-        );
+        let own = round_trip(rows, s, "rust");
+        let cp = round_trip(rows, s, "cpython");
         let fr = t1(rows, s, "freeze", "rust");
         let bytes = |mode: &str| find(rows, "table1", s, "pickle", mode).and_then(|r| r.bytes);
         let _ = writeln!(
