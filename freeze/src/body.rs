@@ -83,6 +83,10 @@ pub(crate) enum WeakTarget {
 
 pub(crate) struct WeakData {
     pub(crate) target: Payload<WeakTarget>,
+    /// The callback (`Slot::None` if none): a counted edge like any other,
+    /// so a callback that refers back to its weakref is an ordinary cycle
+    /// the collector can free.
+    pub(crate) callback: Payload<Slot>,
 }
 
 impl Body {
@@ -170,8 +174,9 @@ impl Body {
                 Body::Local(l) => s(&l.factory),
                 Body::WeakRef(w) => {
                     if let WeakTarget::Strong(p) = w.target.get() {
-                        f(*p)
+                        s(&Slot::Obj(*p))
                     }
+                    s(w.callback.get())
                 }
             }
         }
@@ -219,6 +224,7 @@ impl Body {
                         *w.target.get_mut() = WeakTarget::Dead;
                         out.push(Slot::Obj(p));
                     }
+                    out.push(std::mem::replace(w.callback.get_mut(), Slot::None));
                 }
                 Body::Str(_)
                 | Body::Bytes(_)

@@ -40,6 +40,9 @@ pub enum Error {
     NotFrozen(&'static str),
     /// A function call failed or was given bad arguments.
     Call(String),
+    /// A shared field was given a value that reaches the field itself: a
+    /// cycle through the field that reference counting could never free.
+    FieldCycle,
     /// Freezing failed; carries the whole explanation.
     Freeze(Box<FreezeError>),
     /// Anything else, with its message.
@@ -62,6 +65,9 @@ impl fmt::Display for Error {
             Error::Unhashable(t) => write!(f, "unhashable type: '{t}'"),
             Error::NotFrozen(t) => write!(f, "object of type {t} is not frozen"),
             Error::Call(m) => write!(f, "call failed: {m}"),
+            Error::FieldCycle => {
+                f.write_str("a SharedField cannot hold a value that reaches the field itself")
+            }
             Error::Freeze(e) => e.fmt(f),
             Error::Other(m) => f.write_str(m),
         }
@@ -87,6 +93,10 @@ pub enum FreezeReason {
     NotFreezable,
     /// Its pre-freeze hook failed (the message is the hook's error).
     Hook(String),
+    /// Its pre-freeze hook panicked (the message is the panic's).
+    HookPanicked(String),
+    /// The thread is exiting and its heap is already gone.
+    ThreadExiting,
     /// `freeze` was called with nothing to freeze.
     NoRoots,
 }
@@ -113,6 +123,10 @@ impl fmt::Display for FreezeError {
             ),
             FreezeReason::NotFreezable => "its class derives from NotFreezable".into(),
             FreezeReason::Hook(m) => format!("its pre-freeze hook failed: {m}"),
+            FreezeReason::HookPanicked(m) => format!("its pre-freeze hook panicked: {m}"),
+            FreezeReason::ThreadExiting => {
+                return f.write_str("cannot freeze: this thread is exiting and its heap is gone")
+            }
             FreezeReason::NoRoots => return f.write_str("freeze() needs at least one object"),
         };
         write!(

@@ -10,26 +10,87 @@ use rustc_hash::FxHashMap;
 use crate::body::{Body, LocalData, SharedFieldData};
 use crate::error::Error;
 use crate::freeze::freeze;
-use crate::raw::{self, ObjPtr, Slot};
+use crate::raw::{self, ObjPtr, Slot, NO_FIELDS};
 use crate::value::{Ref, Value};
 
 thread_local! {
     static LOCALS: RefCell<FxHashMap<u64, Value>> = RefCell::new(FxHashMap::default());
 }
 
-fn frozen_slot(v: Value) -> Result<Slot, Error> {
-    match v.slot().obj() {
-        Some(p) if !p.is_frozen() => Err(Error::NotFrozen(p.body().type_name())),
-        _ => Ok(v.into_slot()),
+/// The one admission rule for frozen-only places (a shared field, an
+/// interpreter-local factory, [`Value::share`]): what [`is_frozen`]
+/// accepts, tuples of frozen values included.
+///
+/// [`is_frozen`]: crate::is_frozen
+pub(crate) fn frozen_slot(v: Value) -> Result<Slot, Error> {
+    if !crate::freeze::is_frozen(&v) {
+        return Err(Error::NotFrozen(v.type_name()));
     }
+    Ok(v.into_slot())
 }
 
-fn field(v: &Value) -> Result<&SharedFieldData, Error> {
+/// Serialises stores into shared fields whose value reaches some shared
+/// field: only those can close a cycle through fields, and the check and
+/// the store must be one step. Stores of field-free values never lock it.
+static TOPOLOGY: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// Whether storing frozen `v` into frozen field `field` would make `field`
+/// reach itself: a cycle of counted references through the field that
+/// reference counting could never free. Iterative; objects found to reach
+/// no shared field are marked `NO_FIELDS`, which never changes for a
+/// frozen object, so each is walked at most once for good.
+fn reaches_field(field: ObjPtr, v: Slot) -> bool {
+    let Some(start) = v.obj() else { return false };
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut stack = vec![start];
+    let mut any_field = false;
+    while let Some(q) = stack.pop() {
+        if q == field {
+            return true;
+        }
+        if q.flags() & NO_FIELDS != 0 || !seen.insert(q) {
+            continue;
+        }
+        match q.body() {
+            Body::SharedField(sf) => {
+                any_field = true;
+                stack.extend(sf.value.lock().obj());
+            }
+            b => b.for_each_owned_child(|c| stack.push(c)),
+        }
+    }
+    if !any_field {
+        for q in seen {
+            q.header().flags.fetch_or(NO_FIELDS, Relaxed);
+        }
+    }
+    false
+}
+
+/// Stores `new` into `sf` (of field object `field`) through `store`, after
+/// refusing a value that would make the field reach itself.
+fn store_checked<R>(
+    field: ObjPtr,
+    sf: &SharedFieldData,
+    new: Slot,
+    store: impl FnOnce(&mut Slot, Slot) -> R,
+) -> Result<R, Error> {
+    let simple = !field.is_frozen() || new.obj().is_none_or(|p| p.flags() & NO_FIELDS != 0);
+    let _topology = (!simple).then(|| TOPOLOGY.lock());
+    if !simple && reaches_field(field, new) {
+        raw::decref_slot(new);
+        return Err(Error::FieldCycle);
+    }
+    let mut g = sf.value.lock();
+    Ok(store(&mut g, new))
+}
+
+fn field(v: &Value) -> Result<(ObjPtr, &SharedFieldData), Error> {
     if let Some(p) = v.slot().obj() {
         // SAFETY: `v` keeps the object alive for the returned borrow, and
         // the field's value is only touched through its mutex.
         if let Body::SharedField(sf) = unsafe { p.body_unbounded() } {
-            return Ok(sf);
+            return Ok((p, sf));
         }
     }
     Err(Error::Type {
@@ -54,14 +115,16 @@ impl Value {
 
     /// The field's current value.
     pub fn field_get(&self) -> Result<Value, Error> {
-        let sf = field(self)?;
+        let (_, sf) = field(self)?;
         let g = sf.value.lock();
         raw::incref_slot(*g);
         Ok(Value::from_slot_owned(*g))
     }
 
-    /// Stores a frozen value (a mutable one is refused and dropped by the
-    /// caller unchanged).
+    /// Stores a frozen value. A mutable one is refused
+    /// ([`Error::NotFrozen`]), and so is a value that reaches this very
+    /// field ([`Error::FieldCycle`]: reference counting could never free
+    /// the cycle); the field is unchanged then.
     pub fn field_set(&self, v: Value) -> Result<(), Error> {
         let old = self.field_swap(v)?;
         drop(old);
@@ -70,28 +133,27 @@ impl Value {
 
     /// Stores a frozen value, returning the previous one.
     pub fn field_swap(&self, v: Value) -> Result<Value, Error> {
-        let sf = field(self)?;
+        let (p, sf) = field(self)?;
         let new = frozen_slot(v)?;
-        let old = std::mem::replace(&mut *sf.value.lock(), new);
+        let old = store_checked(p, sf, new, |cur, new| std::mem::replace(cur, new))?;
         Ok(Value::from_slot_owned(old))
     }
 
     /// Stores `new` only if the current value `is` `expected` (identity);
     /// returns whether it did.
     pub fn field_compare_and_swap(&self, expected: &Value, new: Value) -> Result<bool, Error> {
-        let sf = field(self)?;
+        let (p, sf) = field(self)?;
         let new = frozen_slot(new)?;
-        let mut g = sf.value.lock();
-        if Value::from_slot(*g).is(expected) {
-            let old = std::mem::replace(&mut *g, new);
-            drop(g);
-            raw::decref_slot(old);
-            Ok(true)
-        } else {
-            drop(g);
-            raw::decref_slot(new);
-            Ok(false)
-        }
+        // The counts given up are released after the field's lock.
+        let (swapped, release) = store_checked(p, sf, new, |cur, new| {
+            if Value::from_slot(*cur).is(expected) {
+                (true, std::mem::replace(cur, new))
+            } else {
+                (false, new)
+            }
+        })?;
+        raw::decref_slot(release);
+        Ok(swapped)
     }
 
     /// An interpreter-local field: each worker sees its own value, made on

@@ -46,13 +46,16 @@ struct Walk<'t> {
     nodes: Vec<ObjPtr>,
     pending: Vec<(usize, usize)>,
     stack: Vec<Frame>,
-    hooks: Vec<(ObjPtr, String)>,
+    hooks: Vec<ObjPtr>,
     tracker: &'t mut Tracker,
     /// `is_frozen` mode: only inherently shallow-immutable kinds may freeze.
     shallow: bool,
     nroots: usize,
     /// Some visited object has weak references (they move on commit).
     saw_weak: bool,
+    /// Some visited object has an armed hook that already ran in this
+    /// call (it re-armed itself): dropped on commit.
+    saw_hook: bool,
 }
 
 /// Freezes every root and everything reachable from them, in place.
@@ -85,8 +88,9 @@ pub fn freeze(roots: &[&Value]) -> Result<(), FreezeError> {
         .enumerate()
         .filter_map(|(i, v)| v.slot().obj().map(|p| (i as u32, p)))
         .collect();
+    let _call = crate::hooks::CallScope::enter();
     loop {
-        let (result, hooks) = walk_once(&objs, roots.len(), false);
+        let (result, hooks) = walk_once(&objs, roots.len(), false)?;
         match result {
             Ok(()) if hooks.is_empty() => return Ok(()),
             Err(Stop::Refused(p, reason, path)) if hooks.is_empty() => {
@@ -97,7 +101,7 @@ pub fn freeze(roots: &[&Value]) -> Result<(), FreezeError> {
                 })
             }
             Err(Stop::NotShallow) => unreachable!("only is_frozen walks are shallow"),
-            _ => run_hooks(hooks)?,
+            _ => run_hooks(hooks, &objs, roots.len())?,
         }
     }
 }
@@ -123,15 +127,16 @@ pub fn is_frozen(v: &Value) -> bool {
     if !matches!(p.body(), Body::Tuple(_)) {
         return false;
     }
-    walk_once(&[(0, p)], 1, true).0.is_ok()
+    matches!(walk_once(&[(0, p)], 1, true), Ok((Ok(()), _)))
 }
 
 fn walk_once(
     roots: &[(u32, ObjPtr)],
     nroots: usize,
     shallow: bool,
-) -> (Result<(), Stop>, Vec<(ObjPtr, String)>) {
-    heap::with_tracker(|tracker| {
+) -> Result<(Result<(), Stop>, Vec<ObjPtr>), FreezeError> {
+    let mut stale_hooks = Vec::new();
+    let out = heap::with_tracker(|tracker| {
         let s = SCRATCH.with(|s| s.take()).unwrap_or_default();
         let mut w = Walk {
             visited: s.visited,
@@ -143,6 +148,7 @@ fn walk_once(
             shallow,
             nroots,
             saw_weak: false,
+            saw_hook: false,
         };
         // Only mutable roots are marked (and unmarked): a frozen root may be
         // shared, and its flags are not ours to write.
@@ -185,6 +191,16 @@ fn walk_once(
                     }
                 }
             }
+            if w.saw_hook {
+                // Hooks re-armed during this call never run now: their
+                // objects are frozen. Dropped after the walk (user code).
+                for v in &w.visited {
+                    if v.flags() & HAS_HOOK != 0 {
+                        v.clear_flags(HAS_HOOK);
+                        stale_hooks.extend(heap::take_hook(*v));
+                    }
+                }
+            }
         }
         let hooks = std::mem::take(&mut w.hooks);
         let mut s = Scratch {
@@ -196,6 +212,12 @@ fn walk_once(
         s.reset();
         SCRATCH.with(|slot| slot.set(Some(s)));
         (result, hooks)
+    });
+    drop(stale_hooks);
+    out.ok_or_else(|| FreezeError {
+        type_name: String::new(),
+        path: String::new(),
+        reason: FreezeReason::ThreadExiting,
     })
 }
 
@@ -278,11 +300,11 @@ impl Walk<'_> {
         } else {
             match admitted {
                 Err(reason) => return Err(Stop::Refused(w, reason, self.path_to(label))),
-                Ok(true) => {
-                    let path = self.path_to(label);
-                    self.hooks.push((w, path));
-                }
-                Ok(false) => {}
+                // The path is built only if this hook fails (see
+                // `find_path`): building it here would cost the depth of
+                // the walk for every hooked object.
+                Ok(true) => self.hooks.push(w),
+                Ok(false) => self.saw_hook |= f & HAS_HOOK != 0,
             }
         }
         use std::sync::atomic::Ordering::Relaxed;
@@ -405,19 +427,25 @@ impl Walk<'_> {
 
     /// `root.children[3].cb`: the open DFS path plus the edge being taken.
     fn path_to(&self, label: u32) -> String {
-        let posts: Vec<&Frame> = self.stack.iter().filter(|f| f.post).collect();
-        let mut s = if self.nroots > 1 {
-            let root_label = posts.first().map_or(label, |f| f.label);
-            format!("roots[{root_label}]")
-        } else {
-            "root".to_string()
-        };
-        for (i, fr) in posts.iter().enumerate() {
-            let next = posts.get(i + 1).map_or(label, |f| f.label);
-            s.push_str(&edge_label(fr.ptr, next));
-        }
-        s
+        render_path(&self.stack, self.nroots, label)
     }
+}
+
+/// Renders the open DFS path of `stack` (its post-order frames) plus the
+/// edge `label` being taken from its top.
+fn render_path(stack: &[Frame], nroots: usize, label: u32) -> String {
+    let posts: Vec<&Frame> = stack.iter().filter(|f| f.post).collect();
+    let mut s = if nroots > 1 {
+        let root_label = posts.first().map_or(label, |f| f.label);
+        format!("roots[{root_label}]")
+    } else {
+        "root".to_string()
+    };
+    for (i, fr) in posts.iter().enumerate() {
+        let next = posts.get(i + 1).map_or(label, |f| f.label);
+        s.push_str(&edge_label(fr.ptr, next));
+    }
+    s
 }
 
 /// May `w` be frozen, and does a pre-freeze hook have to run first?
@@ -425,7 +453,7 @@ impl Walk<'_> {
 fn admit(w: ObjPtr, f: u32) -> Result<bool, FreezeReason> {
     match refusal(w, f) {
         Some(reason) => Err(reason),
-        None => Ok(needs_hook(w, f)),
+        None => Ok(crate::hooks::pending(w, f)),
     }
 }
 
@@ -453,34 +481,6 @@ pub(crate) fn default_status(b: &Body) -> Freezability {
         Body::Class(_) => Freezability::Explicit,
         Body::Module(_) => Freezability::No,
         _ => Freezability::Yes,
-    }
-}
-
-fn needs_hook(w: ObjPtr, f: u32) -> bool {
-    if let Body::Class(_) = w.body() {
-        // Settle the class's cached answer while it can still change.
-        crate::ops::class_has_hook(w);
-        // Unfreezable methods are swapped out (every time, not just once).
-        if crate::hooks::has_unfreezable_method(w) {
-            return true;
-        }
-    }
-    if f & HOOK_RAN != 0 {
-        return false;
-    }
-    if f & HAS_HOOK != 0 {
-        return true;
-    }
-    match w.body() {
-        Body::Instance(i) => crate::ops::class_has_hook(i.class),
-        Body::Module(m) => {
-            (f & STATUS_MASK) >> STATUS_SHIFT == Freezability::Proxy.bits()
-                // SAFETY: owning thread, no borrow live during the walk.
-                && unsafe { m.dict.get() }.is_some()
-        }
-        // SAFETY: owning thread, no borrow live during the walk.
-        Body::WeakRef(wr) => crate::hooks::weak_needs_hook(unsafe { wr.target.get() }),
-        _ => false,
     }
 }
 
@@ -581,32 +581,75 @@ fn edge_label(p: ObjPtr, k: u32) -> String {
                 }
             }
             Body::Local(l) => note(isobj(&l.factory), &|| ".factory".into()),
-            Body::WeakRef(_) => note(true, &|| "()".into()),
+            Body::WeakRef(w) => {
+                if matches!(w.target.get(), crate::body::WeakTarget::Strong(_)) {
+                    note(true, &|| "()".into());
+                }
+                note(isobj(w.callback.get()), &|| ".__callback__".into());
+            }
             Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) | Body::SharedField(_) => {}
         }
     }
     found.unwrap_or_else(|| format!(".<edge {k}>"))
 }
 
-fn run_hooks(hooks: Vec<(ObjPtr, String)>) -> Result<(), FreezeError> {
+fn run_hooks(
+    hooks: Vec<ObjPtr>,
+    roots: &[(u32, ObjPtr)],
+    nroots: usize,
+) -> Result<(), FreezeError> {
     // Count the hooked objects first: a hook may drop references to others.
-    let hooks: Vec<(Ref, String)> = hooks
-        .into_iter()
-        .map(|(p, path)| (Ref::from_borrowed(p), path))
-        .collect();
-    for (r, path) in hooks {
-        if r.ptr.is_frozen() {
-            continue;
-        }
-        let first = r.ptr.flags() & HOOK_RAN == 0;
-        r.ptr.set_flags(HOOK_RAN);
-        if let Err(e) = crate::hooks::run(&r, first) {
+    let hooks: Vec<Ref> = hooks.into_iter().map(Ref::from_borrowed).collect();
+    for r in hooks {
+        if let Err(reason) = crate::hooks::run(&r) {
             return Err(FreezeError {
                 type_name: describe_type(r.ptr),
-                path,
-                reason: FreezeReason::Hook(e.to_string()),
+                path: find_path(roots, nroots, r.ptr),
+                reason,
             });
         }
     }
     Ok(())
+}
+
+/// The path the freeze walk takes from the roots to `target`, found again
+/// by the same depth-first order (only when a hook failed, so the walk
+/// itself never spends time on paths). Hooks that ran before may have
+/// changed the graph; a target no longer reachable says so.
+fn find_path(roots: &[(u32, ObjPtr)], nroots: usize, target: ObjPtr) -> String {
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    for &(label, root) in roots {
+        stack.push(Frame {
+            ptr: root,
+            label,
+            post: false,
+        });
+        while let Some(fr) = stack.pop() {
+            if fr.post {
+                continue;
+            }
+            if fr.ptr == target {
+                return render_path(&stack, nroots, fr.label);
+            }
+            if fr.ptr.is_frozen() || !seen.insert(fr.ptr) {
+                continue;
+            }
+            stack.push(Frame { post: true, ..fr });
+            let start = stack.len();
+            let mut k = 0u32;
+            for_each_walk_child(fr.ptr, |c| {
+                if !c.is_frozen() {
+                    stack.push(Frame {
+                        ptr: c,
+                        label: k,
+                        post: false,
+                    });
+                }
+                k += 1;
+            });
+            stack[start..].reverse();
+        }
+    }
+    "(no longer reachable from the roots)".into()
 }

@@ -120,9 +120,10 @@ pub(crate) fn moved_to_frozen(n: usize) {
     FROZEN_LIVE.fetch_add(n as isize, Relaxed);
 }
 
-/// Runs `f` with this heap's container list (the freeze walk untracks).
-pub(crate) fn with_tracker<R>(f: impl FnOnce(&mut Tracker) -> R) -> R {
-    HEAP.with(|h| f(&mut h.tracker.borrow_mut()))
+/// Runs `f` with this heap's container list (the freeze walk untracks);
+/// `None` once the thread's heap is gone (thread teardown).
+pub(crate) fn with_tracker<R>(f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
+    HEAP.try_with(|h| f(&mut h.tracker.borrow_mut())).ok()
 }
 
 pub(crate) fn set_hook(p: ObjPtr, hook: Hook) {
@@ -207,6 +208,22 @@ pub fn collect() -> usize {
     if !entered {
         return 0;
     }
+    /// Ends the collection however it ends: a panic in user code reached
+    /// from a release (a hook capture's `Drop`) must not leave the heap
+    /// marked as collecting forever.
+    struct Finish;
+    impl Drop for Finish {
+        fn drop(&mut self) {
+            let _ = HEAP.try_with(|h| {
+                let mut t = h.tracker.borrow_mut();
+                t.compact();
+                let survivors = t.slots.len();
+                h.threshold.set((survivors * 2).max(MIN_THRESHOLD));
+                h.collecting.set(false);
+            });
+        }
+    }
+    let finish = Finish;
     let before = heap_live();
     let garbage = find_garbage();
     // Keep every garbage object alive while we cut its edges, so nothing is
@@ -228,19 +245,25 @@ pub fn collect() -> usize {
             unsafe { raw::set_tuple(p, Box::new([])) };
         }
     }
+    // Every release happens even if one of them panics (user code in a
+    // hook capture's `Drop`): the rest of the garbage is not leaked, and
+    // the first panic goes on after.
+    let mut panicked = None;
+    let mut release = |f: &mut dyn FnMut()| {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            panicked.get_or_insert(p);
+        }
+    };
     for s in cut {
-        raw::decref_slot(s);
+        release(&mut || raw::decref_slot(s));
     }
     for p in garbage {
-        raw::decref(p);
+        release(&mut || raw::decref(p));
     }
-    HEAP.with(|h| {
-        let mut t = h.tracker.borrow_mut();
-        t.compact();
-        let survivors = t.slots.len();
-        h.threshold.set((survivors * 2).max(MIN_THRESHOLD));
-        h.collecting.set(false);
-    });
+    drop(finish);
+    if let Some(p) = panicked {
+        std::panic::resume_unwind(p);
+    }
     before.saturating_sub(heap_live())
 }
 

@@ -1,14 +1,229 @@
-//! Pre-freeze hooks (PEP 795 `__pre_freeze__`) and the built-in ones:
-//! function detachment, weak reference strengthening, module proxying.
-//! They run between freeze walks, never during one.
+//! Pre-freeze hooks (PEP 795 `__pre_freeze__`) and the built-in steps:
+//! function detachment, weak reference strengthening, module proxying,
+//! stubbing `@unfreezable` methods. They run between freeze walks, never
+//! during one.
+//!
+//! Two kinds of work, kept apart so that neither can skip the other:
+//!
+//! * **User hooks** (an object's own hook, a class's `__pre_freeze__`) run
+//!   at most once per arming, and at most once per outermost `freeze` call
+//!   even if they re-arm themselves, so a freeze always terminates. Their
+//!   flags are consumed *before* they run: a hook that fails or panics has
+//!   still run.
+//! * **Built-in steps** are idempotent and decided by the object's state
+//!   (a weakref that is still weak, a `Proxy` module that still has its
+//!   dict, a function not yet detached, a class still holding an
+//!   `@unfreezable` method), never by a flag a user hook could leave
+//!   behind. They always run before the object freezes, and never on an
+//!   object that is already frozen (a hook may freeze its own object).
+
+use std::cell::RefCell;
+
+use rustc_hash::FxHashMap;
 
 use crate::body::{Body, WeakTarget};
-use crate::error::Error;
+use crate::error::{Error, FreezeReason};
 use crate::heap;
-use crate::ops::class_lookup;
-use crate::raw::{self, HAS_HOOK, HOOK_RAN};
+use crate::ops::{class_has_hook, class_lookup};
+use crate::raw::{self, ObjPtr, DETACHED, HAS_HOOK, HOOK_RAN, STATUS_MASK, STATUS_SHIFT};
+use crate::status::Freezability;
 use crate::sym::Sym;
 use crate::value::{Ref, Value};
+
+thread_local! {
+    /// The outermost `freeze` call on this thread: its nesting depth and
+    /// the objects whose user hooks ran in it (held, so that an address is
+    /// not reused by a new object while the call lasts).
+    static CALL: RefCell<(usize, FxHashMap<ObjPtr, Ref>)> = RefCell::new((0, FxHashMap::default()));
+}
+
+/// Marks one (possibly nested) `freeze` call; the outermost one forgets
+/// which user hooks ran when it ends, however it ends.
+pub(crate) struct CallScope(());
+
+impl CallScope {
+    pub(crate) fn enter() -> CallScope {
+        let _ = CALL.try_with(|c| c.borrow_mut().0 += 1);
+        CallScope(())
+    }
+}
+
+impl Drop for CallScope {
+    fn drop(&mut self) {
+        let done = CALL
+            .try_with(|c| {
+                let mut c = c.borrow_mut();
+                c.0 -= 1;
+                if c.0 == 0 {
+                    std::mem::take(&mut c.1)
+                } else {
+                    FxHashMap::default()
+                }
+            })
+            .unwrap_or_default();
+        // Dropping the handles may free objects (and run user code):
+        // outside the borrow.
+        drop(done);
+    }
+}
+
+fn ran_in_call(p: ObjPtr) -> bool {
+    CALL.try_with(|c| c.borrow().1.contains_key(&p))
+        .unwrap_or(true)
+}
+
+/// Whether the walk must stop for `w` (flags `f`) to run hooks first.
+#[inline]
+pub(crate) fn pending(w: ObjPtr, f: u32) -> bool {
+    builtin_pending(w, f) || user_pending(w, f)
+}
+
+/// A user hook is armed for `w` and has not run in this call.
+fn user_pending(w: ObjPtr, f: u32) -> bool {
+    let armed = f & HAS_HOOK != 0
+        || match w.body() {
+            Body::Instance(i) => f & HOOK_RAN == 0 && class_has_hook(i.class),
+            _ => false,
+        };
+    armed && !ran_in_call(w)
+}
+
+/// A built-in step still has work to do on `w` (decided by its state).
+fn builtin_pending(w: ObjPtr, f: u32) -> bool {
+    match w.body() {
+        Body::Class(_) => {
+            // Settle the class's cached answer while it can still change.
+            class_has_hook(w);
+            has_unfreezable_method(w)
+        }
+        Body::Module(m) => {
+            (f & STATUS_MASK) >> STATUS_SHIFT == Freezability::Proxy.bits()
+                // SAFETY: `w` is a mutable module on its owning thread (the
+                // walk only visits those) and no user code runs during a
+                // walk, so no mutable borrow of the payload is live.
+                && unsafe { m.dict.get() }.is_some()
+        }
+        Body::WeakRef(wr) => matches!(
+            // SAFETY: `w` is a mutable weakref on its owning thread, read
+            // during a walk: no mutable borrow of the payload is live.
+            unsafe { wr.target.get() },
+            WeakTarget::Local(_) | WeakTarget::Shared(_)
+        ),
+        Body::Function(fd) => {
+            f & DETACHED == 0
+                // SAFETY: `w` is a mutable function on its owning thread,
+                // read during a walk: no mutable borrow is live.
+                && unsafe { fd.captures.get() }.iter().any(|s| {
+                    s.obj()
+                        .is_some_and(|c| !c.is_frozen() && matches!(c.body(), Body::Cell(_)))
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Runs what the walk asked for on `r`: its user hooks if still pending in
+/// this call, then the built-in step unless a hook froze the object.
+/// A panicking user hook is reported as an error, with the graph
+/// consistent (the walk was rolled back before any hook ran).
+pub(crate) fn run(r: &Ref) -> Result<(), FreezeReason> {
+    let p = r.ptr;
+    if p.is_frozen() {
+        return Ok(());
+    }
+    if user_pending(p, p.flags()) {
+        let _ = CALL.try_with(|c| c.borrow_mut().1.insert(p, r.clone()));
+        let object_hook = if p.flags() & HAS_HOOK != 0 {
+            p.clear_flags(HAS_HOOK);
+            heap::take_hook(p)
+        } else {
+            None
+        };
+        let class_hook = match p.body() {
+            Body::Instance(i) if p.flags() & HOOK_RAN == 0 => {
+                p.set_flags(HOOK_RAN);
+                class_lookup(i.class, Sym::new("__pre_freeze__"))
+            }
+            _ => None,
+        };
+        let this = Value::Obj(r.clone());
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if let Some(h) = object_hook {
+                h(r)?;
+            }
+            if let Some(f) = class_hook {
+                Value::from_slot(f).call(&[this])?;
+            }
+            Ok::<(), Error>(())
+        }));
+        match ran {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(FreezeReason::Hook(e.to_string())),
+            Err(panic) => return Err(FreezeReason::HookPanicked(panic_message(&panic))),
+        }
+        if p.is_frozen() {
+            // The hook froze its own object; that freeze ran the built-in
+            // step already.
+            return Ok(());
+        }
+    }
+    run_builtin(r).map_err(|e| FreezeReason::Hook(e.to_string()))
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a non-string panic payload)".into()
+    }
+}
+
+/// The built-in step for `r`'s kind. Idempotent; nothing on a frozen
+/// object.
+fn run_builtin(r: &Ref) -> Result<(), Error> {
+    let p = r.ptr;
+    if p.is_frozen() || !builtin_pending(p, p.flags()) {
+        return Ok(());
+    }
+    match p.body() {
+        Body::Function(_) => detach(p),
+        Body::WeakRef(_) => crate::weak::strengthen(p),
+        Body::Module(_) => crate::modules::proxify(p)?,
+        Body::Class(_) => stub_unfreezable_methods(&Value::Obj(r.clone()))?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Function detachment: captured cells become fresh cells holding the same
+/// values, so the defining scope can still rebind its variables.
+fn detach(p: ObjPtr) {
+    let Body::Function(fd) = p.body() else {
+        return;
+    };
+    // SAFETY: `p` is a mutable function on its owning thread (checked by
+    // the caller); the borrow ends before anything is allocated.
+    let caps: Vec<Value> = unsafe { fd.captures.get() }
+        .iter()
+        .map(|s| Value::from_slot(*s))
+        .collect();
+    let fresh: Vec<raw::Slot> = caps
+        .iter()
+        .map(|c| match c.slot().obj() {
+            Some(q) if !q.is_frozen() && matches!(q.body(), Body::Cell(_)) => {
+                Value::cell(c.cell_get().unwrap_or_default()).into_slot()
+            }
+            _ => c.clone().into_slot(),
+        })
+        .collect();
+    // SAFETY: as above; no user code ran since the check (cell_get and
+    // allocation run none), so `p` is still mutable and unborrowed.
+    let old = unsafe { std::mem::replace(fd.captures.get_mut(), fresh) };
+    p.set_flags(DETACHED);
+    heap::drop_slots(old);
+}
 
 /// Attaches a pre-freeze hook to `obj`. It runs at most once, just before
 /// `obj` is frozen; it may mutate `obj` (and anything else), or return an
@@ -37,56 +252,6 @@ pub fn set_pre_freeze_hook(
     }
     heap::set_hook(p, Box::new(move |r: &Ref| hook(&Value::Obj(r.clone()))));
     p.set_flags(HAS_HOOK);
-    p.clear_flags(HOOK_RAN);
-    Ok(())
-}
-
-/// Runs the hooks that apply to `r`: user hooks only the `first` time,
-/// built-in steps (all idempotent) whenever asked.
-pub(crate) fn run(r: &Ref, first: bool) -> Result<(), Error> {
-    if first {
-        if let Some(h) = heap::take_hook(r.ptr) {
-            h(r)?;
-        }
-    }
-    let this = Value::Obj(r.clone());
-    match r.ptr.body() {
-        Body::Function(fd) => {
-            // Detach: captured cells become fresh cells holding the same
-            // values, so the defining scope can still rebind its variables.
-            // SAFETY: mutable function on its thread; the borrow ends before
-            // anything is allocated.
-            let caps: Vec<Value> = unsafe { fd.captures.get() }
-                .iter()
-                .map(|s| Value::from_slot(*s))
-                .collect();
-            let fresh: Vec<raw::Slot> = caps
-                .iter()
-                .map(|c| match c.slot().obj().map(|p| p.body()) {
-                    Some(Body::Cell(_)) if !c.slot().obj().is_some_and(|p| p.is_frozen()) => {
-                        Value::cell(c.cell_get().unwrap_or_default()).into_slot()
-                    }
-                    _ => c.clone().into_slot(),
-                })
-                .collect();
-            if r.ptr.is_frozen() {
-                heap::drop_slots(fresh);
-                return Ok(());
-            }
-            // SAFETY: as above.
-            let old = unsafe { std::mem::replace(fd.captures.get_mut(), fresh) };
-            heap::drop_slots(old);
-        }
-        Body::WeakRef(_) => crate::weak::strengthen(r.ptr),
-        Body::Module(_) => crate::modules::proxify(r.ptr)?,
-        Body::Class(_) => stub_unfreezable_methods(&this)?,
-        Body::Instance(i) if first => {
-            if let Some(f) = class_lookup(i.class, Sym::new("__pre_freeze__")) {
-                Value::from_slot(f).call(&[this])?;
-            }
-        }
-        _ => {}
-    }
     Ok(())
 }
 
@@ -134,9 +299,4 @@ fn stub_unfreezable_methods(cls: &Value) -> Result<(), Error> {
         cls.setattr(n.as_str(), stub)?;
     }
     Ok(())
-}
-
-/// Whether a weak target needs strengthening (used by the walk).
-pub(crate) fn weak_needs_hook(t: &WeakTarget) -> bool {
-    matches!(t, WeakTarget::Local(_) | WeakTarget::Shared(_))
 }

@@ -63,7 +63,7 @@ pub use escape::clear_interpreter_locals;
 pub use freeze::{freeze, is_frozen};
 pub use heap::{collect, frozen_live, heap_live, tracked_containers, GcPause};
 pub use hooks::set_pre_freeze_hook;
-pub use modules::{import, register_module, ModuleInit};
+pub use modules::{clear_modules, import, register_module, ModuleInit};
 pub use pickle::{pickle, unpickle};
 pub use registry::{clear_local_classes, lookup_class, register_class, register_function};
 pub use status::Freezability;
@@ -71,7 +71,7 @@ pub use status_api::{
     disabled, effective_freezable, freezable, frozen, get_freezable, set_freezable, unfreezable,
     unset_freezable, Disabled,
 };
-pub use sym::Sym;
+pub use sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
 pub use traverse::traverse;
 pub use value::{Call, Frozen, NativeFn, Ref, Value};
 pub use view::View;

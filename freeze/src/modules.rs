@@ -59,26 +59,45 @@ pub fn import(name: &str) -> Result<Value, Error> {
             "no module named '{name}' in this worker"
         )));
     };
+    // Registered before init runs, as Python's `sys.modules` is: a
+    // circular import finds the module half-built instead of recursing.
     let m = Value::module(name);
-    init(&m)?;
-    // An init that froze its module as a proxy has already registered the
-    // module's state (see `proxify`): use that, never the proxy itself,
-    // which would resolve to itself.
-    if let Some(state) = MODULES.with(|ms| ms.borrow().get(&sym).cloned()) {
-        return Ok(state);
+    MODULES.with(|ms| ms.borrow_mut().insert(sym, m.clone()));
+    if let Err(e) = init(&m) {
+        let gone = MODULES.try_with(|ms| ms.borrow_mut().remove(&sym));
+        drop(gone);
+        return Err(e);
     }
-    let is_proxy = match m.slot().obj().map(|p| p.body()) {
-        // SAFETY: `m` is this thread's (or frozen); no borrow is live.
-        Some(Body::Module(md)) => unsafe { md.dict.get() }.is_none(),
-        _ => false,
-    };
-    if is_proxy {
+    // An init that froze its module as a proxy has replaced the entry
+    // with the module's state (see `proxify`): use that, never the proxy
+    // itself, which would resolve to itself.
+    let state = MODULES.with(|ms| ms.borrow().get(&sym).cloned());
+    let state = state.unwrap_or(m);
+    if is_proxy(&state) {
+        let gone = MODULES.try_with(|ms| ms.borrow_mut().remove(&sym));
+        drop(gone);
         return Err(Error::Other(format!(
             "module '{name}': its init left only a proxy behind"
         )));
     }
-    MODULES.with(|ms| ms.borrow_mut().insert(sym, m.clone()));
-    Ok(m)
+    Ok(state)
+}
+
+fn is_proxy(m: &Value) -> bool {
+    match m.slot().obj().map(|p| p.body()) {
+        // SAFETY: `m` is this thread's (or frozen); no borrow is live.
+        Some(Body::Module(md)) => unsafe { md.dict.get() }.is_none(),
+        _ => false,
+    }
+}
+
+/// Forgets this worker's imported modules (workers call it when they
+/// finish, so module state dies with the worker's heap).
+pub fn clear_modules() {
+    let mods = MODULES
+        .try_with(|m| std::mem::take(&mut *m.borrow_mut()))
+        .unwrap_or_default();
+    drop(mods);
 }
 
 fn current(p: ObjPtr) -> Result<Value, Error> {
@@ -137,6 +156,9 @@ pub(crate) fn proxify(p: ObjPtr) -> Result<(), Error> {
     let Body::Module(md) = p.body() else {
         return Ok(());
     };
+    if p.is_frozen() {
+        return Ok(());
+    }
     // SAFETY: mutable module on its owning thread; no borrow live.
     let Some(state) = (unsafe { md.dict.get_mut().take() }) else {
         return Ok(());

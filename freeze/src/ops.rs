@@ -157,21 +157,13 @@ impl Value {
         captures: Vec<Value>,
         defaults: Vec<Value>,
     ) -> Value {
-        let has_cells = captures
-            .iter()
-            .any(|c| matches!(c.slot().obj().map(|p| p.body()), Some(Body::Cell(_))));
-        let v = new_obj(Body::Function(Box::new(FunctionData {
+        new_obj(Body::Function(Box::new(FunctionData {
             name: Sym::new(name),
             code,
             arity,
             captures: Payload::new(slots(captures)),
             defaults: Payload::new(slots(defaults)),
-        })));
-        if has_cells {
-            // Built-in pre-freeze hook: detach (snapshot) captured cells.
-            v.slot().obj().expect("object").set_flags(raw::HAS_HOOK);
-        }
-        v
+        })))
     }
 
     fn obj(&self, expected: &'static str) -> Result<ObjPtr, Error> {

@@ -53,6 +53,11 @@ pub(crate) const MARK: u32 = 1 << 8;
 pub(crate) const TRACKED: u32 = 1 << 9;
 /// Weak references point here.
 pub(crate) const HAS_WEAK: u32 = 1 << 10;
+/// Function: its captured cells were detached (the built-in step ran).
+pub(crate) const DETACHED: u32 = 1 << 11;
+/// Frozen: nothing reachable from here (not counting the contents of
+/// shared fields) is a shared field; set lazily by shared-field stores.
+pub(crate) const NO_FIELDS: u32 = 1 << 15;
 /// Freezability status lives in bits 12..15 (0 = unset).
 pub(crate) const STATUS_SHIFT: u32 = 12;
 pub(crate) const STATUS_MASK: u32 = 0b111 << STATUS_SHIFT;
@@ -409,6 +414,9 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
     for m in &members {
         if m.flags() & HAS_WEAK != 0 {
             crate::weak::referent_died(*m);
+        }
+        if let Body::WeakRef(_) = m.body() {
+            crate::weak::frozen_weakref_freed(*m);
         }
     }
     heap::frozen_freed(members.len());

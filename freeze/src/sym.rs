@@ -22,6 +22,14 @@ fn table() -> &'static Mutex<FxHashMap<&'static str, Sym>> {
     T.get_or_init(Default::default)
 }
 
+/// How many names unpickled streams may add to the process, in all.
+pub const UNTRUSTED_NAME_BUDGET: usize = 65_536;
+/// How many bytes of names unpickled streams may add to the process.
+pub const UNTRUSTED_NAME_BYTES: usize = 4 << 20;
+
+/// Names and bytes minted from untrusted input so far.
+static MINTED: Mutex<(usize, usize)> = Mutex::new((0, 0));
+
 thread_local! {
     static CACHE: RefCell<FxHashMap<&'static str, Sym>> = RefCell::new(FxHashMap::default());
 }
@@ -47,6 +55,34 @@ impl Sym {
         };
         let _ = CACHE.try_with(|c| c.borrow_mut().insert(&s.0.name, s));
         s
+    }
+
+    /// Interns a name read from untrusted bytes (an unpickled stream).
+    /// Names are never freed, so names new to the process are minted from
+    /// a process-wide budget ([`UNTRUSTED_NAME_BUDGET`] names,
+    /// [`UNTRUSTED_NAME_BYTES`] bytes): hostile streams cannot grow memory
+    /// for good beyond it. Names already known cost nothing.
+    pub(crate) fn from_untrusted(name: &str) -> Result<Sym, crate::error::Error> {
+        if let Ok(Some(s)) = CACHE.try_with(|c| c.borrow().get(name).copied()) {
+            return Ok(s);
+        }
+        let mut t = table().lock();
+        if let Some(s) = t.get(name) {
+            return Ok(*s);
+        }
+        let minted = &mut *MINTED.lock();
+        if minted.0 >= UNTRUSTED_NAME_BUDGET || minted.1 + name.len() > UNTRUSTED_NAME_BYTES {
+            return Err(crate::error::Error::Other(format!(
+                "too many distinct names from untrusted bytes (the process keeps at most \
+                 {UNTRUSTED_NAME_BUDGET} names, {UNTRUSTED_NAME_BYTES} bytes, minted by unpickle)"
+            )));
+        }
+        minted.0 += 1;
+        minted.1 += name.len();
+        let interned: &'static Interned = Box::leak(Box::new(Interned { name: name.into() }));
+        let s = Sym(interned);
+        t.insert(&interned.name, s);
+        Ok(s)
     }
 
     /// The name as a string.

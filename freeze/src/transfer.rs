@@ -646,6 +646,7 @@ impl Builder {
             return Err(bad("an op only a same-process copy may use"));
         }
         match op {
+            Op::Name(s) if self.from_bytes => self.names.push(Sym::from_untrusted(s)?),
             Op::Name(s) => self.names.push(Sym::new(s)),
             Op::Str(s) => self.push(Value::str(s), Kind::Done),
             Op::Strs(b) => {
@@ -745,10 +746,6 @@ impl Builder {
                     })),
                     Kind::Function,
                 );
-                // Built-in pre-freeze hook: detach captured cells.
-                if let Some(p) = self.objs.last().and_then(|v| v.slot().obj()) {
-                    p.set_flags(raw::HAS_HOOK);
-                }
             }
             Op::OpenClass {
                 name,

@@ -221,14 +221,9 @@ impl Value {
     /// [`is_frozen`](crate::is_frozen)). A mutable object is refused (use
     /// the pickle or copy path for those).
     pub fn share(&self) -> Result<Frozen, Error> {
-        match self {
-            Value::Obj(r) if !crate::freeze::is_frozen(self) => {
-                Err(Error::NotFrozen(r.type_name()))
-            }
-            v => Ok(Frozen {
-                slot: v.clone().into_slot(),
-            }),
-        }
+        Ok(Frozen {
+            slot: crate::escape::frozen_slot(self.clone())?,
+        })
     }
 
     /// Like [`share`](Value::share) but consumes the value, handing it back

@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 
 use crate::body::{Body, WeakData, WeakTarget};
 use crate::error::Error;
-use crate::raw::{self, ObjPtr, Payload, HAS_WEAK};
+use crate::raw::{self, ObjPtr, Payload, Slot, HAS_WEAK};
 use crate::value::{Ref, Value};
 
 #[derive(Default)]
@@ -38,14 +38,46 @@ fn shared() -> &'static Mutex<Shared> {
     S.get_or_init(Default::default)
 }
 
-thread_local! {
-    /// referent -> weak reference objects (both on this thread)
-    static LOCAL: RefCell<FxHashMap<ObjPtr, Vec<ObjPtr>>> = RefCell::new(FxHashMap::default());
-    /// weakref object -> callback, for this thread's weak references
-    static CALLBACKS: RefCell<FxHashMap<ObjPtr, Value>> = RefCell::new(FxHashMap::default());
+/// This thread's weak-reference bookkeeping, in one thread-local so that
+/// its teardown is one step (see `Drop`).
+#[derive(Default)]
+struct Local {
+    /// referent -> weak reference objects (both mutable, on this thread)
+    by_referent: FxHashMap<ObjPtr, Vec<ObjPtr>>,
     /// token -> weakref object, for callbacks on frozen referents
-    static TOKENS: RefCell<FxHashMap<u64, ObjPtr>> = RefCell::new(FxHashMap::default());
-    static DUE_LOCAL: RefCell<Vec<(Value, Value)>> = const { RefCell::new(Vec::new()) };
+    tokens: FxHashMap<u64, ObjPtr>,
+    /// callbacks due (callback, weakref) after their referent died here
+    due: Vec<(Value, Value)>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = RefCell::new(Local::default());
+}
+
+/// Thread teardown: other thread-locals' destructors (the user's included)
+/// may still free referents or read weakrefs after this table is gone, so
+/// every weakref still registered dies now (`weak_get` says `None`), no
+/// new weakref to a mutable object can be registered (creation fails),
+/// and this thread's callback tokens leave the process-wide table, so no
+/// other thread queues callbacks for a thread that will never run them.
+impl Drop for Local {
+    fn drop(&mut self) {
+        for (_, ws) in self.by_referent.drain() {
+            for w in ws {
+                set_target(w, WeakTarget::Dead);
+            }
+        }
+        if !self.tokens.is_empty() {
+            let me = std::thread::current().id();
+            let mut s = shared().lock();
+            for tok in self.tokens.keys() {
+                s.owners.remove(tok);
+            }
+            s.due.remove(&me);
+        }
+        // `due` drops its callbacks and weakrefs here; freeing them only
+        // reaches the free loop, which tolerates a missing table.
+    }
 }
 
 impl Value {
@@ -61,13 +93,16 @@ impl Value {
             expected: "an object",
             found: target.type_name(),
         })?;
+        let has_cb = callback.is_some();
+        if !p.is_frozen() && LOCAL.try_with(|_| ()).is_err() {
+            return Err(Error::Other(
+                "cannot make a weak reference: this thread is exiting".into(),
+            ));
+        }
         let w = raw::alloc(Body::WeakRef(Box::new(WeakData {
             target: Payload::new(WeakTarget::Dead),
+            callback: Payload::new(callback.map_or(Slot::None, Value::into_slot)),
         })));
-        let has_cb = callback.is_some();
-        if let Some(cb) = callback {
-            CALLBACKS.with(|c| c.borrow_mut().insert(w, cb));
-        }
         if p.is_frozen() {
             let tok = register_shared(p, w, has_cb);
             // Mark after registering; the flag is only read when the SCC
@@ -77,7 +112,7 @@ impl Value {
             set_target(w, WeakTarget::Shared(tok));
         } else {
             p.set_flags(HAS_WEAK);
-            LOCAL.with(|l| l.borrow_mut().entry(p).or_default().push(w));
+            LOCAL.with(|l| l.borrow_mut().by_referent.entry(p).or_default().push(w));
             set_target(w, WeakTarget::Local(p));
         }
         Ok(Value::Obj(Ref::from_owned(w)))
@@ -147,11 +182,10 @@ fn upgrade(tok: u64) -> Option<ObjPtr> {
 /// The `__pre_freeze__` of a weakref: become a strong reference. A strong
 /// reference has no callback: its referent can no longer die first.
 pub(crate) fn strengthen(w: ObjPtr) {
-    let cb = CALLBACKS
-        .try_with(|c| c.borrow_mut().remove(&w))
-        .ok()
-        .flatten();
-    drop(cb);
+    if w.is_frozen() {
+        return;
+    }
+    drop(Value::from_slot_owned(take_callback(w)));
     match t_of(w) {
         WeakTarget::Local(p) => {
             raw::incref(p);
@@ -170,9 +204,27 @@ pub(crate) fn strengthen(w: ObjPtr) {
     }
 }
 
+/// Takes the (counted) callback out of mutable weakref `w`.
+fn take_callback(w: ObjPtr) -> Slot {
+    let Body::WeakRef(wd) = w.body() else {
+        unreachable!("weakrefs only")
+    };
+    // SAFETY: `w` is a mutable weakref on its owning thread (callers check
+    // or own it) and no other borrow of its payload is live.
+    unsafe { std::mem::replace(wd.callback.get_mut(), Slot::None) }
+}
+
+fn has_callback(w: ObjPtr) -> bool {
+    let Body::WeakRef(wd) = w.body() else {
+        unreachable!("weakrefs only")
+    };
+    // SAFETY: as in `t_of`.
+    matches!(unsafe { wd.callback.get() }, Slot::Obj(_))
+}
+
 fn unlink_local(p: ObjPtr, w: ObjPtr) {
     let _ = LOCAL.try_with(|l| {
-        let mut l = l.borrow_mut();
+        let l = &mut l.borrow_mut().by_referent;
         if let Some(v) = l.get_mut(&p) {
             v.retain(|x| *x != w);
             if v.is_empty() {
@@ -193,7 +245,8 @@ fn forget_token(tok: u64) {
         }
     }
     s.owners.remove(&tok);
-    let _ = TOKENS.try_with(|t| t.borrow_mut().remove(&tok));
+    drop(s);
+    let _ = LOCAL.try_with(|l| l.borrow_mut().tokens.remove(&tok));
 }
 
 /// `p` was frozen: its weak references, registered in this thread's table,
@@ -201,8 +254,7 @@ fn forget_token(tok: u64) {
 /// thread), keeping their callbacks with this thread.
 pub(crate) fn referent_froze(p: ObjPtr) {
     for w in take_local(p) {
-        let has_cb = CALLBACKS.with(|c| c.borrow().contains_key(&w));
-        let tok = register_shared(p, w, has_cb);
+        let tok = register_shared(p, w, has_callback(w));
         set_target(w, WeakTarget::Shared(tok));
     }
 }
@@ -222,7 +274,7 @@ fn register_shared(p: ObjPtr, w: ObjPtr, has_cb: bool) -> u64 {
         tok
     };
     if has_cb {
-        TOKENS.with(|t| t.borrow_mut().insert(tok, w));
+        let _ = LOCAL.try_with(|l| l.borrow_mut().tokens.insert(tok, w));
     }
     tok
 }
@@ -230,24 +282,29 @@ fn register_shared(p: ObjPtr, w: ObjPtr, has_cb: bool) -> u64 {
 /// This thread's weak references to mutable `p`, taken out of its table.
 fn take_local(p: ObjPtr) -> Vec<ObjPtr> {
     LOCAL
-        .try_with(|l| l.borrow_mut().remove(&p))
+        .try_with(|l| l.borrow_mut().by_referent.remove(&p))
         .ok()
         .flatten()
         .unwrap_or_default()
 }
 
-/// A weakref object is being freed.
+/// A mutable weakref object is being freed on its thread (its callback
+/// is an ordinary edge, released by the free loop).
 pub(crate) fn weakref_freed(w: ObjPtr) {
     match t_of(w) {
         WeakTarget::Local(p) => unlink_local(p, w),
         WeakTarget::Shared(tok) => forget_token(tok),
         _ => {}
     }
-    let cb = CALLBACKS
-        .try_with(|c| c.borrow_mut().remove(&w))
-        .ok()
-        .flatten();
-    drop(cb);
+}
+
+/// A frozen weakref is being freed, on any thread. Freezing strengthened
+/// it, so it holds no table entry; nothing to do but check that.
+pub(crate) fn frozen_weakref_freed(w: ObjPtr) {
+    debug_assert!(
+        matches!(t_of(w), WeakTarget::Strong(_) | WeakTarget::Dead),
+        "a frozen weakref was never strengthened"
+    );
 }
 
 /// The referent `p` is being freed (on its owner thread if mutable, on
@@ -265,14 +322,13 @@ pub(crate) fn referent_died(p: ObjPtr) {
     }
     for w in take_local(p) {
         set_target(w, WeakTarget::Dead);
-        if let Some(cb) = CALLBACKS
-            .try_with(|c| c.borrow_mut().remove(&w))
-            .ok()
-            .flatten()
-        {
+        let cb = take_callback(w);
+        if let Slot::Obj(_) = cb {
             raw::incref(w);
-            let _ =
-                DUE_LOCAL.try_with(|d| d.borrow_mut().push((cb, Value::Obj(Ref::from_owned(w)))));
+            let due = (Value::from_slot_owned(cb), Value::Obj(Ref::from_owned(w)));
+            // Weakrefs to mutable objects exist only while the table
+            // does (see `Local`'s teardown), so this always queues.
+            let _ = LOCAL.try_with(|l| l.borrow_mut().due.push(due));
         }
     }
 }
@@ -281,15 +337,21 @@ pub(crate) fn referent_died(p: ObjPtr) {
 /// frozen referents, on any thread). Returns how many ran; the first error
 /// is returned after all have run.
 pub fn run_weak_callbacks() -> Result<usize, Error> {
-    let mut calls: Vec<(Value, Value)> = DUE_LOCAL.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    let Ok(mut calls) = LOCAL.try_with(|l| std::mem::take(&mut l.borrow_mut().due)) else {
+        return Ok(0);
+    };
     let me = std::thread::current().id();
     let toks = shared().lock().due.remove(&me).unwrap_or_default();
     for tok in toks {
-        let w = TOKENS.with(|t| t.borrow_mut().remove(&tok));
+        let w = LOCAL.with(|l| l.borrow_mut().tokens.remove(&tok));
         shared().lock().owners.remove(&tok);
         if let Some(w) = w {
-            if let Some(cb) = CALLBACKS.with(|c| c.borrow_mut().remove(&w)) {
-                calls.push((cb, Value::Obj(Ref::from_borrowed(w))));
+            let cb = take_callback(w);
+            if let Slot::Obj(_) = cb {
+                calls.push((
+                    Value::from_slot_owned(cb),
+                    Value::Obj(Ref::from_borrowed(w)),
+                ));
             }
         }
     }

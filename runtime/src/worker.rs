@@ -10,7 +10,8 @@ use std::thread::JoinHandle;
 use crossbeam_channel as cb;
 use parking_lot::Mutex;
 use permafrost_freeze::{
-    clear_interpreter_locals, clear_local_classes, collect, heap_live, run_weak_callbacks, Value,
+    clear_interpreter_locals, clear_local_classes, clear_modules, collect, heap_live,
+    run_weak_callbacks, Value,
 };
 
 use crate::channel::{self, Receiver, Sender};
@@ -383,6 +384,7 @@ fn clean_heap() -> usize {
         let ran = run_weak_callbacks().unwrap_or(1);
         clear_interpreter_locals();
         clear_local_classes();
+        clear_modules();
         let freed = collect();
         if ran == 0 && freed == 0 {
             break;
