@@ -161,6 +161,21 @@ pub fn tracked_containers() -> usize {
     })
 }
 
+/// The containers on this heap's list (for the invariant checker).
+pub(crate) fn tracked_set() -> rustc_hash::FxHashSet<ObjPtr> {
+    HEAP.try_with(|h| {
+        let t = h.tracker.borrow();
+        t.slots
+            .iter()
+            .filter(|p| !p.is_null())
+            // SAFETY: non-null entries are live tracked objects of this
+            // heap (freeing and freezing untrack them first).
+            .map(|p| ObjPtr(unsafe { std::ptr::NonNull::new_unchecked(*p) }))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// Keeps the automatic cycle collector from running while alive (bulk
 /// builders use it; an explicit [`collect`] still runs).
 pub struct GcPause(());

@@ -33,6 +33,7 @@
 //! ```
 
 mod body;
+mod check;
 mod copy;
 mod error;
 mod escape;
@@ -57,6 +58,7 @@ mod value;
 mod view;
 mod weak;
 
+pub use check::{check_invariants, check_invariants_exact, Census, InvariantViolation};
 pub use copy::{deep_copy, Detached};
 pub use error::{Error, FreezeError, FreezeReason};
 pub use escape::clear_interpreter_locals;

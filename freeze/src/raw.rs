@@ -178,6 +178,13 @@ impl ObjPtr {
         }
     }
 
+    /// The count word: the object's count (mutable), its SCC's (frozen
+    /// representative), unused (other frozen members).
+    #[inline]
+    pub(crate) fn count(&self) -> usize {
+        self.header().rc.load(Relaxed)
+    }
+
     #[inline]
     pub(crate) fn addr(&self) -> usize {
         self.0.as_ptr() as usize

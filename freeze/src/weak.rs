@@ -364,3 +364,97 @@ pub fn run_weak_callbacks() -> Result<usize, Error> {
     }
     first_err.map_or(Ok(n), Err)
 }
+
+/// A weakref's state, for the invariant checker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WeakState {
+    Dead,
+    Local(ObjPtr),
+    Shared(u64),
+    Strong,
+}
+
+/// The state of weakref `w` and whether it holds a callback.
+pub(crate) fn state_of(w: ObjPtr) -> (WeakState, bool) {
+    let st = match t_of(w) {
+        WeakTarget::Dead => WeakState::Dead,
+        WeakTarget::Local(p) => WeakState::Local(p),
+        WeakTarget::Shared(t) => WeakState::Shared(t),
+        WeakTarget::Strong(_) => WeakState::Strong,
+    };
+    (st, has_callback(w))
+}
+
+/// Whether `w` is registered in this thread's table under `referent`.
+pub(crate) fn registered_local(referent: ObjPtr, w: ObjPtr) -> bool {
+    LOCAL
+        .try_with(|l| {
+            l.borrow()
+                .by_referent
+                .get(&referent)
+                .is_some_and(|ws| ws.contains(&w))
+        })
+        .unwrap_or(false)
+}
+
+/// Checks this thread's weak table and the process-wide one: every
+/// registered weakref is live (on this heap's container list `tracked`),
+/// mutable, and points back where it is registered; every live token names
+/// a frozen referent marked `HAS_WEAK`. Returns how many entries it saw.
+pub(crate) fn check_tables(tracked: &rustc_hash::FxHashSet<ObjPtr>) -> Result<usize, String> {
+    let mut n = 0;
+    let local = LOCAL.try_with(|l| {
+        let l = l.borrow();
+        for (&p, ws) in &l.by_referent {
+            if p.is_frozen() || p.flags() & HAS_WEAK == 0 {
+                return Err(format!(
+                    "weak table lists {p:?}, not a mutable weak referent"
+                ));
+            }
+            for &w in ws {
+                n += 1;
+                if !tracked.contains(&w) || w.is_frozen() {
+                    return Err(format!(
+                        "weak table holds {w:?}, not a live mutable weakref"
+                    ));
+                }
+                if !matches!(t_of(w), WeakTarget::Local(q) if q == p) {
+                    return Err(format!("weakref {w:?} does not point at {p:?}"));
+                }
+            }
+        }
+        for (&tok, &w) in &l.tokens {
+            n += 1;
+            if !tracked.contains(&w) || w.is_frozen() {
+                return Err(format!(
+                    "callback token {tok} holds {w:?}, not a live weakref"
+                ));
+            }
+            if !matches!(t_of(w), WeakTarget::Shared(t) if t == tok) {
+                return Err(format!("weakref {w:?} does not hold token {tok}"));
+            }
+        }
+        Ok(())
+    });
+    if let Ok(r) = local {
+        r?;
+    }
+    let s = shared().lock();
+    for (&tok, addr) in &s.targets {
+        n += 1;
+        let Some(addr) = *addr else { continue };
+        let Some(nn) = std::ptr::NonNull::new(addr as *mut raw::ObjBox) else {
+            return Err(format!("token {tok} names a null referent"));
+        };
+        let p = ObjPtr(nn);
+        if !p.is_frozen() || p.flags() & HAS_WEAK == 0 {
+            return Err(format!(
+                "token {tok} names {p:?}, not a frozen weak referent"
+            ));
+        }
+        if !s.by_referent.get(&addr).is_some_and(|v| v.contains(&tok)) {
+            return Err(format!("token {tok} is missing from its referent's list"));
+        }
+    }
+    Ok(n)
+}

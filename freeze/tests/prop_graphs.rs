@@ -4,7 +4,8 @@
 //! graph frozen beforehand. A model computes what must freeze; the tests
 //! check that freeze is all-or-nothing, that error paths lead to a refused
 //! object, and that dropping everything returns the live counts to where
-//! they started.
+//! they started. After every freeze the invariant checker verifies the
+//! keystone and every count exactly.
 //!
 //! `frozen_live()` is process-global, so every test holds [`LOCK`].
 
@@ -384,6 +385,11 @@ fn check_main(
     let c0 = counts();
     let want = s.model_freeze(&s.roots, &frozen);
     let got = freeze(&roots);
+    // The handles in `nodes` are the only references from outside.
+    let all: Vec<&Value> = nodes.iter().collect();
+    if let Err(e) = check_invariants_exact(&all) {
+        return Err(TestCaseError::fail(format!("after freeze ({got:?}): {e}")));
+    }
     let ok = match (want, got) {
         (Some(set), Ok(())) => {
             prop_assert_eq!(c0.heap - heap_live(), set.len(), "heap count moved");

@@ -255,3 +255,26 @@ fn worker_threads_carry_their_names() {
     assert_eq!(thread.as_deref(), Some("named-worker"));
     assert_eq!(ctx, "named-worker");
 }
+
+fn init_cfg(m: &Value) -> Result<(), permafrost_freeze::Error> {
+    m.setattr("threads", Value::Int(8))?;
+    m.setattr("names", Value::list(vec![Value::from("a")]))
+}
+
+/// Issue 10, finding 8: a worker's imported modules die with its heap.
+#[test]
+fn f8_a_worker_that_imports_a_module_reports_nothing_live() {
+    let _g = lock();
+    permafrost_freeze::register_module("f8_cfg", init_cfg);
+    let rt = Runtime::new();
+    let w = rt.spawn("importer", |_ctx| {
+        let cfg = permafrost_freeze::import("f8_cfg").unwrap();
+        cfg.getattr("threads").unwrap().as_int()
+    });
+    let joined = w.join_report();
+    assert_eq!(joined.result.unwrap(), Some(8));
+    assert_eq!(
+        joined.report.heap_live, 0,
+        "module state outlived the worker"
+    );
+}

@@ -1,0 +1,217 @@
+//! The keystone, checked: walks everything reachable from given roots and
+//! verifies the invariants the unsafe core relies on (docs/design.md lists
+//! them). Used by the property tests, the fuzz targets and after every
+//! hook test; cheap enough for users who want to check their own graphs.
+//!
+//! ```
+//! use permafrost_freeze::{check_invariants_exact, freeze, Value};
+//! let a = Value::list(vec![]);
+//! let b = Value::list(vec![a.clone()]);
+//! a.append(b.clone()).unwrap(); // a cycle
+//! drop(b);
+//! freeze(&[&a]).unwrap();
+//! let census = check_invariants_exact(&[&a]).unwrap();
+//! assert_eq!((census.objects, census.frozen, census.sccs), (2, 2, 1));
+//! ```
+
+use std::fmt;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::body::Body;
+use crate::heap;
+use crate::raw::{ObjPtr, COMPLETE, FORWARD, MARK, ROOT, VISITED};
+use crate::value::Value;
+use crate::weak::{self, WeakState};
+
+/// What a successful check saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Census {
+    /// Objects reachable from the roots.
+    pub objects: usize,
+    /// Of those, frozen.
+    pub frozen: usize,
+    /// Frozen strongly connected components among them.
+    pub sccs: usize,
+    /// Entries of this thread's and the process's weak tables checked.
+    pub weak_entries: usize,
+}
+
+/// An invariant that does not hold: a bug in this crate (or memory
+/// corruption), never a user error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvariantViolation(pub String);
+
+impl fmt::Display for InvariantViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invariant violated: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvariantViolation {}
+
+/// Checks the invariants over everything reachable from `roots` and this
+/// thread's weak tables; counts are checked as lower bounds (other handles
+/// may exist).
+///
+/// * no frozen object has an edge to a mutable one, and a shared field
+///   holds only frozen values;
+/// * every frozen object forwards to a representative that is frozen, not
+///   forwarding, and reaches every member of its SCC through members (the
+///   free loop relies on it); every count is positive and at least the
+///   references from outside its SCC;
+/// * no walk scratch bit (visited, complete, root, mark) is left set on a
+///   mutable object (root and mark on a frozen one); a
+///   mutable container is on its heap's container list, a frozen one is
+///   not;
+/// * a frozen weakref is strong or dead and has no callback; the weak
+///   tables hold only live slots: each registered weakref is live, mutable
+///   and points back at the referent it is registered under.
+pub fn check_invariants(roots: &[&Value]) -> Result<Census, InvariantViolation> {
+    check(roots, false)
+}
+
+/// [`check_invariants`], with exact counts: the given roots (each as many
+/// times as it is passed) must be the only references into the graph from
+/// outside it.
+pub fn check_invariants_exact(roots: &[&Value]) -> Result<Census, InvariantViolation> {
+    check(roots, true)
+}
+
+fn bad(msg: String) -> Result<Census, InvariantViolation> {
+    Err(InvariantViolation(msg))
+}
+
+fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
+    let mut census = Census::default();
+    let mut seen: FxHashSet<ObjPtr> = FxHashSet::default();
+    let mut order: Vec<ObjPtr> = Vec::new();
+    let mut stack: Vec<ObjPtr> = roots.iter().filter_map(|v| v.slot().obj()).collect();
+    // Handles from outside: one per root passed.
+    let mut incoming: FxHashMap<ObjPtr, usize> = FxHashMap::default();
+    for r in &stack {
+        *incoming.entry(r.rep()).or_default() += 1;
+    }
+    while let Some(p) = stack.pop() {
+        if !seen.insert(p) {
+            continue;
+        }
+        order.push(p);
+        if p.is_frozen() && p.flags() & FORWARD != 0 {
+            stack.push(p.rep());
+        }
+        p.body().for_each_owned_child(|c| stack.push(c));
+    }
+    let tracked = heap::tracked_set();
+    for &p in &order {
+        let f = p.flags();
+        let kind = p.body().type_name();
+        let frozen = p.is_frozen();
+        // A frozen object keeps VISITED | COMPLETE from its walk; on a
+        // mutable one any walk bit is a walk that did not clean up.
+        let scratch = if frozen {
+            ROOT | MARK
+        } else {
+            VISITED | COMPLETE | FORWARD | ROOT | MARK
+        };
+        if f & scratch != 0 {
+            return bad(format!("{kind} at {p:?} has walk bits {f:#x} left set"));
+        }
+        if frozen {
+            census.frozen += 1;
+            if tracked.contains(&p) {
+                return bad(format!("frozen {kind} at {p:?} is on a container list"));
+            }
+            let rep = p.rep();
+            if !rep.is_frozen() || rep.flags() & FORWARD != 0 {
+                return bad(format!(
+                    "frozen {kind} at {p:?} forwards to a non-representative"
+                ));
+            }
+            if let Body::WeakRef(_) = p.body() {
+                let (state, has_cb) = weak::state_of(p);
+                if !matches!(state, WeakState::Strong | WeakState::Dead) || has_cb {
+                    return bad(format!("frozen weakref at {p:?} is still weak ({state:?})"));
+                }
+            }
+        } else {
+            if p.body().can_have_children() && !tracked.contains(&p) {
+                return bad(format!(
+                    "mutable {kind} at {p:?} is not on its container list"
+                ));
+            }
+            if let Body::WeakRef(_) = p.body() {
+                if let (WeakState::Local(q), _) = weak::state_of(p) {
+                    if !weak::registered_local(q, p) {
+                        return bad(format!("weakref at {p:?} is missing from the weak table"));
+                    }
+                }
+            }
+        }
+        // Edges: the keystone, and references into each count.
+        let mut err = None;
+        p.body().for_each_owned_child(|c| {
+            if frozen && !c.is_frozen() && err.is_none() {
+                err = Some(format!(
+                    "frozen {kind} at {p:?} points to mutable {} at {c:?}",
+                    c.body().type_name()
+                ));
+            }
+            let internal = frozen && c.is_frozen() && p.rep() == c.rep();
+            if !internal {
+                *incoming.entry(c.rep()).or_default() += 1;
+            }
+        });
+        if let Some(e) = err {
+            return bad(e);
+        }
+        if let Body::SharedField(_) = p.body() {
+            let mut mutable = false;
+            p.body().for_each_owned_child(|c| mutable |= !c.is_frozen());
+            if mutable {
+                return bad(format!("shared field at {p:?} holds a mutable value"));
+            }
+        }
+    }
+    // Counts and SCC structure.
+    let mut members: FxHashMap<ObjPtr, usize> = FxHashMap::default();
+    for &p in order.iter().filter(|p| p.is_frozen()) {
+        *members.entry(p.rep()).or_default() += 1;
+    }
+    census.sccs = members.len();
+    for (&rep, &n) in &members {
+        let mut inside = FxHashSet::default();
+        let mut st = vec![rep];
+        inside.insert(rep);
+        while let Some(q) = st.pop() {
+            q.body().for_each_owned_child(|c| {
+                if c.is_frozen() && c.rep() == rep && inside.insert(c) {
+                    st.push(c);
+                }
+            });
+        }
+        if inside.len() != n {
+            return bad(format!(
+                "SCC of {rep:?}: {} members reachable from its representative, {n} found",
+                inside.len()
+            ));
+        }
+    }
+    for &p in &order {
+        if p.is_frozen() && p.flags() & FORWARD != 0 {
+            continue;
+        }
+        let rc = p.count();
+        let want = incoming.get(&p).copied().unwrap_or(0);
+        if rc == 0 || rc < want || (exact && rc != want) {
+            return bad(format!(
+                "{} at {p:?} has count {rc}, {want} references from outside{}",
+                p.body().type_name(),
+                if p.is_frozen() { " its SCC" } else { "" }
+            ));
+        }
+    }
+    census.objects = order.len();
+    census.weak_entries = weak::check_tables(&tracked).map_err(InvariantViolation)?;
+    Ok(census)
+}
