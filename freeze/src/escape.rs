@@ -43,10 +43,16 @@ fn reaches_field(field: ObjPtr, v: Slot) -> bool {
     let Some(start) = v.obj() else { return false };
     let mut seen = rustc_hash::FxHashSet::default();
     let mut stack = vec![start];
+    // Values read out of other fields are counted while the walk looks at
+    // them: a plain store into such a field (which does not take TOPOLOGY)
+    // may replace and release its old value meanwhile.
+    let mut held: Vec<Value> = Vec::new();
     let mut any_field = false;
+    let mut found = false;
     while let Some(q) = stack.pop() {
         if q == field {
-            return true;
+            found = true;
+            break;
         }
         if q.flags() & NO_FIELDS != 0 || !seen.insert(q) {
             continue;
@@ -54,17 +60,37 @@ fn reaches_field(field: ObjPtr, v: Slot) -> bool {
         match q.body() {
             Body::SharedField(sf) => {
                 any_field = true;
-                stack.extend(sf.value.lock().obj());
+                let inner = {
+                    let g = sf.value.lock();
+                    raw::incref_slot(*g);
+                    Value::from_slot_owned(*g)
+                };
+                stack.extend(inner.slot().obj());
+                held.push(inner);
             }
             b => b.for_each_owned_child(|c| stack.push(c)),
         }
     }
-    if !any_field {
+    if !found && !any_field {
         for q in seen {
-            q.header().flags.fetch_or(NO_FIELDS, Relaxed);
+            crate::sync::flags_insert(&q.header().flags, NO_FIELDS);
         }
     }
-    false
+    drop(held);
+    found
+}
+
+/// Whether the field's current value is `expected` (identity), without
+/// touching any count.
+fn is_current(cur: Slot, expected: &Value) -> bool {
+    match (cur, expected.slot()) {
+        (Slot::Obj(a), Slot::Obj(b)) => a == b,
+        (Slot::None, Slot::None) => true,
+        (Slot::Bool(a), Slot::Bool(b)) => a == b,
+        (Slot::Int(a), Slot::Int(b)) => a == b,
+        (Slot::Float(a), Slot::Float(b)) => a.to_bits() == b.to_bits(),
+        _ => false,
+    }
 }
 
 /// Stores `new` into `sf` (of field object `field`) through `store`, after
@@ -135,7 +161,7 @@ impl Value {
     pub fn field_swap(&self, v: Value) -> Result<Value, Error> {
         let (p, sf) = field(self)?;
         let new = frozen_slot(v)?;
-        let old = store_checked(p, sf, new, |cur, new| std::mem::replace(cur, new))?;
+        let old = store_checked(p, sf, new, std::mem::replace)?;
         Ok(Value::from_slot_owned(old))
     }
 
@@ -146,7 +172,7 @@ impl Value {
         let new = frozen_slot(new)?;
         // The counts given up are released after the field's lock.
         let (swapped, release) = store_checked(p, sf, new, |cur, new| {
-            if Value::from_slot(*cur).is(expected) {
+            if is_current(*cur, expected) {
                 (true, std::mem::replace(cur, new))
             } else {
                 (false, new)

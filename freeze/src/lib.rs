@@ -52,6 +52,7 @@ mod status;
 mod status_api;
 mod strdata;
 mod sym;
+mod sync;
 mod transfer;
 mod traverse;
 mod value;

@@ -824,10 +824,7 @@ impl Drop for ReadGuard {
             // The object may have been frozen and shared while the view was
             // open: clear the bit atomically, so that a concurrent `fetch_or`
             // by another thread (a weak reference) is not lost.
-            self.p
-                .header()
-                .flags
-                .fetch_and(!BORROWED, std::sync::atomic::Ordering::Relaxed);
+            crate::sync::flags_remove(&self.p.header().flags, BORROWED);
         }
     }
 }

@@ -26,7 +26,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
 
 use crate::body::Body;
 use crate::heap;
@@ -237,7 +237,7 @@ pub(crate) fn incref(p: ObjPtr) {
     if h.flags.load(Relaxed) & FROZEN == 0 {
         h.rc.store(h.rc.load(Relaxed) + 1, Relaxed);
     } else {
-        p.rep().header().rc.fetch_add(1, Relaxed);
+        crate::sync::scc_acquire(&p.rep().header().rc);
     }
 }
 
@@ -280,15 +280,10 @@ fn decref_no_free(p: ObjPtr) -> Option<Dead> {
         h.rc.store(rc, Relaxed);
         (rc == 0).then_some(Dead::Mutable(p))
     } else {
+        // The last release sees every other thread's reads of the SCC
+        // (see `sync::scc_release`) before it frees it.
         let rep = p.rep();
-        if rep.header().rc.fetch_sub(1, Release) == 1 {
-            // Pairs with the Release of every other thread's decrement, so
-            // their reads of the SCC happen before we free it.
-            fence(Acquire);
-            Some(Dead::Scc(rep))
-        } else {
-            None
-        }
+        crate::sync::scc_release(&rep.header().rc).then_some(Dead::Scc(rep))
     }
 }
 

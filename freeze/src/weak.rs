@@ -9,7 +9,6 @@
 //! [`run_weak_callbacks`].
 
 use std::cell::RefCell;
-use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::OnceLock;
 use std::thread::ThreadId;
 
@@ -108,7 +107,7 @@ impl Value {
             // Mark after registering; the flag is only read when the SCC
             // dies, and a frozen header's flags are otherwise fixed, so a
             // relaxed RMW cannot race with a writer.
-            p.header().flags.fetch_or(HAS_WEAK, Relaxed);
+            crate::sync::flags_insert(&p.header().flags, HAS_WEAK);
             set_target(w, WeakTarget::Shared(tok));
         } else {
             p.set_flags(HAS_WEAK);
@@ -166,17 +165,7 @@ fn upgrade(tok: u64) -> Option<ObjPtr> {
     let p = ObjPtr(std::ptr::NonNull::new(addr as *mut raw::ObjBox)?);
     // The dying thread clears `targets` under this lock before freeing, so
     // `p` is still allocated; only resurrect a count that is not zero.
-    let rc = &p.rep().header().rc;
-    let mut cur = rc.load(Acquire);
-    loop {
-        if cur == 0 {
-            return None;
-        }
-        match rc.compare_exchange_weak(cur, cur + 1, Acquire, Relaxed) {
-            Ok(_) => return Some(p),
-            Err(now) => cur = now,
-        }
-    }
+    crate::sync::scc_try_upgrade(&p.rep().header().rc).then_some(p)
 }
 
 /// The `__pre_freeze__` of a weakref: become a strong reference. A strong
