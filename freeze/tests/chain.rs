@@ -17,10 +17,15 @@ fn lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-const N: usize = 10_000_000;
-/// Length of the mutable chain: a fifth of `N` keeps the runtime down and
-/// is still far deeper than any recursive free could go.
-const MUTABLE_N: usize = N / 5;
+/// Chain length: 10,000,000, or `PERMAFROST_CHAIN_NODES` (the valgrind run
+/// in CI uses a shorter chain: the walks are the same code at any length,
+/// and memcheck is about 50 times slower).
+fn n() -> usize {
+    std::env::var("PERMAFROST_CHAIN_NODES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000)
+}
 
 /// `[N-1, [N-2, ... [0, tail]]]`: node `i` is `[i, next]`.
 fn chain(n: usize, tail: Value) -> Value {
@@ -50,33 +55,34 @@ fn walk_chain(head: &Value, limit: usize) -> usize {
 
 #[test]
 fn ten_million_chain_freeze_traverse_drop() {
+    let nodes = n();
     let _g = lock();
     let heap0 = heap_live();
     let frozen0 = frozen_live();
-    let head = chain(N, Value::None);
-    assert_eq!(heap_live(), heap0 + N);
-    assert_eq!(traverse(&head), N);
-    assert_eq!(traverse(&head), N, "traverse must unmark what it marked");
+    let head = chain(nodes, Value::None);
+    assert_eq!(heap_live(), heap0 + nodes);
+    assert_eq!(traverse(&head), nodes);
+    assert_eq!(traverse(&head), nodes, "traverse must unmark what it marked");
 
     freeze(&[&head]).unwrap();
     assert_eq!(heap_live(), heap0);
-    assert_eq!(frozen_live(), frozen0 + N as isize);
+    assert_eq!(frozen_live(), frozen0 + nodes as isize);
     assert!(is_frozen(&head));
     // traverse visits mutable objects only.
     assert_eq!(traverse(&head), 0);
-    assert_eq!(walk_chain(&head, usize::MAX), N);
+    assert_eq!(walk_chain(&head, usize::MAX), nodes);
 
     // The far end is frozen too, and still reachable after the head goes
     // if something else holds it.
     let mut mid = head.clone();
-    for _ in 0..N / 2 {
+    for _ in 0..nodes / 2 {
         mid = mid.get(1).unwrap();
     }
     assert!(is_frozen(&mid));
     assert_immutable(mid.append(Value::None));
     drop(head);
-    assert_eq!(frozen_live(), frozen0 + (N / 2) as isize);
-    assert_eq!(walk_chain(&mid, usize::MAX), N / 2);
+    assert_eq!(frozen_live(), frozen0 + (nodes / 2) as isize);
+    assert_eq!(walk_chain(&mid, usize::MAX), nodes / 2);
     // Last reference dropped on another thread.
     let shared = mid.share().unwrap();
     drop(mid);
@@ -95,23 +101,24 @@ fn assert_immutable(r: Result<(), Error>) {
 
 #[test]
 fn ten_million_cycle_is_one_scc() {
-    // Close the chain into a ring: one SCC of N members, one counter.
+    let nodes = n();
+    // Close the chain into a ring: one SCC of nodes members, one counter.
     let _g = lock();
     let heap0 = heap_live();
     let frozen0 = frozen_live();
     let last = Value::list(vec![Value::Int(-1)]);
-    let head = chain(N - 1, last.clone());
+    let head = chain(nodes - 1, last.clone());
     last.append(head.clone()).unwrap();
-    assert_eq!(traverse(&last), N);
+    assert_eq!(traverse(&last), nodes);
     freeze(&[&last]).unwrap();
-    assert_eq!(frozen_live(), frozen0 + N as isize);
+    assert_eq!(frozen_live(), frozen0 + nodes as isize);
     assert_eq!(heap_live(), heap0);
     drop(head);
-    // `last` alone keeps all N alive: they are one component.
-    assert_eq!(frozen_live(), frozen0 + N as isize);
+    // `last` alone keeps all nodes alive: they are one component.
+    assert_eq!(frozen_live(), frozen0 + nodes as isize);
     let first = last.get(1).unwrap();
-    // N-2, ..., 0, then `last` (-1): all N members, in order.
-    assert_eq!(walk_chain(&first, N), N);
+    // nodes-2, ..., 0, then `last` (-1): all nodes members, in order.
+    assert_eq!(walk_chain(&first, nodes), nodes);
     drop(first);
     drop(last);
     assert_eq!(frozen_live(), frozen0);
@@ -120,20 +127,21 @@ fn ten_million_cycle_is_one_scc() {
 
 #[test]
 fn long_mutable_chain_drop_and_collect() {
+    let nodes = n();
     // Mutable: freed by reference counting alone, without recursion; then a
     // mutable ring of the same length needs (and survives) the collector.
     let _g = lock();
     let heap0 = heap_live();
-    let head = chain(MUTABLE_N, Value::None);
-    assert_eq!(heap_live(), heap0 + MUTABLE_N);
+    let head = chain(nodes / 5, Value::None);
+    assert_eq!(heap_live(), heap0 + (nodes / 5));
     drop(head);
     assert_eq!(heap_live(), heap0);
 
     let last = Value::list(vec![Value::Int(-1)]);
-    let head = chain(MUTABLE_N - 1, last.clone());
+    let head = chain((nodes / 5) - 1, last.clone());
     last.append(head).unwrap();
     drop(last);
-    assert_eq!(heap_live(), heap0 + MUTABLE_N);
-    assert_eq!(collect(), MUTABLE_N);
+    assert_eq!(heap_live(), heap0 + (nodes / 5));
+    assert_eq!(collect(), (nodes / 5));
     assert_eq!(heap_live(), heap0);
 }
