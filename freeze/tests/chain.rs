@@ -62,7 +62,11 @@ fn ten_million_chain_freeze_traverse_drop() {
     let head = chain(nodes, Value::None);
     assert_eq!(heap_live(), heap0 + nodes);
     assert_eq!(traverse(&head), nodes);
-    assert_eq!(traverse(&head), nodes, "traverse must unmark what it marked");
+    assert_eq!(
+        traverse(&head),
+        nodes,
+        "traverse must unmark what it marked"
+    );
 
     freeze(&[&head]).unwrap();
     assert_eq!(heap_live(), heap0);
