@@ -15,6 +15,8 @@ fi
 
 # The walks are the same code at any length; memcheck is ~50x slower.
 export PERMAFROST_CHAIN_NODES=${PERMAFROST_CHAIN_NODES:-200000}
+# Spinning hand-offs between threads cost a scheduling slice each.
+export PERMAFROST_RACE_ROUNDS=${PERMAFROST_RACE_ROUNDS:-300}
 
 bins=$(cargo test -p permafrost-freeze -p permafrost-runtime --no-run --message-format=json 2>/dev/null |
     grep -o '"executable":"[^"]*"' | sed 's/"executable":"\(.*\)"/\1/')
@@ -23,7 +25,7 @@ bins=$(cargo test -p permafrost-freeze -p permafrost-runtime --no-run --message-
 failed=0
 for b in $bins; do
     t0=$(date +%s)
-    if valgrind --tool=memcheck --error-exitcode=97 --leak-check=full \
+    if valgrind --tool=memcheck --fair-sched=yes --error-exitcode=97 --leak-check=full \
         --errors-for-leak-kinds=definite --show-leak-kinds=definite --quiet \
         --suppressions=.ci/valgrind.supp \
         "$b" --test-threads=2 -q >/tmp/valgrind-test.log 2>&1; then

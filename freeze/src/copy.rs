@@ -21,11 +21,16 @@ use crate::value::Value;
 pub struct Detached {
     root: Slot,
     objs: Vec<ObjPtr>,
+    /// Weak-table entries of a moved graph (empty for a copy).
+    weak: crate::weak::MovedWeak,
 }
 
-// SAFETY: the copied objects are reachable only through this value (the
-// builder's handles were released and nothing else ever saw them), are in
-// no heap's container list and have no per-thread side tables; whoever
+// SAFETY: the objects are reachable only through this value: a copy's
+// because the builder's handles were released and nothing else ever saw
+// them; a moved graph's because `detach_moved` checked that every count is
+// explained by edges inside the graph plus the one handle it consumed. They
+// are in no heap's container list, and their per-thread table entries
+// (weak references, callback tokens) travel inside this value; whoever
 // holds the `Detached` has exclusive access. Frozen objects it references
 // are shared safely by construction.
 unsafe impl Send for Detached {}
@@ -57,18 +62,35 @@ pub fn deep_copy(v: &Value) -> Result<Detached, Error> {
     let objs = crate::traverse::reachable_mutable(root);
     drop(made);
     heap::detach(&objs);
-    Ok(Detached { root, objs })
+    Ok(Detached::new(root, objs))
 }
 
 impl Detached {
-    /// Moves the copy into this thread's heap and returns its root.
-    pub fn adopt(mut self) -> Value {
-        heap::adopt(&std::mem::take(&mut self.objs));
-        let root = std::mem::replace(&mut self.root, Slot::None);
-        Value::from_slot_owned(root)
+    pub(crate) fn new(root: Slot, objs: Vec<ObjPtr>) -> Detached {
+        Detached {
+            root,
+            objs,
+            weak: Default::default(),
+        }
     }
 
-    /// Objects in the copy (frozen objects shared by reference excluded).
+    pub(crate) fn with_weak(mut self, weak: crate::weak::MovedWeak) -> Detached {
+        self.weak = weak;
+        self
+    }
+
+    /// Moves the graph into this thread's heap and returns its root.
+    pub fn adopt(mut self) -> Value {
+        self.take_home()
+    }
+
+    fn take_home(&mut self) -> Value {
+        heap::adopt(&std::mem::take(&mut self.objs));
+        crate::weak::adopt_moved(std::mem::take(&mut self.weak));
+        Value::from_slot_owned(std::mem::replace(&mut self.root, Slot::None))
+    }
+
+    /// Objects it carries (frozen objects shared by reference excluded).
     pub fn len(&self) -> usize {
         self.objs.len()
     }
@@ -82,11 +104,7 @@ impl Detached {
 impl Drop for Detached {
     fn drop(&mut self) {
         if !self.objs.is_empty() || !matches!(self.root, Slot::None) {
-            heap::adopt(&std::mem::take(&mut self.objs));
-            drop(Value::from_slot_owned(std::mem::replace(
-                &mut self.root,
-                Slot::None,
-            )));
+            drop(self.take_home());
             heap::collect();
         }
     }

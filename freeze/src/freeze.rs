@@ -494,7 +494,7 @@ fn for_each_walk_child(p: ObjPtr, mut f: impl FnMut(ObjPtr)) {
     }
 }
 
-fn describe_type(p: ObjPtr) -> String {
+pub(crate) fn describe_type(p: ObjPtr) -> String {
     match p.body() {
         Body::Instance(i) => match i.class.body() {
             Body::Class(c) => c.name.as_str().to_string(),
@@ -508,7 +508,7 @@ fn describe_type(p: ObjPtr) -> String {
 }
 
 /// Text for the `k`-th object edge of `p`, in `for_each_owned_child` order.
-fn edge_label(p: ObjPtr, k: u32) -> String {
+pub(crate) fn edge_label(p: ObjPtr, k: u32) -> String {
     let k = k as usize;
     let mut seen = 0usize;
     let mut found: Option<String> = None;

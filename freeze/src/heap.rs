@@ -211,36 +211,50 @@ pub fn collect() -> usize {
     if raw::draining() {
         return 0;
     }
-    let Ok(entered) = HEAP.try_with(|h| {
-        if h.collecting.replace(true) {
-            return false;
+    HEAP.try_with(|h| collect_in(h, false)).unwrap_or(0)
+}
+
+/// Thread teardown: the heap's cyclic garbage is freed, not leaked (a
+/// plain thread that ends holding dropped cycles, or a worker whose clean
+/// up was cut short). Frees that run now skip the accounting: the heap is
+/// going away.
+impl Drop for HeapState {
+    fn drop(&mut self) {
+        if !self.collecting.get() && !raw::draining() {
+            collect_in(self, true);
         }
-        h.since_gc.set(0);
-        true
-    }) else {
-        return 0;
-    };
-    if !entered {
+    }
+}
+
+/// `teardown`: the heap's thread-local is being destroyed, so frees cannot
+/// tombstone their container-list slots; the list is discarded instead.
+fn collect_in(h: &HeapState, teardown: bool) -> usize {
+    if h.collecting.replace(true) {
         return 0;
     }
+    h.since_gc.set(0);
     /// Ends the collection however it ends: a panic in user code reached
     /// from a release (a hook capture's `Drop`) must not leave the heap
     /// marked as collecting forever.
-    struct Finish;
-    impl Drop for Finish {
+    struct Finish<'h>(&'h HeapState, bool);
+    impl Drop for Finish<'_> {
         fn drop(&mut self) {
-            let _ = HEAP.try_with(|h| {
-                let mut t = h.tracker.borrow_mut();
-                t.compact();
-                let survivors = t.slots.len();
-                h.threshold.set((survivors * 2).max(MIN_THRESHOLD));
-                h.collecting.set(false);
-            });
+            let h = self.0;
+            let mut t = h.tracker.borrow_mut();
+            if self.1 {
+                // Slots of objects freed now were not tombstoned.
+                t.slots.clear();
+                t.tombstones = 0;
+            }
+            t.compact();
+            let survivors = t.slots.len();
+            h.threshold.set((survivors * 2).max(MIN_THRESHOLD));
+            h.collecting.set(false);
         }
     }
-    let finish = Finish;
-    let before = heap_live();
-    let garbage = find_garbage();
+    let finish = Finish(h, teardown);
+    let before = h.live.get();
+    let garbage = find_garbage(h);
     // Keep every garbage object alive while we cut its edges, so nothing is
     // freed under our feet; then drop the keep-alive references.
     let mut cut = Vec::new();
@@ -279,11 +293,11 @@ pub fn collect() -> usize {
     if let Some(p) = panicked {
         std::panic::resume_unwind(p);
     }
-    before.saturating_sub(heap_live())
+    before.saturating_sub(h.live.get())
 }
 
-fn find_garbage() -> Vec<ObjPtr> {
-    HEAP.with(|h| {
+fn find_garbage(h: &HeapState) -> Vec<ObjPtr> {
+    {
         let t = h.tracker.borrow();
         let objs: Vec<ObjPtr> = t
             .slots
@@ -330,7 +344,7 @@ fn find_garbage() -> Vec<ObjPtr> {
             }
         }
         garbage
-    })
+    }
 }
 
 /// Slot helper for code that builds graphs in bulk.

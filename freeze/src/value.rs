@@ -184,6 +184,13 @@ impl Value {
         }
     }
 
+    /// Identity of the object, as Python's `id()` (0 for immediates). Two
+    /// values are the same object exactly when their ids are equal and
+    /// non-zero while both are alive.
+    pub fn id(&self) -> usize {
+        self.slot().obj().map_or(0, |p| p.addr())
+    }
+
     /// The integer, if this is an `int` (or `bool`).
     pub fn as_int(&self) -> Option<i64> {
         match self {

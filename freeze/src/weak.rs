@@ -447,3 +447,94 @@ pub(crate) fn check_tables(tracked: &rustc_hash::FxHashSet<ObjPtr>) -> Result<us
     }
     Ok(n)
 }
+
+/// The referent of a weakref to a mutable object (on this thread).
+pub(crate) fn local_target(w: ObjPtr) -> Option<ObjPtr> {
+    match t_of(w) {
+        WeakTarget::Local(p) => Some(p),
+        _ => None,
+    }
+}
+
+/// Whether every weakref registered to mutable `p` satisfies `f`.
+pub(crate) fn weakrefs_all(p: ObjPtr, mut f: impl FnMut(ObjPtr) -> bool) -> bool {
+    LOCAL
+        .try_with(|l| {
+            l.borrow()
+                .by_referent
+                .get(&p)
+                .is_none_or(|ws| ws.iter().all(|&w| f(w)))
+        })
+        .unwrap_or(true)
+}
+
+/// The weak-table entries of a graph that is moving to another heap.
+#[derive(Default)]
+pub(crate) struct MovedWeak {
+    by_referent: Vec<(ObjPtr, Vec<ObjPtr>)>,
+    tokens: Vec<(u64, ObjPtr)>,
+}
+
+/// Takes the entries of `objs` (an isolated graph: its weak references
+/// point inside it, or at frozen objects) out of this thread's tables.
+pub(crate) fn detach_moved(objs: &[ObjPtr]) -> MovedWeak {
+    let mut out = MovedWeak::default();
+    let _ = LOCAL.try_with(|l| {
+        let mut l = l.borrow_mut();
+        for &p in objs {
+            if p.flags() & HAS_WEAK != 0 {
+                if let Some(ws) = l.by_referent.remove(&p) {
+                    out.by_referent.push((p, ws));
+                }
+            }
+            if let Body::WeakRef(_) = p.body() {
+                if let WeakTarget::Shared(tok) = t_of(p) {
+                    if let Some(w) = l.tokens.remove(&tok) {
+                        out.tokens.push((tok, w));
+                    }
+                }
+            }
+        }
+    });
+    if !out.tokens.is_empty() {
+        // No thread owns these callbacks until the graph is adopted.
+        let mut s = shared().lock();
+        for (tok, _) in &out.tokens {
+            s.owners.remove(tok);
+        }
+    }
+    out
+}
+
+/// Installs a moved graph's weak-table entries in this thread's tables;
+/// a callback whose frozen referent died while the graph was in transit
+/// is queued here.
+pub(crate) fn adopt_moved(moved: MovedWeak) {
+    if moved.by_referent.is_empty() && moved.tokens.is_empty() {
+        return;
+    }
+    let installed = LOCAL.try_with(|l| {
+        let mut l = l.borrow_mut();
+        l.by_referent.extend(moved.by_referent.iter().cloned());
+        l.tokens.extend(moved.tokens.iter().copied());
+    });
+    if installed.is_err() {
+        // This thread's table is gone: the weakrefs die, as at teardown.
+        for (_, ws) in &moved.by_referent {
+            for &w in ws {
+                set_target(w, WeakTarget::Dead);
+            }
+        }
+        return;
+    }
+    if !moved.tokens.is_empty() {
+        let me = std::thread::current().id();
+        let mut s = shared().lock();
+        for (tok, _) in &moved.tokens {
+            s.owners.insert(*tok, me);
+            if matches!(s.targets.get(tok), Some(None)) {
+                s.due.entry(me).or_default().push(*tok);
+            }
+        }
+    }
+}
