@@ -101,6 +101,12 @@ impl Detached {
     }
 }
 
+impl std::fmt::Debug for Detached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Detached({} objects)", self.objs.len())
+    }
+}
+
 impl Drop for Detached {
     fn drop(&mut self) {
         if !self.objs.is_empty() || !matches!(self.root, Slot::None) {

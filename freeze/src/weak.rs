@@ -311,6 +311,12 @@ pub(crate) fn referent_died(p: ObjPtr) {
     }
     for w in take_local(p) {
         set_target(w, WeakTarget::Dead);
+        if w.count() == 0 {
+            // The weakref dies in this same free loop (it is queued): like
+            // CPython, a dead weakref's callback is not called. Resurrecting
+            // it for the callback would free it twice.
+            continue;
+        }
         let cb = take_callback(w);
         if let Slot::Obj(_) = cb {
             raw::incref(w);

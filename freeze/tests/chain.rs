@@ -149,3 +149,24 @@ fn long_mutable_chain_drop_and_collect() {
     assert_eq!(collect(), (nodes / 5));
     assert_eq!(heap_live(), heap0);
 }
+
+#[test]
+fn ten_million_chain_moves_to_another_heap() {
+    let nodes = n();
+    let _g = lock();
+    let heap0 = heap_live();
+    let head = chain(nodes, Value::None);
+    let id = head.id();
+    let moved = detach_moved(head).unwrap();
+    assert_eq!(moved.len(), nodes);
+    assert_eq!(heap_live(), heap0);
+    let (got, len, live) = std::thread::spawn(move || {
+        let head = moved.adopt();
+        let got = (head.id(), walk_chain(&head, usize::MAX), heap_live());
+        drop(head); // freed there, iteratively
+        got
+    })
+    .join()
+    .unwrap();
+    assert_eq!((got, len, live), (id, nodes, nodes));
+}

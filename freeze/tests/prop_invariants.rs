@@ -229,7 +229,11 @@ fn run(s: &Spec) -> Result<(), TestCaseError> {
     let mut order: Vec<(u32, Value)> = s.drop_keys.iter().copied().zip(vals).collect();
     order.sort_by_key(|(k, _)| *k);
     for (_, v) in order {
+        let desc = format!("{} {:?}", v.type_name(), v.id());
         drop(v);
+        if let Err(e) = check_invariants(&[]) {
+            return Err(TestCaseError::fail(format!("after dropping {desc}: {e}")));
+        }
     }
     collect();
     let _ = run_weak_callbacks();

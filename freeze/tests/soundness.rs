@@ -497,3 +497,27 @@ fn hooks_leave_a_consistent_graph_whatever_they_do() {
         }
     });
 }
+
+// ---- found by the property tests under valgrind ----
+
+fn never_called(_: &Call<'_>) -> Result<Value, Error> {
+    panic!("a dead weakref's callback ran");
+}
+
+#[test]
+fn a_weakref_dying_with_its_referent_runs_no_callback() {
+    on_thread(30, || {
+        let base = heap_live();
+        let target = Value::list(vec![]);
+        let cb = Value::function("cb", 1, never_called, vec![], vec![]);
+        let w = Value::weakref_with_callback(&target, Some(cb)).unwrap();
+        // The free loop frees the referent first (last pushed, first
+        // popped) while the weakref, already at count zero, waits in the
+        // queue: it must not be resurrected for its callback.
+        let holder = Value::list(vec![w, target]);
+        drop(holder);
+        assert_eq!(run_weak_callbacks().unwrap(), 0);
+        check_invariants(&[]).unwrap();
+        assert_eq!(heap_live(), base);
+    });
+}

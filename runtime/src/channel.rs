@@ -6,6 +6,8 @@ use std::time::Duration;
 use crossbeam_channel as cb;
 use permafrost_freeze::{Frozen, Value};
 
+use crate::error::MoveSendError;
+
 use crate::error::{
     RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, ShareError,
     TransferError, TryRecvError, TrySendError,
@@ -95,6 +97,34 @@ impl Sender {
     /// reference.
     pub fn send_copied(&self, v: &Value) -> Result<(), TransferError> {
         self.send_value(v, Mode::Copy)
+    }
+
+    /// Moves the isolated mutable graph under `v` to the receiver: the same
+    /// objects, still mutable, nothing copied or allocated per object. If
+    /// anything outside the graph refers into it, the move is refused with
+    /// the first such object and the path to it, and `v` comes back
+    /// untouched ([`MoveSendError::Refused`]); a disconnected channel hands
+    /// it back too, re-adopted by this heap.
+    ///
+    /// ```
+    /// use permafrost_runtime::{unbounded, Value};
+    /// let (tx, rx) = unbounded();
+    /// let batch = Value::list(vec![Value::Int(1)]);
+    /// let id = batch.id();
+    /// let alias = batch.clone();
+    /// let err = tx.send_moved(batch).unwrap_err(); // `alias` refers into it
+    /// assert!(err.to_string().contains("at root has 1 reference from outside"));
+    /// drop(alias);
+    /// tx.send_moved(err.into_inner()).unwrap();
+    /// let got = std::thread::spawn(move || rx.recv().unwrap().id()).join().unwrap();
+    /// assert_eq!(got, id);
+    /// ```
+    pub fn send_moved(&self, v: Value) -> Result<(), MoveSendError> {
+        let msg = Message::moved(v).map_err(MoveSendError::Refused)?;
+        self.send(msg).map_err(|e| match e.0.into_value() {
+            Ok(v) => MoveSendError::Disconnected(v),
+            Err(_) => unreachable!("a moved graph is adopted back without decoding"),
+        })
     }
 
     /// Sends `v` in `mode` (a mutable value in [`Mode::Share`] gives

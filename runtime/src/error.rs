@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use permafrost_freeze::{Error, Value};
+use permafrost_freeze::{Error, MoveError, Value};
 
 use crate::message::Message;
 
@@ -77,6 +77,53 @@ impl ShareError {
     /// True when the receiver was gone (rather than the value mutable).
     pub fn is_disconnected(&self) -> bool {
         matches!(self, ShareError::Disconnected(_))
+    }
+}
+
+/// Why [`Sender::send_moved`](crate::Sender::send_moved) failed. The value
+/// always comes back intact.
+pub enum MoveSendError {
+    /// Something outside the graph refers into it (or it holds what
+    /// cannot move); the error names the object and the path to it.
+    Refused(MoveError),
+    /// The receiving side is gone; the graph is back in this heap.
+    Disconnected(Value),
+}
+
+impl MoveSendError {
+    /// The value that could not be moved, unchanged.
+    pub fn into_inner(self) -> Value {
+        match self {
+            MoveSendError::Refused(e) => e.into_inner(),
+            MoveSendError::Disconnected(v) => v,
+        }
+    }
+}
+
+impl fmt::Debug for MoveSendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MoveSendError::Refused(e) => write!(f, "Refused({e:?})"),
+            MoveSendError::Disconnected(v) => write!(f, "Disconnected({})", v.type_name()),
+        }
+    }
+}
+
+impl fmt::Display for MoveSendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MoveSendError::Refused(e) => e.fmt(f),
+            MoveSendError::Disconnected(_) => f.write_str("sending on a disconnected channel"),
+        }
+    }
+}
+
+impl std::error::Error for MoveSendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MoveSendError::Refused(e) => Some(e),
+            MoveSendError::Disconnected(_) => None,
+        }
     }
 }
 

@@ -15,7 +15,7 @@
 //!   [`Message`]s: blocking, `try_`, timeout, and [`select`] over several
 //!   receivers. A failed send hands the message back. Every worker also has
 //!   an inbox ([`WorkerHandle::sender`], [`Ctx::recv`]).
-//! * Three transfer modes, explicit at the call site ([`Mode`]):
+//! * Four transfer modes, explicit at the call site ([`Mode`]):
 //!   - **share** ([`Sender::send_shared`]): a frozen graph by reference,
 //!     O(1) whatever its size; the receiver sees the very same objects. A
 //!     mutable value is refused and handed back ([`ShareError::NotFrozen`]).
@@ -25,9 +25,20 @@
 //!     [`RecvError::Decode`], never a panic.
 //!   - **copy** ([`Sender::send_copied`]): a direct deep copy into the
 //!     receiver's heap with no byte stream; frozen parts go by reference.
+//!   - **move** ([`Sender::send_moved`]): an isolated mutable graph changes
+//!     heap, the same objects and still mutable, nothing copied; a graph
+//!     something else refers into is refused and handed back
+//!     ([`MoveSendError`]).
 //! * [`Pool`] maps a function over items on N workers, like CPython's
 //!   `InterpreterPoolExecutor`, items and results travelling in the mode the
 //!   caller picks.
+//! * [`Store`], a sealed object store after Plasma and Ray, shared by all
+//!   workers of a process: [`Store::put`] freezes a graph and seals it
+//!   under an [`ObjectId`]; any worker [`get`](Store::get)s it by id, an
+//!   O(1) share, blocking until it is sealed. Gets pin objects until
+//!   [`Store::release`]; a capacity with LRU eviction of unpinned objects,
+//!   spilled to disk as pickles and restored transparently; notifications
+//!   of seals and deletions ([`Store::subscribe`]).
 //!
 //! # A tour
 //!
@@ -95,7 +106,7 @@
 //! # What cannot compile
 //!
 //! A mutable value cannot cross to another thread by any route other than
-//! the three transfer modes:
+//! the four transfer modes:
 //!
 //! ```compile_fail
 //! use permafrost_runtime::{unbounded, Value};
@@ -109,13 +120,15 @@
 //! [`TrySendError`] and [`SendTimeoutError`] hand the message back;
 //! [`ShareError`] hands the value back; [`RecvError`] and friends add a
 //! `Decode` case for messages that cannot be rebuilt; [`WorkerError`] for
-//! joins and [`PoolError`] for pool maps.
+//! joins and [`PoolError`] for pool maps; [`StoreError`] for the object
+//! store.
 #![forbid(unsafe_code)]
 
 mod channel;
 mod error;
 mod message;
 mod pool;
+mod store;
 mod worker;
 
 pub use channel::{
@@ -123,11 +136,15 @@ pub use channel::{
     Sender,
 };
 pub use error::{
-    PoolError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError,
-    ShareError, TransferError, TryRecvError, TrySendError, WorkerError,
+    MoveSendError, PoolError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, ShareError, TransferError, TryRecvError, TrySendError, WorkerError,
 };
 pub use message::{Message, Mode};
 pub use pool::Pool;
+pub use store::{
+    estimate_size, Notification, ObjectId, ParseIdError, Store, StoreBuilder, StoreError,
+    StoreStats, Subscription, SLOT_BYTES,
+};
 pub use worker::{Ctx, Joined, Runtime, WorkerHandle, WorkerReport};
 
 /// The object-model items that appear in this crate's signatures.

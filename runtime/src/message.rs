@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use permafrost_freeze::{deep_copy, pickle, unpickle, Detached, Error, Frozen, Value};
+use permafrost_freeze::{
+    deep_copy, detach_moved, pickle, unpickle, Detached, Error, Frozen, MoveError, Value,
+};
 
 use crate::error::ShareError;
 
@@ -20,6 +22,11 @@ pub enum Mode {
     /// Deep-copied by the sender with no byte stream and adopted by the
     /// receiver's heap; frozen parts travel by reference.
     Copy,
+    /// Moved: an isolated mutable graph changes heap, same objects, still
+    /// mutable, nothing copied ([`detach_moved`]). Needs the value itself
+    /// ([`Message::moved`], [`Sender::send_moved`](crate::Sender::send_moved),
+    /// [`Pool::map_moved`](crate::Pool::map_moved)).
+    Move,
 }
 
 /// One message: a value on its way to another worker's heap.
@@ -35,6 +42,8 @@ pub enum Message {
     Pickled(triomphe::Arc<[u8]>),
     /// A deep copy detached from the sender's heap, waiting to be adopted.
     Copied(Detached),
+    /// A moved graph (the sender's own objects), waiting to be adopted.
+    Moved(Detached),
 }
 
 impl Message {
@@ -58,13 +67,26 @@ impl Message {
         deep_copy(v).map(Message::Copied)
     }
 
+    /// Moves the isolated graph under `v` (see [`detach_moved`]). A graph
+    /// something else refers into is refused and handed back in the
+    /// [`MoveError`] ([`MoveError::into_inner`]).
+    pub fn moved(v: Value) -> Result<Message, MoveError> {
+        detach_moved(v).map(Message::Moved)
+    }
+
     /// Encodes `v` in `mode`. For [`Mode::Share`] a mutable value gives
-    /// [`Error::NotFrozen`].
+    /// [`Error::NotFrozen`]. [`Mode::Move`] needs the value itself, not a
+    /// borrow: it gives an error pointing at [`Message::moved`].
     pub fn new(v: &Value, mode: Mode) -> Result<Message, Error> {
         match mode {
             Mode::Share => v.share().map(Message::Shared),
             Mode::Pickle => Message::pickle(v),
             Mode::Copy => Message::copy(v),
+            Mode::Move => Err(Error::Other(
+                "Mode::Move takes the value itself: use Message::moved, \
+                 Sender::send_moved or Pool::map_moved"
+                    .into(),
+            )),
         }
     }
 
@@ -80,6 +102,7 @@ impl Message {
             Message::Shared(_) => Mode::Share,
             Message::Pickled(_) => Mode::Pickle,
             Message::Copied(_) => Mode::Copy,
+            Message::Moved(_) => Mode::Move,
         }
     }
 
@@ -98,7 +121,7 @@ impl Message {
         match self {
             Message::Shared(f) => Some(Message::Shared(f.clone())),
             Message::Pickled(b) => Some(Message::Pickled(b.clone())),
-            Message::Copied(_) => None,
+            Message::Copied(_) | Message::Moved(_) => None,
         }
     }
 
@@ -109,7 +132,7 @@ impl Message {
         match self {
             Message::Shared(f) => Ok(f.into_value()),
             Message::Pickled(b) => unpickle(&b),
-            Message::Copied(d) => Ok(d.adopt()),
+            Message::Copied(d) | Message::Moved(d) => Ok(d.adopt()),
         }
     }
 }
@@ -126,6 +149,7 @@ impl fmt::Debug for Message {
             Message::Shared(v) => write!(f, "Shared({} @ {:#x})", v.type_name(), v.id()),
             Message::Pickled(b) => write!(f, "Pickled({} bytes)", b.len()),
             Message::Copied(d) => write!(f, "Copied({} objects)", d.len()),
+            Message::Moved(d) => write!(f, "Moved({} objects)", d.len()),
         }
     }
 }

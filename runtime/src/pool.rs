@@ -138,6 +138,36 @@ impl Pool {
         self.map(items, Mode::Pickle, f)
     }
 
+    /// [`map`](Pool::map) with items and results moved: each item's
+    /// isolated graph changes heap to a worker and its result's graph
+    /// moves back, the same objects, nothing copied. All items are checked
+    /// before any is sent; an item (or a result) something else refers
+    /// into fails with the object and the path to it in the error, and
+    /// the items are dropped then (the caller gave them up).
+    pub fn map_moved<F>(&self, items: Vec<Value>, f: F) -> Result<Vec<Value>, PoolError>
+    where
+        F: Fn(Value) -> Result<Value, Error> + Send + Sync + 'static,
+    {
+        let msgs = items
+            .into_iter()
+            .enumerate()
+            .map(|(index, v)| {
+                Message::moved(v).map_err(|e| PoolError::Send {
+                    index,
+                    error: Error::Other(e.to_string()),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.run(msgs, Mode::Move, Arc::new(f))?
+            .into_iter()
+            .enumerate()
+            .map(|(index, m)| {
+                m.into_value()
+                    .map_err(|error| PoolError::Result { index, error })
+            })
+            .collect()
+    }
+
     /// [`map`](Pool::map) with items and results deep-copied.
     pub fn map_copied<F>(&self, items: &[Value], f: F) -> Result<Vec<Value>, PoolError>
     where
@@ -252,5 +282,6 @@ fn apply(
             r.share().map(Message::Shared).map_err(result)
         }
         Mode::Pickle | Mode::Copy => Message::new(&r, mode).map_err(result),
+        Mode::Move => Message::moved(r).map_err(|e| result(Error::Other(e.to_string()))),
     }
 }
