@@ -145,3 +145,15 @@ fn actor_embedding() {
     assert_has(&out, "catalogue now 2003 books");
     assert_has(&out, "all actors stopped");
 }
+
+#[test]
+fn move_pipeline() {
+    let out = run("move_pipeline");
+    assert_has(&out, "20 batches of 500 records");
+    assert_has(
+        &out,
+        "refused: cannot move: object of type dict at root[1] has 1 reference from outside",
+    );
+    assert_has(&out, "sent once the alias was gone");
+    assert_has(&out, "all modes agree; every worker's heap ended empty");
+}

@@ -1,6 +1,8 @@
 //! Transfer: a graph sent to another worker by `share` (frozen, by
 //! reference), `pickle` (bytes, rebuilt mutable in the receiver's heap) and
-//! `copy` (a detached deep copy adopted by the receiver's heap).
+//! `copy` (a detached deep copy adopted by the receiver's heap) and `move`
+//! (the sender's own isolated graph, re-homed in the receiver's heap with
+//! nothing copied).
 //!
 //! Timed: from just before the sender makes the message (share / pickle /
 //! deep copy) until the receiver has the graph in its heap and has read its
@@ -11,7 +13,8 @@
 //! Graphs: `int` is one immediate (`Value::Int`), the baseline of the
 //! "independent of size" target; `lists` of `n` objects is a list holding
 //! `n - 1` one-element lists `[i]`, all mutable before the run (frozen
-//! before the clock starts for `share`).
+//! before the clock starts for `share`; built afresh outside the clock
+//! before every `move`, which gives the graph away).
 //!
 //! The receiver ([`Peer`]) is a worker of this runtime
 //! ([`permafrost::Runtime`]), and the graphs travel through its inbox with
@@ -28,7 +31,7 @@ use crate::csv::Row;
 use crate::measure::Stats;
 
 /// Transfer modes, in report order.
-pub const MODES: [&str; 3] = ["share", "pickle", "copy"];
+pub const MODES: [&str; 4] = ["share", "pickle", "copy", "move"];
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -122,6 +125,19 @@ impl Peer {
             other => Err(format!("unknown transfer mode {other:?}")),
         };
         sent?;
+        self.wait(t0)
+    }
+
+    /// Moves `v` (its only handle: the graph is given away) and waits as
+    /// [`transfer`](Peer::transfer) does.
+    pub fn transfer_moved(&self, v: Value) -> Result<Duration, String> {
+        let to = self.to.as_ref().expect("open until dropped");
+        let t0 = Instant::now();
+        to.send_moved(v).map_err(|e| format!("{e}"))?;
+        self.wait(t0)
+    }
+
+    fn wait(&self, t0: Instant) -> Result<Duration, String> {
         let t1 = self
             .done
             .recv()
@@ -179,7 +195,17 @@ pub fn run(cfg: &Config, tick: &mut dyn FnMut()) -> (Vec<Row>, Vec<String>) {
                 None
             };
             for _ in 0..reps(cfg, mode, *n) {
-                let r = peer.transfer(v, mode);
+                let r = if mode == "move" {
+                    // A fresh graph for each move, built outside the clock.
+                    let fresh = if *workload == "int" {
+                        Value::Int(795)
+                    } else {
+                        lists(*n)
+                    };
+                    peer.transfer_moved(fresh)
+                } else {
+                    peer.transfer(v, mode)
+                };
                 tick();
                 match r {
                     Ok(d) => samples.push(d.as_nanos() as f64),
@@ -233,7 +259,7 @@ mod tests {
         let mut ticks = 0;
         let (rows, notes) = run(&cfg, &mut || ticks += 1);
         assert!(notes.is_empty(), "{notes:?}");
-        assert_eq!(rows.len(), 9);
+        assert_eq!(rows.len(), 12);
         assert_eq!(ticks, total_steps(&cfg));
         assert!(rows
             .iter()
