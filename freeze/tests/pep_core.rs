@@ -5,14 +5,26 @@
 //! `frozen_live()` is process-global, so every test holds [`LOCK`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::{mpsc, Mutex};
 
 use permafrost_freeze::*;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
-fn lock() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+/// Serialises the tests that read process-wide counts. Collects this
+/// thread's cyclic garbage before letting go, so that the thread's exit
+/// (which frees what is left, after the test has reported) cannot move
+/// the counts under the next test.
+struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+impl Drop for Serial {
+    fn drop(&mut self) {
+        permafrost_freeze::collect();
+    }
+}
+
+fn lock() -> Serial {
+    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// Live counts: this thread's mutable heap and the global frozen count.

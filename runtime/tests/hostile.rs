@@ -81,8 +81,20 @@ static LOCK: Mutex<()> = Mutex::new(());
 /// Largest (single allocation / input length) ratio seen, in thousandths.
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+/// Serialises the tests that read process-wide counts. Collects this
+/// thread's cyclic garbage before letting go, so that the thread's exit
+/// (which frees what is left, after the test has reported) cannot move
+/// the counts under the next test.
+struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+impl Drop for Serial {
+    fn drop(&mut self) {
+        permafrost_freeze::collect();
+    }
+}
+
+fn lock() -> Serial {
+    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// Largest single allocation a decode of `len` bytes may make: a
