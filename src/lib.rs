@@ -216,6 +216,10 @@ pub use permafrost_runtime::{
     Receiver, RecvError, Runtime, Sender, ShareError, TransferError, WorkerError, WorkerHandle,
     WorkerReport,
 };
+pub use permafrost_runtime::{
+    estimate_size, Notification, ObjectId, ParseIdError, Store, StoreBuilder, StoreError,
+    StoreStats, Subscription, SLOT_BYTES,
+};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -157,3 +157,17 @@ fn move_pipeline() {
     assert_has(&out, "sent once the alias was gone");
     assert_has(&out, "all modes agree; every worker's heap ended empty");
 }
+
+#[test]
+fn object_store() {
+    let out = run("object_store");
+    assert_has(&out, "a table of 20000 rows");
+    assert_has(&out, "(matches the driver's own sum)");
+    assert_has(&out, "workers got the same table");
+    assert_has(&out, "spilled 1 object(s) to");
+    assert_has(
+        &out,
+        "equal contents, new objects (identity is kept only while resident)",
+    );
+    assert_has(&out, "spill directory removed");
+}

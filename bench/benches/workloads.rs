@@ -1,7 +1,8 @@
 //! criterion benches for every workload x operation of `WORKLOADS.md`:
 //! build, traverse (freeze's floor), freeze, pickle, unpickle, deep copy,
 //! transfer to another worker by reference and by pickle, drop of the
-//! frozen graph; and Figure 1's matrices shared vs pickled.
+//! frozen graph; Figure 1's matrices shared vs pickled; and the object
+//! store's put, get and spill + restore.
 //!
 //! Inputs are built outside the timed region (`iter_batched`, or
 //! `iter_custom` for transfers, which time send + receive + first read).
@@ -15,10 +16,12 @@ use std::time::Duration;
 
 use criterion::{criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use permafrost::{collect, deep_copy, pickle, traverse, unpickle, Detached};
+use permafrost::{ObjectId, Store};
 use permafrost_bench::shapes::{build, Built, Input, Shape, Sizes};
 use permafrost_bench::sharing::{run_once, Matrices};
+use permafrost_bench::store::spill_once;
 use permafrost_bench::table1::register_classes;
-use permafrost_bench::transfer::Peer;
+use permafrost_bench::transfer::{lists, Peer};
 
 fn sizes() -> Sizes {
     let n = std::env::var("PERMAFROST_BENCH_N")
@@ -167,11 +170,51 @@ fn figure1(c: &mut Criterion) {
     g.finish();
 }
 
+fn store(c: &mut Criterion) {
+    let n = sizes().n;
+    let mut g = c.benchmark_group("store");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for k in [1, n] {
+        let s = Store::new();
+        g.bench_function(BenchmarkId::new("put", k), |b| {
+            b.iter_batched(
+                || lists(k),
+                |v| {
+                    let id = s.put(&v).expect("put");
+                    (v, id)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        let id: ObjectId = s.put(&lists(k)).expect("put");
+        g.bench_function(BenchmarkId::new("get", k), |b| {
+            b.iter(|| {
+                let got = s.get(&[id], Duration::ZERO).expect("get");
+                s.release(id).expect("release");
+                got
+            })
+        });
+    }
+    g.bench_function(BenchmarkId::new("spill+restore", n), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let [spill, restore, _, _] = spill_once(n).expect("spill");
+                total += Duration::from_nanos((spill + restore) as u64);
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
 /// The criterion group (its generated function has no docs of its own).
 mod group {
     #![allow(missing_docs)]
-    use super::{figure1, table1};
-    criterion::criterion_group!(benches, table1, figure1);
+    use super::{figure1, store, table1};
+    criterion::criterion_group!(benches, table1, figure1, store);
 }
 
 criterion_main!(group::benches);

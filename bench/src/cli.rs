@@ -1,5 +1,5 @@
-//! The `permafrost-bench` command line: `table1`, `transfer`, `sharing` and
-//! `all` (the default), writing `results.csv`, `report.md` and SVG plots
+//! The `permafrost-bench` command line: `table1`, `transfer`, `sharing`,
+//! `store` and `all` (the default), writing `results.csv`, `report.md` and SVG plots
 //! into `--out`.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::csv::{to_csv, Row};
 use crate::report::{render, targets, RunInfo};
 use crate::shapes::{Shape, Sizes};
-use crate::{plot, python, sharing, table1, transfer};
+use crate::{plot, python, sharing, store, table1, transfer};
 
 /// Benchmarks of permafrost (PEP 795 deep immutability) against pickling,
 /// with CPython side by side.
@@ -39,7 +39,11 @@ pub enum Command {
     /// Figure 1: matrices shared vs pickled, 1, 2, 4, ... workers up to
     /// twice the cores, and a single-worker baseline.
     Sharing,
-    /// The three at sizes that finish within a few minutes on 2 cores:
+    /// The object store: put and get of 1- and n-object graphs (default
+    /// 1,000,000), get + release throughput over 1, 2, 4, ... workers, and
+    /// spill / restore of an n-object graph against pickle / unpickle.
+    Store,
+    /// The four at sizes that finish within a few minutes on 2 cores:
     /// n = 1,000,000, graph 100,000, chain 1,000,000, 3 runs.
     All,
 }
@@ -68,9 +72,13 @@ pub struct Opts {
     /// Matrices per message (sharing).
     #[arg(long, global = true, default_value_t = 1000)]
     pub batch: usize,
-    /// Repetitions of share and of small graphs (transfer).
+    /// Repetitions of share and of small graphs (transfer); timed batches
+    /// of gets and puts of small graphs (store).
     #[arg(long, global = true, default_value_t = 200)]
     pub transfer_reps: usize,
+    /// Get + release pairs per worker in the store's throughput runs.
+    #[arg(long, global = true, default_value_t = 100_000)]
+    pub store_gets: usize,
     /// Only these Table 1 shapes (comma-separated names).
     #[arg(long, global = true, value_delimiter = ',')]
     pub shapes: Vec<String>,
@@ -115,6 +123,8 @@ pub struct Plan {
     pub transfer: transfer::Config,
     /// Sharing configuration.
     pub sharing: sharing::Config,
+    /// Object store configuration.
+    pub store: store::Config,
 }
 
 impl Plan {
@@ -143,7 +153,12 @@ impl Plan {
         let max_workers = o.workers.unwrap_or(2 * sharing::cores()).max(1);
         Ok(Plan {
             suites: match command {
-                Command::All => vec![Command::Table1, Command::Transfer, Command::Sharing],
+                Command::All => vec![
+                    Command::Table1,
+                    Command::Transfer,
+                    Command::Sharing,
+                    Command::Store,
+                ],
                 c => vec![c],
             },
             sizes,
@@ -153,6 +168,20 @@ impl Plan {
             py_max_deep: o
                 .py_max_deep
                 .unwrap_or(if all { 200_000 } else { 1_000_000 }),
+            store: store::Config {
+                sizes: {
+                    let mut v = vec![1, n];
+                    v.dedup();
+                    v
+                },
+                spill_n: n,
+                runs,
+                small_reps: o.transfer_reps.max(1),
+                get_batch: 1000,
+                workers: sharing::worker_counts(max_workers),
+                gets_per_worker: o.store_gets.max(1),
+                ids: 64,
+            },
             transfer: transfer::Config {
                 sizes: tsizes,
                 runs,
@@ -256,6 +285,18 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
                 drop(m);
                 pb.finish_and_clear();
                 info.sharing = Some(cfg.clone());
+            }
+            Command::Store => {
+                let cfg = &plan.store;
+                let pb = bar(store::total_steps(cfg), "store");
+                let (r, notes) = store::run(cfg, &mut |op| {
+                    pb.set_message(op.to_string());
+                    pb.inc(1)
+                });
+                pb.finish_and_clear();
+                rows.extend(r);
+                info.notes.extend(notes);
+                info.store = Some(cfg.clone());
             }
             Command::All => unreachable!("expanded by Plan::new"),
         }

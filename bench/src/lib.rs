@@ -8,6 +8,8 @@
 //!   deepcopy, drop}; [`python`] runs the CPython side.
 //! * [`transfer`]: graphs sent to another worker by share, pickle and copy.
 //! * [`sharing`]: Figure 1, matrices shared vs pickled across workers.
+//! * [`store`]: the object store's put, get, get throughput over workers,
+//!   and spill / restore against a pickle round trip.
 //! * [`measure`], [`csv`], [`report`], [`plot`]: timing, `results.csv`,
 //!   `report.md` and the SVG plots; [`cli`] ties them together.
 //!
@@ -27,5 +29,6 @@ pub mod python;
 pub mod report;
 pub mod shapes;
 pub mod sharing;
+pub mod store;
 pub mod table1;
 pub mod transfer;

@@ -31,6 +31,8 @@ pub struct RunInfo {
     pub transfer: Option<crate::transfer::Config>,
     /// Sharing configuration.
     pub sharing: Option<crate::sharing::Config>,
+    /// Object store configuration.
+    pub store: Option<crate::store::Config>,
     /// Memory measurements (N workers holding one graph).
     pub resident: Vec<Resident>,
     /// Wall time of each suite, seconds.
@@ -290,6 +292,7 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
         measured: m,
         met,
     });
+    out.push(move_target(rows, biggest));
 
     let (m, met) = {
         let s = info.resident.iter().find(|r| r.mode == "shared");
@@ -382,7 +385,51 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
         measured: m,
         met,
     });
+    out.push(store_get_target(rows));
     out
+}
+
+/// The store's get of the largest graph against a get of a 1-object graph.
+fn store_get_target(rows: &[Row]) -> Target {
+    let text = "store get independent of size: a get of a 1,000,000-object graph within 2x of a get of a 1-object graph".to_string();
+    let get = |n: u64| {
+        rows.iter()
+            .find(|r| r.suite == "store" && r.op == "get" && r.n == Some(n))
+            .and_then(|r| r.median_ns)
+    };
+    let biggest = rows
+        .iter()
+        .filter(|r| r.suite == "store" && r.op == "get")
+        .filter_map(|r| r.n)
+        .max();
+    let (Some(n), Some(one)) = (biggest, get(1)) else {
+        return Target {
+            text,
+            measured: "–".into(),
+            met: None,
+        };
+    };
+    let big = get(n);
+    let r = ratio(big, Some(one));
+    let met = r.map(|r| r <= 2.0);
+    let mut measured = format!(
+        "{n}-object graph: get {} vs 1 object {} ({})",
+        opt(big.map(fmt_ns)),
+        fmt_ns(one),
+        opt(r.map(fmt_ratio))
+    );
+    if n < 1_000_000 {
+        measured.push_str(" (graph smaller than the target's 1,000,000 objects: not conclusive)");
+    }
+    Target {
+        text,
+        measured,
+        met: if n < 1_000_000 {
+            met.filter(|x| !x)
+        } else {
+            met
+        },
+    }
 }
 
 /// The PEP prototype's Table 1 (its machine, CPython 3.15, ms): freeze,
@@ -451,6 +498,7 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
     table1_section(w, rows, info);
     transfer_section(w, rows, info);
     sharing_section(w, rows, info);
+    store_section(w, rows, info);
 
     if !info.notes.is_empty() {
         let _ = writeln!(w, "## Notes\n");
@@ -555,6 +603,50 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
     let _ = writeln!(w);
 }
 
+/// Move of the largest `lists` graph against copy and pickle of it.
+fn move_target(rows: &[Row], biggest: Option<u64>) -> Target {
+    let text =
+        "move of a 1,000,000-object graph at least 5x faster than copy and 10x faster than pickle"
+            .to_string();
+    let Some(n) = biggest else {
+        return Target {
+            text,
+            measured: "–".into(),
+            met: None,
+        };
+    };
+    let get = |op: &str| {
+        rows.iter()
+            .find(|r| {
+                r.suite == "transfer" && r.workload == "lists" && r.op == op && r.n == Some(n)
+            })
+            .and_then(|r| r.median_ns)
+    };
+    let (mv, cp, pk) = (get("move"), get("copy"), get("pickle"));
+    let (rc, rp) = (ratio(cp, mv), ratio(pk, mv));
+    let met = match (rc, rp) {
+        (Some(a), Some(b)) if n >= 1_000_000 => Some(a >= 5.0 && b >= 10.0),
+        (Some(a), Some(b)) => Some(a >= 5.0 && b >= 10.0).filter(|x| !x),
+        _ => None,
+    };
+    let mut measured = format!(
+        "{n}-object graph: move {}, copy {} ({} the move), pickle {} ({})",
+        opt(mv.map(fmt_ns)),
+        opt(cp.map(fmt_ns)),
+        opt(rc.map(fmt_ratio)),
+        opt(pk.map(fmt_ns)),
+        opt(rp.map(fmt_ratio)),
+    );
+    if n < 1_000_000 {
+        measured.push_str(" (graph smaller than the target's 1,000,000 objects: not conclusive)");
+    }
+    Target {
+        text,
+        measured,
+        met,
+    }
+}
+
 fn transfer_section(w: &mut String, rows: &[Row], info: &RunInfo) {
     let t: Vec<&Row> = rows.iter().filter(|r| r.suite == "transfer").collect();
     if t.is_empty() {
@@ -573,7 +665,7 @@ fn transfer_section(w: &mut String, rows: &[Row], info: &RunInfo) {
     }
     let _ = writeln!(
         w,
-        "| graph | objects | share | pickle | copy | pickle / share | copy / share | pickle bytes |\n|---|---|---|---|---|---|---|---|"
+        "| graph | objects | share | pickle | copy | move | pickle / share | copy / share | copy / move | pickle / move | pickle bytes |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let mut keys: Vec<(String, u64)> = Vec::new();
     for r in &t {
@@ -591,12 +683,15 @@ fn transfer_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         let med = |op: &str| get(op).and_then(|r| r.median_ns);
         let _ = writeln!(
             w,
-            "| {wl} | {n} | {} | {} | {} | {} | {} | {} |",
+            "| {wl} | {n} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             opt(med("share").map(fmt_ns)),
             opt(med("pickle").map(fmt_ns)),
             opt(med("copy").map(fmt_ns)),
+            opt(med("move").map(fmt_ns)),
             opt(ratio(med("pickle"), med("share")).map(fmt_ratio)),
             opt(ratio(med("copy"), med("share")).map(fmt_ratio)),
+            opt(ratio(med("copy"), med("move")).map(fmt_ratio)),
+            opt(ratio(med("pickle"), med("move")).map(fmt_ratio)),
             opt(get("pickle").and_then(|r| r.bytes).map(|b| b.to_string())),
         );
     }
@@ -678,6 +773,99 @@ fn sharing_section(w: &mut String, rows: &[Row], info: &RunInfo) {
             );
         }
         let _ = writeln!(w);
+    }
+}
+
+fn store_section(w: &mut String, rows: &[Row], info: &RunInfo) {
+    let t: Vec<&Row> = rows.iter().filter(|r| r.suite == "store").collect();
+    if t.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## Object store (median)\n");
+    if let Some(c) = &info.store {
+        let _ = writeln!(
+            w,
+            "`lists` of n objects as in transfer. Put: `Store::put` of a fresh mutable graph (estimate, freeze, seal; {} runs for large graphs, {} for small). Get: `Store::get` of one resident id, in {} batches of {} gets, pins released outside the clock. Throughput: {} get + release pairs per worker over the same {} one-object ids. Spill: `Store::evict` writing the graph's pickle to the spill directory (no fsync; page cache); restore: the next `get`, reading it back (read + unpickle + freeze); beside them this runtime's in-memory pickle and unpickle of the same graph. {} runs.\n",
+            c.runs, c.small_reps, c.small_reps, c.get_batch, c.gets_per_worker, c.ids, c.runs
+        );
+    }
+    let med = |op: &str, n: Option<u64>| {
+        t.iter()
+            .find(|r| r.op == op && (n.is_none() || r.n == n))
+            .and_then(|r| r.median_ns)
+    };
+    let one = med("get", Some(1));
+    let _ = writeln!(
+        w,
+        "| objects | put | get | get / 1-object get |\n|---|---|---|---|"
+    );
+    let mut sizes: Vec<u64> = t
+        .iter()
+        .filter(|r| r.op == "get")
+        .filter_map(|r| r.n)
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    for n in sizes {
+        let get = med("get", Some(n));
+        let _ = writeln!(
+            w,
+            "| {n} | {} | {} | {} |",
+            opt(med("put", Some(n)).map(fmt_ns)),
+            opt(get.map(fmt_ns)),
+            opt(ratio(get, one).map(fmt_ratio)),
+        );
+    }
+    let _ = writeln!(w);
+    let thr: Vec<&&Row> = t.iter().filter(|r| r.op == "throughput").collect();
+    if !thr.is_empty() {
+        let per_s = |r: &Row| r.median_ns.map(|ns| 1e9 / ns);
+        let base = thr
+            .iter()
+            .find(|r| r.workers == Some(1))
+            .and_then(|r| per_s(r));
+        let _ = writeln!(
+            w,
+            "| workers | get + release (M/s) | vs 1 worker |\n|---|---|---|"
+        );
+        for r in thr {
+            let x = per_s(r);
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} |",
+                opt(r.workers.map(|w| w.to_string())),
+                opt(x.map(|x| format!("{:.3}", x / 1e6))),
+                opt(ratio(x, base).map(fmt_ratio)),
+            );
+        }
+        let _ = writeln!(w);
+    }
+    if let Some(spill) = t.iter().find(|r| r.op == "spill") {
+        let mb = spill.bytes.map(|b| b as f64 / 1e6);
+        let per_mb = |ns: Option<f64>| match (ns, mb) {
+            (Some(ns), Some(mb)) if mb > 0.0 => Some(fmt_ns(ns / mb)),
+            _ => None,
+        };
+        let (sp, re) = (med("spill", spill.n), med("restore", spill.n));
+        let (pk, un) = (med("pickle", spill.n), med("unpickle", spill.n));
+        let _ = writeln!(
+            w,
+            "| objects | pickle MB | spill | restore | pickle | unpickle | spill / MB | restore / MB | pickle + unpickle / MB | (spill + restore) / (pickle + unpickle) |\n|---|---|---|---|---|---|---|---|---|---|"
+        );
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            opt(spill.n.map(|n| n.to_string())),
+            opt(mb.map(|m| format!("{m:.2}"))),
+            opt(sp.map(fmt_ns)),
+            opt(re.map(fmt_ns)),
+            opt(pk.map(fmt_ns)),
+            opt(un.map(fmt_ns)),
+            opt(per_mb(sp)),
+            opt(per_mb(re)),
+            opt(per_mb(sum2(pk, un))),
+            opt(ratio(sum2(sp, re), sum2(pk, un)).map(fmt_ratio)),
+        );
     }
 }
 

@@ -24,6 +24,7 @@ fn all_at_tiny_sizes_writes_every_output() {
     let out = out_dir("cli-all");
     let status = Command::new(env!("CARGO_BIN_EXE_permafrost-bench"))
         .args(["all", "--n", "300", "--matrices", "200", "--batch", "50"])
+        .args(["--store-gets", "200"])
         .args(["--runs", "2", "--transfer-reps", "5", "--workers", "2"])
         .arg("--out")
         .arg(&out)
@@ -39,7 +40,7 @@ fn all_at_tiny_sizes_writes_every_output() {
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert!(rows.iter().all(|r| r.len() == 11));
-    for suite in ["table1", "transfer", "sharing"] {
+    for suite in ["table1", "transfer", "sharing", "store"] {
         assert!(rows.iter().any(|r| r[0] == suite), "no {suite} rows");
     }
     // Every shape x op on the Rust side.
@@ -79,6 +80,21 @@ fn all_at_tiny_sizes_writes_every_output() {
     assert!(report.contains("## Table 1"));
     assert!(report.contains("## Transfer"));
     assert!(report.contains("## Figure 1"));
+    assert!(report.contains("## Object store"));
+    for op in [
+        "put",
+        "get",
+        "throughput",
+        "spill",
+        "restore",
+        "pickle",
+        "unpickle",
+    ] {
+        assert!(
+            rows.iter().any(|r| r[0] == "store" && r[2] == op),
+            "missing store {op}"
+        );
+    }
     for svg in ["table1.svg", "transfer.svg", "figure1.svg"] {
         let text = std::fs::read_to_string(out.join(svg)).expect(svg);
         assert!(text.starts_with("<svg") || text.contains("<svg"), "{svg}");

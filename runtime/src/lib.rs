@@ -32,6 +32,13 @@
 //! * [`Pool`] maps a function over items on N workers, like CPython's
 //!   `InterpreterPoolExecutor`, items and results travelling in the mode the
 //!   caller picks.
+//! * [`Store`], a sealed object store after Plasma and Ray, shared by all
+//!   workers of a process: [`Store::put`] freezes a graph and seals it
+//!   under an [`ObjectId`]; any worker [`get`](Store::get)s it by id, an
+//!   O(1) share, blocking until it is sealed. Gets pin objects until
+//!   [`Store::release`]; a capacity with LRU eviction of unpinned objects,
+//!   spilled to disk as pickles and restored transparently; notifications
+//!   of seals and deletions ([`Store::subscribe`]).
 //!
 //! # A tour
 //!
@@ -113,13 +120,15 @@
 //! [`TrySendError`] and [`SendTimeoutError`] hand the message back;
 //! [`ShareError`] hands the value back; [`RecvError`] and friends add a
 //! `Decode` case for messages that cannot be rebuilt; [`WorkerError`] for
-//! joins and [`PoolError`] for pool maps.
+//! joins and [`PoolError`] for pool maps; [`StoreError`] for the object
+//! store.
 #![forbid(unsafe_code)]
 
 mod channel;
 mod error;
 mod message;
 mod pool;
+mod store;
 mod worker;
 
 pub use channel::{
@@ -132,6 +141,10 @@ pub use error::{
 };
 pub use message::{Message, Mode};
 pub use pool::Pool;
+pub use store::{
+    estimate_size, Notification, ObjectId, ParseIdError, Store, StoreBuilder, StoreError,
+    StoreStats, Subscription, SLOT_BYTES,
+};
 pub use worker::{Ctx, Joined, Runtime, WorkerHandle, WorkerReport};
 
 /// The object-model items that appear in this crate's signatures.
