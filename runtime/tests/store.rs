@@ -24,8 +24,20 @@ use rand::{Rng, SeedableRng};
 // frozen_live() is process-wide: tests that count it run one at a time.
 static LOCK: Mutex<()> = Mutex::new(());
 
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+/// Serialises the tests that read process-wide counts. Collects this
+/// thread's cyclic garbage before letting go, so that the thread's exit
+/// (which frees what is left, after the test has reported) cannot move
+/// the counts under the next test.
+struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+impl Drop for Serial {
+    fn drop(&mut self) {
+        permafrost_freeze::collect();
+    }
+}
+
+fn lock() -> Serial {
+    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 const LONG: Duration = Duration::from_secs(30);
