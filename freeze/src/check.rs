@@ -117,6 +117,11 @@ fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
         if f & scratch != 0 {
             return bad(format!("{kind} at {p:?} has walk bits {f:#x} left set"));
         }
+        if !frozen && p.header().aux.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+            return bad(format!(
+                "mutable {kind} at {p:?} has walk scratch left in aux"
+            ));
+        }
         if frozen {
             census.frozen += 1;
             if tracked.contains(&p) {

@@ -368,18 +368,19 @@ pub(crate) fn detach(objs: &[ObjPtr]) {
     });
 }
 
-/// Takes detached objects into this heap.
+/// Takes detached objects into this heap (one borrow of the container
+/// list for all of them).
 pub(crate) fn adopt(objs: &[ObjPtr]) {
-    for p in objs {
-        on_alloc_quiet(*p, p.body().can_have_children());
-    }
-}
-
-fn on_alloc_quiet(p: ObjPtr, tracked: bool) {
     let _ = HEAP.try_with(|h| {
-        h.live.set(h.live.get() + 1);
-        if tracked {
-            track(h, p);
+        h.live.set(h.live.get() + objs.len());
+        let mut t = h.tracker.borrow_mut();
+        t.slots.reserve(objs.len());
+        for p in objs {
+            if p.body().can_have_children() {
+                p.header().gc_idx.set(t.slots.len() as u32);
+                t.slots.push(p.0.as_ptr());
+                p.set_flags(TRACKED);
+            }
         }
     });
 }

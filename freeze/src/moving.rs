@@ -26,7 +26,8 @@
 //!
 //! One walk with an explicit stack marks the graph (`MARK`) and counts the
 //! references each object receives from inside it (in `aux`, as the cycle
-//! collector does); a second pass compares them with the counts. Scratch is
+//! collector does); a pass over the marked objects compares them with the
+//! counts. Scratch is
 //! two words per object; nothing is allocated per object.
 
 use std::fmt;
@@ -156,27 +157,25 @@ impl Walk {
                 continue;
             }
             p.set_flags(MARK);
-            p.header().aux.store(0, Relaxed);
             let me = self.objs.len() as u32;
             self.objs.push(p);
             self.links.push((from, label));
             let start = stack.len();
             let mut k = 0u32;
+            // Every edge of the graph is met here exactly once (from its
+            // source's one visit), so the references from inside are
+            // counted in the same pass. A mutable object's `aux` is zero
+            // outside a walk (every walk resets it; `check_invariants`
+            // checks it).
             p.body().for_each_owned_child(|c| {
                 if !c.is_frozen() {
+                    let a = &c.header().aux;
+                    a.store(a.load(Relaxed) + 1, Relaxed);
                     stack.push((c, me, k));
                 }
                 k += 1;
             });
             stack[start..].reverse();
-        }
-        for p in &self.objs {
-            p.body().for_each_owned_child(|c| {
-                if !c.is_frozen() {
-                    let a = &c.header().aux;
-                    a.store(a.load(Relaxed) + 1, Relaxed);
-                }
-            });
         }
     }
 
