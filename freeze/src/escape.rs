@@ -80,19 +80,6 @@ fn reaches_field(field: ObjPtr, v: Slot) -> bool {
     found
 }
 
-/// Whether the field's current value is `expected` (identity), without
-/// touching any count.
-fn is_current(cur: Slot, expected: &Value) -> bool {
-    match (cur, expected.slot()) {
-        (Slot::Obj(a), Slot::Obj(b)) => a == b,
-        (Slot::None, Slot::None) => true,
-        (Slot::Bool(a), Slot::Bool(b)) => a == b,
-        (Slot::Int(a), Slot::Int(b)) => a == b,
-        (Slot::Float(a), Slot::Float(b)) => a.to_bits() == b.to_bits(),
-        _ => false,
-    }
-}
-
 /// Stores `new` into `sf` (of field object `field`) through `store`, after
 /// refusing a value that would make the field reach itself.
 fn store_checked<R>(
@@ -172,7 +159,7 @@ impl Value {
         let new = frozen_slot(new)?;
         // The counts given up are released after the field's lock.
         let (swapped, release) = store_checked(p, sf, new, |cur, new| {
-            if is_current(*cur, expected) {
+            if cur.is(expected.slot()) {
                 (true, std::mem::replace(cur, new))
             } else {
                 (false, new)

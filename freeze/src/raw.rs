@@ -106,6 +106,20 @@ pub(crate) enum Slot {
 }
 
 impl Slot {
+    /// Python's `is`: the same object, or equal immediates (floats by
+    /// bits). Touches no count.
+    #[inline]
+    pub(crate) fn is(self, other: Slot) -> bool {
+        match (self, other) {
+            (Slot::Obj(a), Slot::Obj(b)) => a == b,
+            (Slot::None, Slot::None) => true,
+            (Slot::Bool(a), Slot::Bool(b)) => a == b,
+            (Slot::Int(a), Slot::Int(b)) => a == b,
+            (Slot::Float(a), Slot::Float(b)) => a.to_bits() == b.to_bits(),
+            _ => false,
+        }
+    }
+
     #[inline]
     pub(crate) fn obj(self) -> Option<ObjPtr> {
         match self {

@@ -174,14 +174,7 @@ impl Value {
 
     /// Identity comparison (`is`): immediates by value, objects by address.
     pub fn is(&self, other: &Value) -> bool {
-        match (self, other) {
-            (Value::Obj(a), Value::Obj(b)) => a.is(b),
-            (Value::None, Value::None) => true,
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) => a == b,
-            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
-            _ => false,
-        }
+        self.slot().is(other.slot())
     }
 
     /// Identity of the object, as Python's `id()` (0 for immediates). Two

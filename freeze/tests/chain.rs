@@ -4,30 +4,14 @@
 //! SCC) and a 2,000,000-node mutable chain freed by plain reference
 //! counting.
 //!
-//! `frozen_live()` is process-global, so every test holds [`LOCK`]; it also
+//! `frozen_live()` is process-global, so every test holds [`serial::lock`]; it also
 //! keeps the big tests from running (and holding memory) at the same time.
 
-use std::sync::Mutex;
+#[path = "serial/mod.rs"]
+mod serial;
+use serial::lock;
 
 use permafrost_freeze::*;
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 /// Chain length: 10,000,000, or `PERMAFROST_CHAIN_NODES` (the valgrind run
 /// in CI uses a shorter chain: the walks are the same code at any length,

@@ -2,28 +2,12 @@
 //! objects on arrival, still mutable; refused (and handed back untouched)
 //! when anything outside refers into the graph.
 
-use std::sync::Mutex;
+#[path = "serial/mod.rs"]
+mod serial;
+use serial::lock;
 
 use permafrost_freeze::*;
 use proptest::prelude::*;
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 /// A graph with cycles, an instance of a frozen class, a frozen shared
 /// part and strings; returns (root, number of mutable objects).

@@ -2,30 +2,16 @@
 //! model: all-or-nothing freeze with rollback, immutability of frozen
 //! containers, freezability statuses, and SCC reference counting.
 //!
-//! `frozen_live()` is process-global, so every test holds [`LOCK`].
+//! `frozen_live()` is process-global, so every test holds [`serial::lock`].
+
+#[path = "serial/mod.rs"]
+mod serial;
+use serial::lock;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 
 use permafrost_freeze::*;
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 /// Live counts: this thread's mutable heap and the global frozen count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,31 +6,15 @@
 //! After every freeze attempt (successful or not) the checker runs with
 //! exact counts; at the end every count returns to baseline.
 //!
-//! `frozen_live()` is process-global, so every test holds [`LOCK`].
+//! `frozen_live()` is process-global, so every test holds [`serial::lock`].
 
-use std::sync::Mutex;
+#[path = "serial/mod.rs"]
+mod serial;
+use serial::lock;
 
 use permafrost_freeze::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 #[derive(Debug, Clone, Copy)]
 enum Node {

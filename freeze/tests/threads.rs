@@ -4,32 +4,18 @@
 //! handle at once. Afterwards every frozen object is freed exactly once:
 //! `frozen_live()` is back to its baseline and nothing crashed.
 //!
-//! `frozen_live()` is process-global, so every test holds [`LOCK`].
+//! `frozen_live()` is process-global, so every test holds [`serial::lock`].
 
-use std::sync::{Barrier, Mutex};
+#[path = "serial/mod.rs"]
+mod serial;
+use serial::lock;
+
+use std::sync::Barrier;
 
 use permafrost_freeze::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 #[test]
 fn frozen_is_send_and_sync() {

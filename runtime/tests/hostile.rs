@@ -3,12 +3,15 @@
 //! or a leak. Every decode runs with an allocator that records the largest
 //! single allocation made while decoding on this thread.
 
+#[path = "../../freeze/tests/serial/mod.rs"]
+mod serial;
+use serial::lock;
+
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
 
 use common::{make_graph, node_class};
 use permafrost_freeze::{
@@ -76,26 +79,8 @@ unsafe impl GlobalAlloc for Tracking {
 #[global_allocator]
 static ALLOC: Tracking = Tracking;
 
-static LOCK: Mutex<()> = Mutex::new(());
-
 /// Largest (single allocation / input length) ratio seen, in thousandths.
 static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 /// Largest single allocation a decode of `len` bytes may make: a
 /// generous constant plus a multiple of the input (a graph legitimately

@@ -1,28 +1,12 @@
 //! Move: isolated mutable graphs change worker without being copied, by
 //! channel (`send_moved`) and through the pool (`map_moved`).
 
-use std::sync::Mutex;
+#[path = "../../freeze/tests/serial/mod.rs"]
+mod serial;
+use serial::lock;
 
 use permafrost_freeze::{check_invariants_exact, collect, heap_live, Error, Value};
 use permafrost_runtime::{unbounded, Message, Mode, MoveSendError, Pool, PoolError, Runtime};
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 /// A batch: a list of `n` dicts, each pointing back at the batch.
 fn batch(n: usize) -> Value {

@@ -1,31 +1,15 @@
 //! Pool: map a function over items on N workers, items and results by
 //! share, pickle or copy, results in input order, failures by index.
 
-mod common;
+#[path = "../../freeze/tests/serial/mod.rs"]
+mod serial;
+use serial::lock;
 
-use std::sync::Mutex;
+mod common;
 
 use common::{iso, make_frozen_graph, make_graph, node_class};
 use permafrost_freeze::{collect, freeze, frozen_live, heap_live, is_frozen, Error, Value};
 use permafrost_runtime::{Mode, Pool, PoolError};
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 fn frozen_int_list(i: i64) -> Value {
     let v = Value::list(vec![Value::Int(i), Value::Int(i * i)]);

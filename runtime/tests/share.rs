@@ -2,31 +2,15 @@
 //! same objects; a mutable graph is refused and handed back intact; a send
 //! to a worker that is gone hands the message back.
 
-mod common;
+#[path = "../../freeze/tests/serial/mod.rs"]
+mod serial;
+use serial::lock;
 
-use std::sync::Mutex;
+mod common;
 
 use common::{iso, make_frozen_graph, make_graph, node_class};
 use permafrost_freeze::{collect, frozen_live, heap_live, is_frozen, Error, Frozen, Value};
 use permafrost_runtime::{unbounded, Message, Mode, Runtime, SendError, ShareError, TransferError};
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 fn ids(v: &Value) -> Vec<usize> {
     let mut ids: Vec<usize> = iso(v, v)

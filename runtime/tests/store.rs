@@ -4,6 +4,10 @@
 //! Every test ends with this thread's heap empty, the process's frozen
 //! objects back to where they were, and no spill file left.
 
+#[path = "../../freeze/tests/serial/mod.rs"]
+mod serial;
+use serial::lock;
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -22,23 +26,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 // frozen_live() is process-wide: tests that count it run one at a time.
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 const LONG: Duration = Duration::from_secs(30);
 

@@ -2,31 +2,15 @@
 //! sharing and cycles preserved) and mutable, in the receiver's own heap;
 //! frozen parts of a copy travel by reference.
 
-mod common;
+#[path = "../../freeze/tests/serial/mod.rs"]
+mod serial;
+use serial::lock;
 
-use std::sync::Mutex;
+mod common;
 
 use common::{assert_rebuilt_mutable, iso, make_frozen_graph, make_graph, node_class};
 use permafrost_freeze::{collect, frozen_live, heap_live, is_frozen, Value};
 use permafrost_runtime::{unbounded, Message, Mode, RecvError, Runtime, TransferError};
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 /// Sends a graph built from `seed` in `mode` to a worker, which rebuilds
 /// the same graph locally and checks the received one against it, mutates

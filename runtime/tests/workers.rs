@@ -1,32 +1,17 @@
 //! Workers: results and panics on join, cleanup of each worker's heap,
 //! shutdown waking waiting workers, and nothing leaking.
 
+#[path = "../../freeze/tests/serial/mod.rs"]
+mod serial;
+use serial::lock;
+
 mod common;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use common::{make_frozen_graph, make_graph, node_class};
 use permafrost_freeze::{freeze, frozen_live, heap_live, register_class, Frozen, Value};
 use permafrost_runtime::{unbounded, Runtime, WorkerError};
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests that read process-wide counts. Collects this
-/// thread's cyclic garbage before letting go, so that the thread's exit
-/// (which frees what is left, after the test has reported) cannot move
-/// the counts under the next test.
-struct Serial(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
-
-impl Drop for Serial {
-    fn drop(&mut self) {
-        permafrost_freeze::collect();
-    }
-}
-
-fn lock() -> Serial {
-    Serial(LOCK.lock().unwrap_or_else(|e| e.into_inner()))
-}
 
 #[test]
 fn a_panicking_worker_is_reported_and_the_others_finish() {
