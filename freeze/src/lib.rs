@@ -32,60 +32,38 @@
 //! .unwrap();
 //! ```
 
-mod body;
-mod check;
-mod copy;
-mod error;
-mod escape;
+mod core;
+mod diag;
 mod freeze;
-mod heap;
-mod hooks;
-mod key;
-mod modules;
-mod moving;
-mod ops;
-mod pack;
-mod pickle;
-mod raw;
-mod registry;
-mod repr;
-mod status;
-mod status_api;
-mod strdata;
-mod sym;
-mod sync;
+mod model;
 mod transfer;
-mod traverse;
-mod value;
-mod view;
-mod weak;
 
-pub use check::{check_invariants, check_invariants_exact, Census, InvariantViolation};
-pub use copy::{deep_copy, Detached};
-pub use error::{Error, FreezeError, FreezeReason};
-pub use escape::clear_interpreter_locals;
-pub use freeze::{freeze, is_frozen};
-pub use heap::{collect, frozen_live, heap_live, tracked_containers, GcPause};
-pub use hooks::set_pre_freeze_hook;
-pub use modules::{clear_modules, import, register_module, ModuleInit};
-pub use moving::{detach_moved, MoveError, MoveRefusal};
-pub use pickle::{pickle, unpickle};
-pub use registry::{clear_local_classes, lookup_class, register_class, register_function};
-pub use status::Freezability;
-pub use status_api::{
+pub use diag::check::{check_invariants, check_invariants_exact, Census, InvariantViolation};
+pub use transfer::copy::{deep_copy, Detached};
+pub use core::error::{Error, FreezeError, FreezeReason};
+pub use freeze::escape::clear_interpreter_locals;
+pub use freeze::walk::{freeze, is_frozen};
+pub use core::heap::{collect, frozen_live, heap_live, tracked_containers, GcPause};
+pub use freeze::hooks::set_pre_freeze_hook;
+pub use model::modules::{clear_modules, import, register_module, ModuleInit};
+pub use transfer::moving::{detach_moved, MoveError, MoveRefusal};
+pub use transfer::pickle::{pickle, unpickle};
+pub use model::registry::{clear_local_classes, lookup_class, register_class, register_function};
+pub use core::status::Freezability;
+pub use freeze::status::{
     disabled, effective_freezable, freezable, frozen, get_freezable, set_freezable, unfreezable,
     unset_freezable, Disabled,
 };
-pub use sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
-pub use traverse::traverse;
-pub use value::{Call, Frozen, NativeFn, Ref, Value};
-pub use view::View;
-pub use weak::run_weak_callbacks;
+pub use core::sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
+pub use diag::traverse::traverse;
+pub use core::handle::{Call, Frozen, NativeFn, Ref, Value};
+pub use model::view::View;
+pub use core::weak::run_weak_callbacks;
 
 /// Size in bytes of every heap object's header (count, scratch/SCC link,
 /// flags, container-list slot).
-pub const HEADER_BYTES: usize = std::mem::size_of::<raw::Header>();
+pub const HEADER_BYTES: usize = std::mem::size_of::<core::object::Header>();
 
 /// Size in bytes of one heap object (header + payload enum), not counting
 /// what the payload owns (a list's buffer, an instance's attributes).
-pub const OBJECT_BYTES: usize = std::mem::size_of::<raw::ObjBox>();
+pub const OBJECT_BYTES: usize = std::mem::size_of::<core::object::ObjBox>();

@@ -2,11 +2,11 @@
 //! thread, detached from its heap, and adopted by the receiving heap.
 //! Frozen parts are not copied: they travel by reference.
 
-use crate::error::Error;
-use crate::heap;
-use crate::raw::{ObjPtr, Slot};
-use crate::transfer::{walk, Builder, Mode};
-use crate::value::Value;
+use crate::core::error::Error;
+use crate::core::heap;
+use crate::core::object::{ObjPtr, Slot};
+use crate::transfer::walk::{walk, Builder, Mode};
+use crate::core::handle::Value;
 
 /// A deep copy that belongs to no heap yet. `Send`: hand it to another
 /// worker and [`adopt`](Detached::adopt) it there.
@@ -22,7 +22,7 @@ pub struct Detached {
     root: Slot,
     objs: Vec<ObjPtr>,
     /// Weak-table entries of a moved graph (empty for a copy).
-    weak: crate::weak::MovedWeak,
+    weak: crate::core::weak::MovedWeak,
 }
 
 // SAFETY: the objects are reachable only through this value: a copy's
@@ -59,7 +59,7 @@ pub fn deep_copy(v: &Value) -> Result<Detached, Error> {
         .cloned()
         .collect();
     let root = b.finish()?.into_slot();
-    let objs = crate::traverse::reachable_mutable(root);
+    let objs = crate::diag::traverse::reachable_mutable(root);
     drop(made);
     heap::detach(&objs);
     Ok(Detached::new(root, objs))
@@ -74,7 +74,7 @@ impl Detached {
         }
     }
 
-    pub(crate) fn with_weak(mut self, weak: crate::weak::MovedWeak) -> Detached {
+    pub(crate) fn with_weak(mut self, weak: crate::core::weak::MovedWeak) -> Detached {
         self.weak = weak;
         self
     }
@@ -86,7 +86,7 @@ impl Detached {
 
     fn take_home(&mut self) -> Value {
         heap::adopt(&std::mem::take(&mut self.objs));
-        crate::weak::adopt_moved(std::mem::take(&mut self.weak));
+        crate::core::weak::adopt_moved(std::mem::take(&mut self.weak));
         Value::from_slot_owned(std::mem::replace(&mut self.root, Slot::None))
     }
 

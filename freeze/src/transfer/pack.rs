@@ -8,8 +8,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::Error;
-use crate::transfer::V;
+use crate::core::error::Error;
+use crate::transfer::walk::V;
 
 const T_NONE: u64 = 0;
 const T_FALSE: u64 = 1;
@@ -201,7 +201,7 @@ impl Serialize for Items<'_> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Items<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Items<'a>, D::Error> {
-        let b: &'de [u8] = crate::transfer::bytes_slice::deserialize(d)?;
+        let b: &'de [u8] = crate::transfer::walk::bytes_slice::deserialize(d)?;
         Ok(Items::Packed(Cow::Borrowed(b)))
     }
 }
@@ -250,7 +250,7 @@ impl Serialize for Blob<'_> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Blob<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Blob<'a>, D::Error> {
-        let b: &'de [u8] = crate::transfer::bytes_slice::deserialize(d)?;
+        let b: &'de [u8] = crate::transfer::walk::bytes_slice::deserialize(d)?;
         Ok(Blob(Cow::Borrowed(b)))
     }
 }

@@ -1,7 +1,7 @@
 //! The floor for freeze: a walk that only visits and marks.
 
-use crate::raw::{ObjPtr, Slot, FROZEN, MARK};
-use crate::value::Value;
+use crate::core::object::{ObjPtr, Slot, FROZEN, MARK};
+use crate::core::handle::Value;
 
 /// Visits every mutable object reachable from `root` once, marking and
 /// then unmarking it; returns how many it visited. This is what a freeze

@@ -1,12 +1,12 @@
 //! `set_freezable`, `get_freezable`, `unset_freezable`, `disabled` and the
 //! decorator equivalents `frozen`, `freezable`, `unfreezable`.
 
-use crate::body::Body;
-use crate::error::{Error, FreezeError};
-use crate::freeze::freeze;
-use crate::raw::{ObjPtr, STATUS_MASK, STATUS_SHIFT};
-use crate::status::Freezability;
-use crate::value::Value;
+use crate::core::body::Body;
+use crate::core::error::{Error, FreezeError};
+use crate::freeze::walk::freeze;
+use crate::core::object::{ObjPtr, STATUS_MASK, STATUS_SHIFT};
+use crate::core::status::Freezability;
+use crate::core::handle::Value;
 
 fn target(v: &Value) -> Result<ObjPtr, Error> {
     let p = v.slot().obj().ok_or(Error::Type {
@@ -45,7 +45,7 @@ pub fn get_freezable(v: &Value) -> Option<Freezability> {
 pub fn effective_freezable(v: &Value) -> Freezability {
     match v.slot().obj() {
         None => Freezability::Yes,
-        Some(p) => get_freezable(v).unwrap_or_else(|| crate::freeze::default_status(p.body())),
+        Some(p) => get_freezable(v).unwrap_or_else(|| crate::freeze::walk::default_status(p.body())),
     }
 }
 

@@ -7,9 +7,9 @@ use std::hash::{Hash, Hasher};
 
 use indexmap::{Equivalent, IndexMap, IndexSet};
 
-use crate::body::Body;
-use crate::error::Error;
-use crate::raw::Slot;
+use crate::core::body::Body;
+use crate::core::error::Error;
+use crate::core::object::Slot;
 
 /// foldhash: fast on short strings, and its high bits (which the table's
 /// tag bytes come from) are well mixed.

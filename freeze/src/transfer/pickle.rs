@@ -9,11 +9,11 @@ use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 
 use std::borrow::Cow;
 
-use crate::error::Error;
-use crate::heap;
-use crate::pack::{Blob, StrBatch};
-use crate::transfer::{walk, Builder, Mode, Op};
-use crate::value::Value;
+use crate::core::error::Error;
+use crate::core::heap;
+use crate::transfer::pack::{Blob, StrBatch};
+use crate::transfer::walk::{walk, Builder, Mode, Op};
+use crate::core::handle::Value;
 
 const MAGIC: &[u8] = b"PFPK\x02";
 
@@ -117,7 +117,7 @@ mod tests {
                 not_freezable: false,
             },
         ] {
-            let bytes = encode(&[Op::Name("C"), op, Op::End(crate::transfer::V::Ref(0))]);
+            let bytes = encode(&[Op::Name("C"), op, Op::End(crate::transfer::walk::V::Ref(0))]);
             let err = unpickle(&bytes).unwrap_err().to_string();
             assert!(err.contains("same-process copy"), "{err}");
         }

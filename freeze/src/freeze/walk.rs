@@ -16,12 +16,12 @@
 //! walk: pre-freeze hooks found by a walk run after it is rolled back, and
 //! the walk starts again.
 
-use crate::body::Body;
-use crate::error::{FreezeError, FreezeReason};
-use crate::heap::{self, Tracker};
-use crate::raw::*;
-use crate::status::Freezability;
-use crate::value::{Ref, Value};
+use crate::core::body::Body;
+use crate::core::error::{FreezeError, FreezeReason};
+use crate::core::heap::{self, Tracker};
+use crate::core::object::*;
+use crate::core::status::Freezability;
+use crate::core::handle::{Ref, Value};
 
 /// How many frames ahead the post-order run prefetches.
 const PREFETCH_AHEAD: usize = 8;
@@ -88,7 +88,7 @@ pub fn freeze(roots: &[&Value]) -> Result<(), FreezeError> {
         .enumerate()
         .filter_map(|(i, v)| v.slot().obj().map(|p| (i as u32, p)))
         .collect();
-    let _call = crate::hooks::CallScope::enter();
+    let _call = crate::freeze::hooks::CallScope::enter();
     loop {
         let (result, hooks) = walk_once(&objs, roots.len(), false)?;
         match result {
@@ -187,7 +187,7 @@ fn walk_once(
                 // process-wide table: the objects may now die on any thread.
                 for v in &w.visited {
                     if v.flags() & HAS_WEAK != 0 {
-                        crate::weak::referent_froze(*v);
+                        crate::core::weak::referent_froze(*v);
                     }
                 }
             }
@@ -453,7 +453,7 @@ fn render_path(stack: &[Frame], nroots: usize, label: u32) -> String {
 fn admit(w: ObjPtr, f: u32) -> Result<bool, FreezeReason> {
     match refusal(w, f) {
         Some(reason) => Err(reason),
-        None => Ok(crate::hooks::pending(w, f)),
+        None => Ok(crate::freeze::hooks::pending(w, f)),
     }
 }
 
@@ -534,13 +534,13 @@ pub(crate) fn edge_label(p: ObjPtr, k: u32) -> String {
                 .enumerate()
                 .for_each(|(i, s)| note(isobj(s), &|| format!("[{i}]"))),
             Body::Dict(d) => d.get().iter().for_each(|(key, v)| {
-                let kr = crate::repr::short_repr(key.0);
+                let kr = crate::model::repr::short_repr(key.0);
                 note(isobj(&key.0), &|| format!(".keys()[{kr}]"));
                 note(isobj(v), &|| format!("[{kr}]"));
             }),
             Body::Set(d) => d.get().iter().for_each(|key| {
                 note(isobj(&key.0), &|| {
-                    format!("{{{}}}", crate::repr::short_repr(key.0))
+                    format!("{{{}}}", crate::model::repr::short_repr(key.0))
                 })
             }),
             Body::Class(c) => {
@@ -582,7 +582,7 @@ pub(crate) fn edge_label(p: ObjPtr, k: u32) -> String {
             }
             Body::Local(l) => note(isobj(&l.factory), &|| ".factory".into()),
             Body::WeakRef(w) => {
-                if matches!(w.target.get(), crate::body::WeakTarget::Strong(_)) {
+                if matches!(w.target.get(), crate::core::body::WeakTarget::Strong(_)) {
                     note(true, &|| "()".into());
                 }
                 note(isobj(w.callback.get()), &|| ".__callback__".into());
@@ -601,7 +601,7 @@ fn run_hooks(
     // Count the hooked objects first: a hook may drop references to others.
     let hooks: Vec<Ref> = hooks.into_iter().map(Ref::from_borrowed).collect();
     for r in hooks {
-        if let Err(reason) = crate::hooks::run(&r) {
+        if let Err(reason) = crate::freeze::hooks::run(&r) {
             return Err(FreezeError {
                 type_name: describe_type(r.ptr),
                 path: find_path(roots, nroots, r.ptr),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::status::Freezability;
+use crate::core::status::Freezability;
 
 /// An operation on an object failed. Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,16 +2,16 @@
 
 use std::cell::Cell;
 
-use crate::key::{DictMap, SetMap};
-use crate::raw::{ObjPtr, Payload, Slot};
-use crate::sym::Sym;
-use crate::value::NativeFn;
+use crate::core::key::{DictMap, SetMap};
+use crate::core::object::{ObjPtr, Payload, Slot};
+use crate::core::sym::Sym;
+use crate::core::handle::NativeFn;
 
 /// Attribute storage: small and ordered; attribute lists are short.
 pub(crate) type AttrMap = Vec<(Sym, Slot)>;
 
 pub(crate) enum Body {
-    Str(crate::strdata::StrData),
+    Str(crate::core::strdata::StrData),
     Bytes(Box<[u8]>),
     Tuple(Box<[Slot]>),
     List(Payload<Vec<Slot>>),

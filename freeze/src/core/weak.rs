@@ -15,10 +15,10 @@ use std::thread::ThreadId;
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
-use crate::body::{Body, WeakData, WeakTarget};
-use crate::error::Error;
-use crate::raw::{self, ObjPtr, Payload, Slot, HAS_WEAK};
-use crate::value::{Ref, Value};
+use crate::core::body::{Body, WeakData, WeakTarget};
+use crate::core::error::Error;
+use crate::core::object::{self, ObjPtr, Payload, Slot, HAS_WEAK};
+use crate::core::handle::{Ref, Value};
 
 #[derive(Default)]
 struct Shared {
@@ -98,7 +98,7 @@ impl Value {
                 "cannot make a weak reference: this thread is exiting".into(),
             ));
         }
-        let w = raw::alloc(Body::WeakRef(Box::new(WeakData {
+        let w = object::alloc(Body::WeakRef(Box::new(WeakData {
             target: Payload::new(WeakTarget::Dead),
             callback: Payload::new(callback.map_or(Slot::None, Value::into_slot)),
         })));
@@ -107,7 +107,7 @@ impl Value {
             // Mark after registering; the flag is only read when the SCC
             // dies, and a frozen header's flags are otherwise fixed, so a
             // relaxed RMW cannot race with a writer.
-            crate::sync::flags_insert(&p.header().flags, HAS_WEAK);
+            crate::core::sync::flags_insert(&p.header().flags, HAS_WEAK);
             set_target(w, WeakTarget::Shared(tok));
         } else {
             p.set_flags(HAS_WEAK);
@@ -162,10 +162,10 @@ fn set_target(w: ObjPtr, t: WeakTarget) {
 fn upgrade(tok: u64) -> Option<ObjPtr> {
     let s = shared().lock();
     let addr = (*s.targets.get(&tok)?)?;
-    let p = ObjPtr(std::ptr::NonNull::new(addr as *mut raw::ObjBox)?);
+    let p = ObjPtr(std::ptr::NonNull::new(addr as *mut object::ObjBox)?);
     // The dying thread clears `targets` under this lock before freeing, so
     // `p` is still allocated; only resurrect a count that is not zero.
-    crate::sync::scc_try_upgrade(&p.rep().header().rc).then_some(p)
+    crate::core::sync::scc_try_upgrade(&p.rep().header().rc).then_some(p)
 }
 
 /// The `__pre_freeze__` of a weakref: become a strong reference. A strong
@@ -177,7 +177,7 @@ pub(crate) fn strengthen(w: ObjPtr) {
     drop(Value::from_slot_owned(take_callback(w)));
     match t_of(w) {
         WeakTarget::Local(p) => {
-            raw::incref(p);
+            object::incref(p);
             unlink_local(p, w);
             set_target(w, WeakTarget::Strong(p));
         }
@@ -319,7 +319,7 @@ pub(crate) fn referent_died(p: ObjPtr) {
         }
         let cb = take_callback(w);
         if let Slot::Obj(_) = cb {
-            raw::incref(w);
+            object::incref(w);
             let due = (Value::from_slot_owned(cb), Value::Obj(Ref::from_owned(w)));
             // Weakrefs to mutable objects exist only while the table
             // does (see `Local`'s teardown), so this always queues.
@@ -438,7 +438,7 @@ pub(crate) fn check_tables(tracked: &rustc_hash::FxHashSet<ObjPtr>) -> Result<us
     for (&tok, addr) in &s.targets {
         n += 1;
         let Some(addr) = *addr else { continue };
-        let Some(nn) = std::ptr::NonNull::new(addr as *mut raw::ObjBox) else {
+        let Some(nn) = std::ptr::NonNull::new(addr as *mut object::ObjBox) else {
             return Err(format!("token {tok} names a null referent"));
         };
         let p = ObjPtr(nn);

@@ -18,11 +18,11 @@ use std::fmt;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::body::Body;
-use crate::heap;
-use crate::raw::{ObjPtr, COMPLETE, FORWARD, MARK, ROOT, VISITED};
-use crate::value::Value;
-use crate::weak::{self, WeakState};
+use crate::core::body::Body;
+use crate::core::heap;
+use crate::core::object::{ObjPtr, COMPLETE, FORWARD, MARK, ROOT, VISITED};
+use crate::core::handle::Value;
+use crate::core::weak::{self, WeakState};
 
 /// What a successful check saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -5,9 +5,9 @@ use std::fmt::{self, Write};
 
 use rustc_hash::FxHashSet;
 
-use crate::body::Body;
-use crate::raw::{ObjPtr, Slot};
-use crate::value::Value;
+use crate::core::body::Body;
+use crate::core::object::{ObjPtr, Slot};
+use crate::core::handle::Value;
 
 enum Tok {
     Val(Slot),
@@ -186,7 +186,7 @@ impl fmt::Debug for Value {
     }
 }
 
-impl fmt::Debug for crate::value::Ref {
+impl fmt::Debug for crate::core::handle::Ref {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&repr(Slot::Obj(self.ptr), usize::MAX))
     }
@@ -210,7 +210,7 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
             (Slot::Obj(p), Slot::Obj(q)) => (p, q),
             (Slot::Obj(_), _) | (_, Slot::Obj(_)) => return false,
             _ => {
-                if !crate::key::key_eq(a, b) {
+                if !crate::core::key::key_eq(a, b) {
                     return false;
                 }
                 continue;
@@ -230,7 +230,7 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
                     let (x, y) = (x.get(), y.get());
                     x.len() == y.len()
                         && x.iter()
-                            .all(|(k, v)| match y.get(&crate::key::Probe::Slot(k.0)) {
+                            .all(|(k, v)| match y.get(&crate::core::key::Probe::Slot(k.0)) {
                                 Some(w) => {
                                     stack.push((*v, *w));
                                     true
@@ -241,9 +241,9 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
                 (Body::Set(x), Body::Set(y)) => {
                     let (x, y) = (x.get(), y.get());
                     x.len() == y.len()
-                        && x.iter().all(|k| y.contains(&crate::key::Probe::Slot(k.0)))
+                        && x.iter().all(|k| y.contains(&crate::core::key::Probe::Slot(k.0)))
                 }
-                _ => crate::key::key_eq(a, b),
+                _ => crate::core::key::key_eq(a, b),
             }
         };
         if !same {

@@ -11,16 +11,16 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::body::{Body, ClassData, FunctionData, InstanceData, SharedFieldData};
-use crate::error::Error;
-use crate::key::{check_hashable, DictMap, Key, SetMap};
+use crate::core::body::{Body, ClassData, FunctionData, InstanceData, SharedFieldData};
+use crate::core::error::Error;
+use crate::core::key::{check_hashable, DictMap, Key, SetMap};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::pack::{self, for_each_str, Blob, Item, Items};
-use crate::raw::{self, ObjPtr, Payload, Slot, MARK};
-use crate::sym::Sym;
-use crate::value::{NativeFn, Value};
+use crate::transfer::pack::{self, for_each_str, Blob, Item, Items};
+use crate::core::object::{self, ObjPtr, Payload, Slot, MARK};
+use crate::core::sym::Sym;
+use crate::core::handle::{NativeFn, Value};
 
 /// Most items in one fill op.
 pub(crate) const CHUNK: usize = 1 << 15;
@@ -625,7 +625,7 @@ impl Builder {
     }
 
     fn new_obj(&mut self, body: Body, k: Kind) {
-        let v = Value::Obj(crate::value::Ref::from_owned(raw::alloc(body)));
+        let v = Value::Obj(crate::core::handle::Ref::from_owned(object::alloc(body)));
         self.push(v, k);
     }
 
@@ -658,17 +658,17 @@ impl Builder {
             }
             Op::Bytes(b) => self.push(Value::bytes(b), Kind::Done),
             Op::Shared(p) => {
-                raw::incref(p);
+                object::incref(p);
                 self.push(Value::from_slot_owned(Slot::Obj(p)), Kind::Done)
             }
             Op::ClassRef(n) => {
-                let c = crate::registry::lookup_class(n).ok_or_else(|| {
+                let c = crate::model::registry::lookup_class(n).ok_or_else(|| {
                     Error::Other(format!("class '{n}' is not registered in this worker"))
                 })?;
                 self.push(c, Kind::Done)
             }
             Op::ModuleRef(n) => {
-                let m = crate::modules::import(n)?;
+                let m = crate::model::modules::import(n)?;
                 self.push(m, Kind::Done)
             }
             Op::OpenBuffer => self.new_obj(Body::Buffer(Payload::new(Vec::new())), Kind::Buffer),
@@ -730,7 +730,7 @@ impl Builder {
             Op::OpenFunction { name, arity, code } => {
                 let sym = self.name(name)?;
                 let code = code
-                    .or_else(|| crate::registry::lookup_function(sym))
+                    .or_else(|| crate::model::registry::lookup_function(sym))
                     .ok_or_else(|| {
                         Error::Other(format!(
                             "function '{sym}' is not registered in this process"
@@ -787,7 +787,7 @@ impl Builder {
                     .iter()
                     .all(|s| matches!(s.obj().map(|q| q.body()), Some(Body::Class(_))));
                 if !ok {
-                    crate::heap::drop_slots(vals);
+                    crate::core::heap::drop_slots(vals);
                     return Err(bad("a base that is not a class"));
                 }
                 if let Body::Class(c) = p.body() {
@@ -818,7 +818,7 @@ impl Builder {
                     None => Ok(()),
                 });
                 if let Err(e) = r {
-                    crate::heap::drop_slots(out.into_iter().map(|x| x.1));
+                    crate::core::heap::drop_slots(out.into_iter().map(|x| x.1));
                     return Err(e);
                 }
                 let old = match p.body() {
@@ -830,7 +830,7 @@ impl Builder {
                     }
                     _ => unreachable!("checked by target"),
                 };
-                crate::heap::drop_slots(old.into_iter().map(|x| x.1));
+                crate::core::heap::drop_slots(old.into_iter().map(|x| x.1));
             }
             Op::End(v) => {
                 let root = self.get(v)?;
@@ -838,7 +838,7 @@ impl Builder {
                 let mut rest = deferred.into_iter();
                 for (id, items) in &mut rest {
                     if let Err(e) = self.fill_keys(id, items) {
-                        rest.for_each(|(_, items)| crate::heap::drop_slots(items));
+                        rest.for_each(|(_, items)| crate::core::heap::drop_slots(items));
                         return Err(e);
                     }
                 }
@@ -867,7 +867,7 @@ impl Builder {
         match r {
             Ok(()) => Ok(out),
             Err(e) => {
-                crate::heap::drop_slots(out);
+                crate::core::heap::drop_slots(out);
                 Err(e)
             }
         }
@@ -901,7 +901,7 @@ impl Builder {
             match p.body() {
                 Body::Tuple(_) if kind == Kind::TupleFilled => {
                     if !vals.is_empty() {
-                        crate::heap::drop_slots(vals);
+                        crate::core::heap::drop_slots(vals);
                         return Err(bad("too many items for a tuple"));
                     }
                     return Ok(());
@@ -916,25 +916,25 @@ impl Builder {
                         return Ok(());
                     }
                     let (_, all) = self.tuple_parts.remove(&id).expect("open tuple");
-                    raw::set_tuple(p, all.into_boxed_slice());
+                    object::set_tuple(p, all.into_boxed_slice());
                 }
                 Body::List(l) => l.get_mut().extend(vals),
                 Body::Function(fd) => fd.captures.get_mut().extend(vals),
                 Body::Cell(_) | Body::SharedField(_) if vals.len() != 1 => {
-                    crate::heap::drop_slots(vals);
+                    crate::core::heap::drop_slots(vals);
                     return Err(bad("a cell holds exactly one value"));
                 }
                 Body::Cell(c) => {
                     let old = std::mem::replace(c.get_mut(), vals[0]);
-                    raw::decref_slot(old);
+                    object::decref_slot(old);
                 }
                 Body::SharedField(sf) => {
                     if vals[0].obj().is_some_and(|q| !q.is_frozen()) {
-                        crate::heap::drop_slots(vals);
+                        crate::core::heap::drop_slots(vals);
                         return Err(bad("a shared field holds only frozen values"));
                     }
                     let old = std::mem::replace(&mut *sf.value.lock(), vals[0]);
-                    raw::decref_slot(old);
+                    object::decref_slot(old);
                 }
                 _ => unreachable!("checked by target"),
             }
@@ -955,12 +955,12 @@ impl Builder {
         let p = match self.target(id, &[Kind::Dict, Kind::Set]) {
             Ok(p) => p,
             Err(e) => {
-                crate::heap::drop_slots(vals);
+                crate::core::heap::drop_slots(vals);
                 return Err(e);
             }
         };
         if self.kinds[id as usize] == Kind::Dict && vals.len() % 2 != 0 {
-            crate::heap::drop_slots(vals);
+            crate::core::heap::drop_slots(vals);
             return Err(bad("a dict fill needs key/value pairs"));
         }
         let step = if self.kinds[id as usize] == Kind::Dict {
@@ -970,7 +970,7 @@ impl Builder {
         };
         for c in vals.chunks(step) {
             if let Err(e) = check_hashable(c[0]) {
-                crate::heap::drop_slots(vals);
+                crate::core::heap::drop_slots(vals);
                 return Err(e);
             }
         }
@@ -1000,7 +1000,7 @@ impl Builder {
                 _ => unreachable!("checked by target"),
             }
         }
-        crate::heap::drop_slots(dup);
+        crate::core::heap::drop_slots(dup);
         Ok(())
     }
 
@@ -1023,10 +1023,10 @@ impl Builder {
 impl Drop for Builder {
     fn drop(&mut self) {
         for (_, (_, items)) in self.tuple_parts.drain() {
-            crate::heap::drop_slots(items);
+            crate::core::heap::drop_slots(items);
         }
         for (_, items) in self.deferred.drain(..) {
-            crate::heap::drop_slots(items);
+            crate::core::heap::drop_slots(items);
         }
     }
 }

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 
 use rustc_hash::FxHashMap;
 
-use crate::body::Body;
-use crate::error::Error;
-use crate::raw::{self, ObjBox, ObjPtr, Slot, MARK, TRACKED};
-use crate::value::Ref;
+use crate::core::body::Body;
+use crate::core::error::Error;
+use crate::core::object::{self, ObjBox, ObjPtr, Slot, MARK, TRACKED};
+use crate::core::handle::Ref;
 
 /// A pre-freeze hook attached to one object.
 pub(crate) type Hook = Box<dyn FnOnce(&Ref) -> Result<(), Error>>;
@@ -88,7 +88,7 @@ pub(crate) fn on_alloc(p: ObjPtr, tracked: bool) {
             n >= h.threshold.get() && h.paused.get() == 0 && !h.collecting.get()
         })
         .unwrap_or(false);
-    if due && !raw::draining() {
+    if due && !object::draining() {
         collect();
     }
 }
@@ -208,7 +208,7 @@ impl Drop for GcPause {
 /// containers are emptied so plain reference counting frees them.
 /// Frozen objects are never on the list, so this never looks at them.
 pub fn collect() -> usize {
-    if raw::draining() {
+    if object::draining() {
         return 0;
     }
     HEAP.try_with(|h| collect_in(h, false)).unwrap_or(0)
@@ -220,7 +220,7 @@ pub fn collect() -> usize {
 /// going away.
 impl Drop for HeapState {
     fn drop(&mut self) {
-        if !self.collecting.get() && !raw::draining() {
+        if !self.collecting.get() && !object::draining() {
             collect_in(self, true);
         }
     }
@@ -259,7 +259,7 @@ fn collect_in(h: &HeapState, teardown: bool) -> usize {
     // freed under our feet; then drop the keep-alive references.
     let mut cut = Vec::new();
     for &p in &garbage {
-        raw::incref(p);
+        object::incref(p);
     }
     for &p in &garbage {
         // SAFETY: garbage objects are mutable objects of this thread's heap;
@@ -271,7 +271,7 @@ fn collect_in(h: &HeapState, teardown: bool) -> usize {
             cut.extend(items.iter().copied());
             // SAFETY: `p` is unreachable garbage of this heap; its items
             // were just copied out and are released below.
-            unsafe { raw::set_tuple(p, Box::new([])) };
+            unsafe { object::set_tuple(p, Box::new([])) };
         }
     }
     // Every release happens even if one of them panics (user code in a
@@ -284,10 +284,10 @@ fn collect_in(h: &HeapState, teardown: bool) -> usize {
         }
     };
     for s in cut {
-        release(&mut || raw::decref_slot(s));
+        release(&mut || object::decref_slot(s));
     }
     for p in garbage {
-        release(&mut || raw::decref(p));
+        release(&mut || object::decref(p));
     }
     drop(finish);
     if let Some(p) = panicked {
@@ -350,7 +350,7 @@ fn find_garbage(h: &HeapState) -> Vec<ObjPtr> {
 /// Slot helper for code that builds graphs in bulk.
 pub(crate) fn drop_slots(slots: impl IntoIterator<Item = Slot>) {
     for s in slots {
-        raw::decref_slot(s)
+        object::decref_slot(s)
     }
 }
 

@@ -9,10 +9,10 @@
 
 use std::marker::PhantomData;
 
-use crate::body::Body;
-use crate::raw::Slot;
-use crate::sym::Sym;
-use crate::value::{Frozen, Value};
+use crate::core::body::Body;
+use crate::core::object::Slot;
+use crate::core::sym::Sym;
+use crate::core::handle::{Frozen, Value};
 
 /// A borrowed, uncounted view of a frozen value (or an immediate), valid
 /// while the handle it came from lives. `Copy`; free to pass around.
@@ -88,7 +88,7 @@ impl<'a> View<'a> {
     /// Python-style type name.
     pub fn type_name(&self) -> &'static str {
         match self.slot {
-            Slot::Obj(p) => crate::ops::type_label(p),
+            Slot::Obj(p) => crate::model::ops::type_label(p),
             s => Value::from_slot(s).type_name(),
         }
     }
@@ -162,7 +162,7 @@ impl<'a> View<'a> {
     /// Number of items of a str (bytes), bytes, tuple, list, dict, set or
     /// buffer.
     pub fn len(&self) -> Option<usize> {
-        crate::ops::body_len(self.obj()?)
+        crate::model::ops::body_len(self.obj()?)
     }
 
     /// True when `len()` is zero (`None` when it has no length).
@@ -185,7 +185,7 @@ impl<'a> View<'a> {
         match self.obj()? {
             // SAFETY: frozen payloads are never written.
             Body::Dict(d) => unsafe { d.get() }
-                .get(&crate::key::Probe::Str(key))
+                .get(&crate::core::key::Probe::Str(key))
                 .map(|s| Self::child(*s)),
             _ => None,
         }
@@ -206,10 +206,10 @@ impl<'a> View<'a> {
                 let own = unsafe { i.attrs.get() }.iter().find(|(n, _)| *n == sym);
                 match own {
                     Some((_, s)) => Some(Self::child(*s)),
-                    None => crate::ops::class_lookup(i.class, sym).map(Self::child),
+                    None => crate::model::ops::class_lookup(i.class, sym).map(Self::child),
                 }
             }
-            Body::Class(_) => crate::ops::class_lookup(p, sym).map(Self::child),
+            Body::Class(_) => crate::model::ops::class_lookup(p, sym).map(Self::child),
             _ => None,
         }
     }
@@ -225,6 +225,6 @@ impl<'a> View<'a> {
 
 impl std::fmt::Debug for View<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::repr::repr(self.slot, usize::MAX))
+        f.write_str(&crate::model::repr::repr(self.slot, usize::MAX))
     }
 }

@@ -2,15 +2,15 @@
 //! type. Every mutator checks the frozen bit first and changes nothing on
 //! error; old values are released only after the payload borrow ends.
 
-use crate::body::{AttrMap, Body, ClassData, FunctionData, InstanceData};
-use crate::error::Error;
-use crate::key::{check_hashable, DictMap, Key, Probe, SetMap};
-use crate::raw::{self, ObjPtr, Payload, Slot, BORROWED, FROZEN};
-use crate::sym::Sym;
-use crate::value::{Call, NativeFn, Ref, Value};
+use crate::core::body::{AttrMap, Body, ClassData, FunctionData, InstanceData};
+use crate::core::error::Error;
+use crate::core::key::{check_hashable, DictMap, Key, Probe, SetMap};
+use crate::core::object::{self, ObjPtr, Payload, Slot, BORROWED, FROZEN};
+use crate::core::sym::Sym;
+use crate::core::handle::{Call, NativeFn, Ref, Value};
 
 fn new_obj(body: Body) -> Value {
-    Value::Obj(Ref::from_owned(raw::alloc(body)))
+    Value::Obj(Ref::from_owned(object::alloc(body)))
 }
 
 fn slots(items: Vec<Value>) -> Vec<Slot> {
@@ -60,7 +60,7 @@ fn type_err(expected: &'static str, found: &Value) -> Error {
 impl Value {
     /// A new `str` (immutable, so frozen from birth).
     pub fn str(s: &str) -> Value {
-        new_obj(Body::Str(crate::strdata::StrData::new(s)))
+        new_obj(Body::Str(crate::core::strdata::StrData::new(s)))
     }
 
     /// A new `bytes` (immutable, so frozen from birth).
@@ -236,7 +236,7 @@ impl Value {
                     let j = norm_index(i, l.len())?;
                     std::mem::replace(&mut l[j], v.into_slot())
                 };
-                raw::decref_slot(old);
+                object::decref_slot(old);
                 Ok(())
             }
             Body::Buffer(b) => {
@@ -319,7 +319,7 @@ impl Value {
                 _ => return Err(type_err("a list, dict or set", self)),
             }
         }
-        crate::heap::drop_slots(old);
+        crate::core::heap::drop_slots(old);
         Ok(())
     }
 
@@ -367,7 +367,7 @@ impl Value {
                 let d = unsafe { d.get() };
                 d.get(&Probe::Slot(key.slot()))
                     .map(|s| Value::from_slot(*s))
-                    .ok_or_else(|| Error::Key(crate::repr::short_repr(key.slot())))
+                    .ok_or_else(|| Error::Key(crate::model::repr::short_repr(key.slot())))
             }
             Body::List(_) | Body::Tuple(_) | Body::Buffer(_) => {
                 self.get(key.as_int().ok_or_else(|| type_err("an int index", key))?)
@@ -433,7 +433,7 @@ impl Value {
             }
         };
         if let Some(old) = old {
-            raw::decref_slot(old);
+            object::decref_slot(old);
         }
         Ok(())
     }
@@ -448,8 +448,8 @@ impl Value {
         check_hashable(key.slot())?;
         // SAFETY: as in `set_item`.
         let removed = unsafe { d.get_mut().shift_remove_entry(&Probe::Slot(key.slot())) };
-        let (k, v) = removed.ok_or_else(|| Error::Key(crate::repr::short_repr(key.slot())))?;
-        raw::decref_slot(k.0);
+        let (k, v) = removed.ok_or_else(|| Error::Key(crate::model::repr::short_repr(key.slot())))?;
+        object::decref_slot(k.0);
         Ok(Value::from_slot_owned(v))
     }
 
@@ -494,7 +494,7 @@ impl Value {
         let removed = unsafe { s.get_mut().shift_take(&Probe::Slot(v.slot())) };
         Ok(match removed {
             Some(k) => {
-                raw::decref_slot(k.0);
+                object::decref_slot(k.0);
                 true
             }
             None => false,
@@ -520,7 +520,7 @@ impl Value {
         writable(p)?;
         // SAFETY: as in `set_item`.
         let old = unsafe { std::mem::replace(c.get_mut(), v.into_slot()) };
-        raw::decref_slot(old);
+        object::decref_slot(old);
         Ok(())
     }
 
@@ -536,7 +536,7 @@ impl Value {
         if !matches!(p.body(), Body::Class(_)) {
             return Err(type_err("a class", self));
         }
-        raw::incref(p);
+        object::incref(p);
         let attrs = attrs.into_iter().map(|(n, v)| (n, v.into_slot())).collect();
         Ok(new_obj(Body::Instance(InstanceData {
             class: p,
@@ -593,7 +593,7 @@ impl Value {
         invalidate_hook_caches();
         // SAFETY: as in `set_item`.
         let old = unsafe { std::mem::replace(c.bases.get_mut(), slots(bases)) };
-        crate::heap::drop_slots(old);
+        crate::core::heap::drop_slots(old);
         Ok(())
     }
 
@@ -618,7 +618,7 @@ impl Value {
                 own.or_else(|| class_lookup(i.class, sym))
             }
             Body::Class(_) => class_lookup(p, sym),
-            Body::Module(_) => return crate::modules::module_getattr(p, sym),
+            Body::Module(_) => return crate::model::modules::module_getattr(p, sym),
             _ => return Err(type_err("an object with attributes", self)),
         };
         found.map(Value::from_slot).ok_or_else(|| Error::Attribute {
@@ -641,14 +641,14 @@ impl Value {
                 }
                 &c.dict
             }
-            Body::Module(_) => return crate::modules::module_setattr(p, sym, v),
+            Body::Module(_) => return crate::model::modules::module_setattr(p, sym, v),
             _ => return Err(type_err("an object with attributes", self)),
         };
         writable(p)?;
         // SAFETY: as in `set_item`.
         let old = unsafe { set_attr(map.get_mut(), sym, v.into_slot()) };
         if let Some(old) = old {
-            raw::decref_slot(old);
+            object::decref_slot(old);
         }
         Ok(())
     }
@@ -673,7 +673,7 @@ impl Value {
         };
         match old {
             Some(s) => {
-                raw::decref_slot(s);
+                object::decref_slot(s);
                 Ok(())
             }
             None => Err(Error::Attribute {
@@ -824,7 +824,7 @@ impl Drop for ReadGuard {
             // The object may have been frozen and shared while the view was
             // open: clear the bit atomically, so that a concurrent `fetch_or`
             // by another thread (a weak reference) is not lost.
-            crate::sync::flags_remove(&self.p.header().flags, BORROWED);
+            crate::core::sync::flags_remove(&self.p.header().flags, BORROWED);
         }
     }
 }

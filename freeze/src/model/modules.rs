@@ -8,12 +8,12 @@ use std::sync::OnceLock;
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
-use crate::body::{Body, ModuleData};
-use crate::error::Error;
-use crate::ops::set_attr;
-use crate::raw::{self, ObjPtr, Payload};
-use crate::sym::Sym;
-use crate::value::{Ref, Value};
+use crate::core::body::{Body, ModuleData};
+use crate::core::error::Error;
+use crate::model::ops::set_attr;
+use crate::core::object::{self, ObjPtr, Payload};
+use crate::core::sym::Sym;
+use crate::core::handle::{Ref, Value};
 
 /// Builds a module's initial contents in a worker that has none yet.
 pub type ModuleInit = fn(&Value) -> Result<(), Error>;
@@ -31,7 +31,7 @@ impl Value {
     /// A new, empty module object. It is not registered anywhere; see
     /// [`import`] for the current worker's module of a name.
     pub fn module(name: &str) -> Value {
-        Value::Obj(Ref::from_owned(raw::alloc(Body::Module(Box::new(
+        Value::Obj(Ref::from_owned(object::alloc(Body::Module(Box::new(
             ModuleData {
                 name: Sym::new(name),
                 dict: Payload::new(Some(Vec::new())),
@@ -145,7 +145,7 @@ pub(crate) fn module_setattr(p: ObjPtr, sym: Sym, v: Value) -> Result<(), Error>
             .map(|d| set_attr(d, sym, v.into_slot()))
     };
     if let Some(Some(old)) = old {
-        raw::decref_slot(old);
+        object::decref_slot(old);
     }
     Ok(())
 }

@@ -33,11 +33,11 @@
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::body::Body;
-use crate::copy::Detached;
-use crate::heap;
-use crate::raw::{ObjPtr, BORROWED, HAS_HOOK, HAS_WEAK, MARK};
-use crate::value::Value;
+use crate::core::body::Body;
+use crate::transfer::copy::Detached;
+use crate::core::heap;
+use crate::core::object::{ObjPtr, BORROWED, HAS_HOOK, HAS_WEAK, MARK};
+use crate::core::handle::Value;
 
 /// Why a graph cannot move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,13 +129,13 @@ pub fn detach_moved(v: Value) -> Result<Detached, MoveError> {
         walk.unmark();
         return Err(MoveError {
             value: v,
-            type_name: crate::freeze::describe_type(at),
+            type_name: crate::freeze::walk::describe_type(at),
             path,
             reason,
         });
     }
     walk.unmark();
-    let weak = crate::weak::detach_moved(&walk.objs);
+    let weak = crate::core::weak::detach_moved(&walk.objs);
     heap::detach(&walk.objs);
     Ok(Detached::new(v.into_slot(), walk.objs).with_weak(weak))
 }
@@ -197,7 +197,7 @@ impl Walk {
             match p.body() {
                 Body::Module(_) => return Some((i, MoveRefusal::Module)),
                 Body::WeakRef(_) => {
-                    if let Some(t) = crate::weak::local_target(p) {
+                    if let Some(t) = crate::core::weak::local_target(p) {
                         if t.flags() & MARK == 0 {
                             return Some((i, MoveRefusal::WeakToOutside));
                         }
@@ -205,7 +205,7 @@ impl Walk {
                 }
                 _ => {}
             }
-            if f & HAS_WEAK != 0 && !crate::weak::weakrefs_all(p, |w| w.flags() & MARK != 0) {
+            if f & HAS_WEAK != 0 && !crate::core::weak::weakrefs_all(p, |w| w.flags() & MARK != 0) {
                 return Some((i, MoveRefusal::WeaklyReferenced));
             }
         }
@@ -228,7 +228,7 @@ impl Walk {
         }
         let mut s = String::from("root");
         for (p, label) in steps.into_iter().rev() {
-            s.push_str(&crate::freeze::edge_label(p, label));
+            s.push_str(&crate::freeze::walk::edge_label(p, label));
         }
         s
     }

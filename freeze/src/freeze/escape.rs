@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use rustc_hash::FxHashMap;
 
-use crate::body::{Body, LocalData, SharedFieldData};
-use crate::error::Error;
-use crate::freeze::freeze;
-use crate::raw::{self, ObjPtr, Slot, NO_FIELDS};
-use crate::value::{Ref, Value};
+use crate::core::body::{Body, LocalData, SharedFieldData};
+use crate::core::error::Error;
+use crate::freeze::walk::freeze;
+use crate::core::object::{self, ObjPtr, Slot, NO_FIELDS};
+use crate::core::handle::{Ref, Value};
 
 thread_local! {
     static LOCALS: RefCell<FxHashMap<u64, Value>> = RefCell::new(FxHashMap::default());
@@ -23,7 +23,7 @@ thread_local! {
 ///
 /// [`is_frozen`]: crate::is_frozen
 pub(crate) fn frozen_slot(v: Value) -> Result<Slot, Error> {
-    if !crate::freeze::is_frozen(&v) {
+    if !crate::freeze::walk::is_frozen(&v) {
         return Err(Error::NotFrozen(v.type_name()));
     }
     Ok(v.into_slot())
@@ -62,7 +62,7 @@ fn reaches_field(field: ObjPtr, v: Slot) -> bool {
                 any_field = true;
                 let inner = {
                     let g = sf.value.lock();
-                    raw::incref_slot(*g);
+                    object::incref_slot(*g);
                     Value::from_slot_owned(*g)
                 };
                 stack.extend(inner.slot().obj());
@@ -73,7 +73,7 @@ fn reaches_field(field: ObjPtr, v: Slot) -> bool {
     }
     if !found && !any_field {
         for q in seen {
-            crate::sync::flags_insert(&q.header().flags, NO_FIELDS);
+            crate::core::sync::flags_insert(&q.header().flags, NO_FIELDS);
         }
     }
     drop(held);
@@ -91,7 +91,7 @@ fn store_checked<R>(
     let simple = !field.is_frozen() || new.obj().is_none_or(|p| p.flags() & NO_FIELDS != 0);
     let _topology = (!simple).then(|| TOPOLOGY.lock());
     if !simple && reaches_field(field, new) {
-        raw::decref_slot(new);
+        object::decref_slot(new);
         return Err(Error::FieldCycle);
     }
     let mut g = sf.value.lock();
@@ -119,7 +119,7 @@ impl Value {
     pub fn shared_field(init: Value) -> Result<Value, Error> {
         freeze(&[&init])?;
         let slot = frozen_slot(init)?;
-        Ok(Value::Obj(Ref::from_owned(raw::alloc(Body::SharedField(
+        Ok(Value::Obj(Ref::from_owned(object::alloc(Body::SharedField(
             Box::new(SharedFieldData {
                 value: parking_lot::Mutex::new(slot),
             }),
@@ -130,7 +130,7 @@ impl Value {
     pub fn field_get(&self) -> Result<Value, Error> {
         let (_, sf) = field(self)?;
         let g = sf.value.lock();
-        raw::incref_slot(*g);
+        object::incref_slot(*g);
         Ok(Value::from_slot_owned(*g))
     }
 
@@ -165,7 +165,7 @@ impl Value {
                 (false, new)
             }
         })?;
-        raw::decref_slot(release);
+        object::decref_slot(release);
         Ok(swapped)
     }
 
@@ -177,7 +177,7 @@ impl Value {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         freeze(&[&factory])?;
         let slot = frozen_slot(factory)?;
-        Ok(Value::Obj(Ref::from_owned(raw::alloc(Body::Local(
+        Ok(Value::Obj(Ref::from_owned(object::alloc(Body::Local(
             Box::new(LocalData {
                 id: NEXT.fetch_add(1, Relaxed),
                 factory: slot,

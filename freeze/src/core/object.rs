@@ -28,8 +28,8 @@ use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
 
-use crate::body::Body;
-use crate::heap;
+use crate::core::body::Body;
+use crate::core::heap;
 
 /// Frozen: deeply immutable, refcount is atomic on the SCC representative.
 pub(crate) const FROZEN: u32 = 1;
@@ -251,7 +251,7 @@ pub(crate) fn incref(p: ObjPtr) {
     if h.flags.load(Relaxed) & FROZEN == 0 {
         h.rc.store(h.rc.load(Relaxed) + 1, Relaxed);
     } else {
-        crate::sync::scc_acquire(&p.rep().header().rc);
+        crate::core::sync::scc_acquire(&p.rep().header().rc);
     }
 }
 
@@ -297,7 +297,7 @@ fn decref_no_free(p: ObjPtr) -> Option<Dead> {
         // The last release sees every other thread's reads of the SCC
         // (see `sync::scc_release`) before it frees it.
         let rep = p.rep();
-        crate::sync::scc_release(&rep.header().rc).then_some(Dead::Scc(rep))
+        crate::core::sync::scc_release(&rep.header().rc).then_some(Dead::Scc(rep))
     }
 }
 
@@ -384,10 +384,10 @@ fn free_mutable(p: ObjPtr, dp: *mut Drain) {
     let f = p.flags();
     // Weak references first: from here on nothing can reach `p` again.
     if f & HAS_WEAK != 0 {
-        crate::weak::referent_died(p);
+        crate::core::weak::referent_died(p);
     }
     if let Body::WeakRef(_) = p.body() {
-        crate::weak::weakref_freed(p);
+        crate::core::weak::weakref_freed(p);
     }
     if f & HAS_HOOK != 0 {
         if let Some(hook) = heap::take_hook_quietly(p) {
@@ -429,10 +429,10 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
     }
     for m in &members {
         if m.flags() & HAS_WEAK != 0 {
-            crate::weak::referent_died(*m);
+            crate::core::weak::referent_died(*m);
         }
         if let Body::WeakRef(_) = m.body() {
-            crate::weak::frozen_weakref_freed(*m);
+            crate::core::weak::frozen_weakref_freed(*m);
         }
     }
     heap::frozen_freed(members.len());

@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
-use crate::body::Body;
-use crate::error::Error;
-use crate::sym::Sym;
-use crate::value::{Frozen, NativeFn, Value};
+use crate::core::body::Body;
+use crate::core::error::Error;
+use crate::core::sym::Sym;
+use crate::core::handle::{Frozen, NativeFn, Value};
 
 #[derive(Default)]
 struct Global {

@@ -62,7 +62,7 @@ impl Sym {
     /// a process-wide budget ([`UNTRUSTED_NAME_BUDGET`] names,
     /// [`UNTRUSTED_NAME_BYTES`] bytes): hostile streams cannot grow memory
     /// for good beyond it. Names already known cost nothing.
-    pub(crate) fn from_untrusted(name: &str) -> Result<Sym, crate::error::Error> {
+    pub(crate) fn from_untrusted(name: &str) -> Result<Sym, crate::core::error::Error> {
         if let Ok(Some(s)) = CACHE.try_with(|c| c.borrow().get(name).copied()) {
             return Ok(s);
         }
@@ -72,7 +72,7 @@ impl Sym {
         }
         let minted = &mut *MINTED.lock();
         if minted.0 >= UNTRUSTED_NAME_BUDGET || minted.1 + name.len() > UNTRUSTED_NAME_BYTES {
-            return Err(crate::error::Error::Other(format!(
+            return Err(crate::core::error::Error::Other(format!(
                 "too many distinct names from untrusted bytes (the process keeps at most \
                  {UNTRUSTED_NAME_BUDGET} names, {UNTRUSTED_NAME_BYTES} bytes, minted by unpickle)"
             )));

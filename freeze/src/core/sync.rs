@@ -223,7 +223,7 @@ pub(crate) fn flags_remove<A: AtomicWord>(flags: &A, bits: A::Word) -> A::Word {
 #[allow(clippy::arc_with_non_send_sync)]
 mod models {
     use super::*;
-    use crate::raw::{BORROWED, FROZEN, HAS_WEAK, NO_FIELDS};
+    use crate::core::object::{BORROWED, FROZEN, HAS_WEAK, NO_FIELDS};
     use loom::cell::UnsafeCell;
     use loom::sync::atomic::{AtomicU32, AtomicUsize};
     use loom::sync::Mutex;

@@ -21,14 +21,14 @@ use std::cell::RefCell;
 
 use rustc_hash::FxHashMap;
 
-use crate::body::{Body, WeakTarget};
-use crate::error::{Error, FreezeReason};
-use crate::heap;
-use crate::ops::{class_has_hook, class_lookup};
-use crate::raw::{self, ObjPtr, DETACHED, HAS_HOOK, HOOK_RAN, STATUS_MASK, STATUS_SHIFT};
-use crate::status::Freezability;
-use crate::sym::Sym;
-use crate::value::{Ref, Value};
+use crate::core::body::{Body, WeakTarget};
+use crate::core::error::{Error, FreezeReason};
+use crate::core::heap;
+use crate::model::ops::{class_has_hook, class_lookup};
+use crate::core::object::{self, ObjPtr, DETACHED, HAS_HOOK, HOOK_RAN, STATUS_MASK, STATUS_SHIFT};
+use crate::core::status::Freezability;
+use crate::core::sym::Sym;
+use crate::core::handle::{Ref, Value};
 
 thread_local! {
     /// The outermost `freeze` call on this thread: its nesting depth and
@@ -189,8 +189,8 @@ fn run_builtin(r: &Ref) -> Result<(), Error> {
     }
     match p.body() {
         Body::Function(_) => detach(p),
-        Body::WeakRef(_) => crate::weak::strengthen(p),
-        Body::Module(_) => crate::modules::proxify(p)?,
+        Body::WeakRef(_) => crate::core::weak::strengthen(p),
+        Body::Module(_) => crate::model::modules::proxify(p)?,
         Body::Class(_) => stub_unfreezable_methods(&Value::Obj(r.clone()))?,
         _ => {}
     }
@@ -209,7 +209,7 @@ fn detach(p: ObjPtr) {
         .iter()
         .map(|s| Value::from_slot(*s))
         .collect();
-    let fresh: Vec<raw::Slot> = caps
+    let fresh: Vec<object::Slot> = caps
         .iter()
         .map(|c| match c.slot().obj() {
             Some(q) if !q.is_frozen() && matches!(q.body(), Body::Cell(_)) => {
@@ -255,15 +255,15 @@ pub fn set_pre_freeze_hook(
     Ok(())
 }
 
-fn unfreezable_fn(p: crate::raw::ObjPtr) -> bool {
+fn unfreezable_fn(p: crate::core::object::ObjPtr) -> bool {
     matches!(p.body(), Body::Function(_))
         && !p.is_frozen()
-        && (p.flags() & crate::raw::STATUS_MASK) >> crate::raw::STATUS_SHIFT
-            == crate::status::Freezability::No.bits()
+        && (p.flags() & crate::core::object::STATUS_MASK) >> crate::core::object::STATUS_SHIFT
+            == crate::core::status::Freezability::No.bits()
 }
 
 /// Whether a mutable class holds an `@unfreezable` method in its dict.
-pub(crate) fn has_unfreezable_method(cls: crate::raw::ObjPtr) -> bool {
+pub(crate) fn has_unfreezable_method(cls: crate::core::object::ObjPtr) -> bool {
     let Body::Class(c) = cls.body() else {
         return false;
     };
@@ -274,7 +274,7 @@ pub(crate) fn has_unfreezable_method(cls: crate::raw::ObjPtr) -> bool {
         .any(|(_, v)| v.obj().is_some_and(unfreezable_fn))
 }
 
-fn unfreezable_stub(call: &crate::value::Call<'_>) -> Result<Value, Error> {
+fn unfreezable_stub(call: &crate::core::handle::Call<'_>) -> Result<Value, Error> {
     Err(Error::Call(format!(
         "method '{}' is unfreezable and was left out of its frozen class",
         Value::Obj(call.function().clone()).name().unwrap_or("?")

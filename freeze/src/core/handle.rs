@@ -3,9 +3,9 @@
 
 use std::marker::PhantomData;
 
-use crate::body::Body;
-use crate::error::Error;
-use crate::raw::{self, ObjPtr, Slot};
+use crate::core::body::Body;
+use crate::core::error::Error;
+use crate::core::object::{self, ObjPtr, Slot};
 
 /// A native function body: receives the call (function, arguments,
 /// captured values) and returns a value or an error.
@@ -45,7 +45,7 @@ impl Ref {
     /// Adds a count for the new handle.
     #[inline]
     pub(crate) fn from_borrowed(ptr: ObjPtr) -> Ref {
-        raw::incref(ptr);
+        object::incref(ptr);
         Ref::from_owned(ptr)
     }
 
@@ -86,7 +86,7 @@ impl Clone for Ref {
 
 impl Drop for Ref {
     fn drop(&mut self) {
-        raw::decref(self.ptr)
+        object::decref(self.ptr)
     }
 }
 
@@ -125,7 +125,7 @@ impl Value {
     /// New counted value for a slot someone else owns.
     #[inline]
     pub(crate) fn from_slot(s: Slot) -> Value {
-        raw::incref_slot(s);
+        object::incref_slot(s);
         Value::from_slot_owned(s)
     }
 
@@ -222,14 +222,14 @@ impl Value {
     /// the pickle or copy path for those).
     pub fn share(&self) -> Result<Frozen, Error> {
         Ok(Frozen {
-            slot: crate::escape::frozen_slot(self.clone())?,
+            slot: crate::freeze::escape::frozen_slot(self.clone())?,
         })
     }
 
     /// Like [`share`](Value::share) but consumes the value, handing it back
     /// unchanged when it is not frozen.
     pub fn into_shared(self) -> Result<Frozen, Value> {
-        if !crate::freeze::is_frozen(&self) {
+        if !crate::freeze::walk::is_frozen(&self) {
             return Err(self);
         }
         Ok(Frozen {
@@ -356,14 +356,14 @@ impl Frozen {
 
 impl Clone for Frozen {
     fn clone(&self) -> Frozen {
-        raw::incref_slot(self.slot);
+        object::incref_slot(self.slot);
         Frozen { slot: self.slot }
     }
 }
 
 impl Drop for Frozen {
     fn drop(&mut self) {
-        raw::decref_slot(self.slot)
+        object::decref_slot(self.slot)
     }
 }
 
