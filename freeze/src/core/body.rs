@@ -1,9 +1,11 @@
-//! Object payloads and the edge enumeration every graph walk uses.
+//! The payload types: what each kind of object holds. Access goes through
+//! `payload.rs`.
 
 use std::cell::Cell;
 
 use crate::core::key::{DictMap, SetMap};
-use crate::core::object::{ObjPtr, Payload, Slot};
+use crate::core::object::{ObjPtr, Slot};
+use crate::core::payload::{Payload, StrData};
 use crate::core::sym::Sym;
 use crate::core::handle::NativeFn;
 
@@ -11,9 +13,9 @@ use crate::core::handle::NativeFn;
 pub(crate) type AttrMap = Vec<(Sym, Slot)>;
 
 pub(crate) enum Body {
-    Str(crate::core::strdata::StrData),
+    Str(StrData),
     Bytes(Box<[u8]>),
-    Tuple(Box<[Slot]>),
+    Tuple(Payload<Box<[Slot]>>),
     List(Payload<Vec<Slot>>),
     Dict(Box<Payload<DictMap>>),
     Set(Box<Payload<SetMap>>),
@@ -118,121 +120,6 @@ impl Body {
             Body::SharedField(_) => "SharedField",
             Body::Local(_) => "InterpreterLocal",
             Body::WeakRef(_) => "weakref",
-        }
-    }
-
-    /// Every counted reference this object holds (used by free, the cycle
-    /// collector and the freeze walk).
-    ///
-    /// Must only be called on the owning thread, or on a frozen object.
-    pub(crate) fn for_each_owned_child(&self, mut f: impl FnMut(ObjPtr)) {
-        let mut s = |s: &Slot| {
-            if let Slot::Obj(p) = s {
-                f(*p)
-            }
-        };
-        // SAFETY: payload reads: per this function's contract the
-        // caller is the owning thread or the object is frozen, and no
-        // mutable borrow is live during an edge enumeration (none of the
-        // callers run user code).
-        unsafe {
-            match self {
-                Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) => {}
-                Body::Tuple(items) => items.iter().for_each(s),
-                Body::List(items) => items.get().iter().for_each(s),
-                Body::Dict(d) => d.get().iter().for_each(|(k, v)| {
-                    s(&k.0);
-                    s(v)
-                }),
-                Body::Set(d) => d.get().iter().for_each(|k| s(&k.0)),
-                Body::Class(c) => {
-                    c.bases.get().iter().for_each(&mut s);
-                    c.dict.get().iter().for_each(|(_, v)| s(v));
-                }
-                Body::Instance(i) => {
-                    f(i.class);
-                    i.attrs.get().iter().for_each(|(_, v)| {
-                        if let Slot::Obj(p) = v {
-                            f(*p)
-                        }
-                    });
-                }
-                Body::Function(fd) => {
-                    fd.captures.get().iter().for_each(&mut s);
-                    fd.defaults.get().iter().for_each(&mut s);
-                }
-                Body::Cell(c) => s(c.get()),
-                Body::Module(m) => {
-                    if let Some(d) = m.dict.get() {
-                        d.iter().for_each(|(_, v)| s(v))
-                    }
-                }
-                Body::SharedField(sf) => {
-                    let v = *sf.value.lock();
-                    s(&v)
-                }
-                Body::Local(l) => s(&l.factory),
-                Body::WeakRef(w) => {
-                    if let WeakTarget::Strong(p) = w.target.get() {
-                        s(&Slot::Obj(*p))
-                    }
-                    s(w.callback.get())
-                }
-            }
-        }
-    }
-
-    /// Removes and returns every reference the cycle collector may cut to
-    /// break a garbage cycle. Leaves the object valid (empty).
-    ///
-    /// # Safety
-    /// The object is mutable and on this thread, no borrow of its payload
-    /// is live.
-    pub(crate) unsafe fn take_children(&self, out: &mut Vec<Slot>) {
-        // SAFETY: guaranteed by the caller.
-        unsafe {
-            match self {
-                Body::List(items) => out.append(items.get_mut()),
-                Body::Dict(d) => {
-                    for (k, v) in std::mem::take(d.get_mut()) {
-                        out.push(k.0);
-                        out.push(v);
-                    }
-                }
-                Body::Set(d) => out.extend(std::mem::take(d.get_mut()).into_iter().map(|k| k.0)),
-                Body::Class(c) => {
-                    out.append(c.bases.get_mut());
-                    out.extend(std::mem::take(c.dict.get_mut()).into_iter().map(|(_, v)| v));
-                }
-                Body::Instance(i) => out.extend(
-                    std::mem::take(i.attrs.get_mut())
-                        .into_iter()
-                        .map(|(_, v)| v),
-                ),
-                Body::Function(fd) => {
-                    out.append(fd.captures.get_mut());
-                    out.append(fd.defaults.get_mut());
-                }
-                Body::Cell(c) => out.push(std::mem::replace(c.get_mut(), Slot::None)),
-                Body::Module(m) => {
-                    if let Some(d) = m.dict.get_mut() {
-                        out.extend(std::mem::take(d).into_iter().map(|(_, v)| v))
-                    }
-                }
-                Body::WeakRef(w) => {
-                    if let WeakTarget::Strong(p) = *w.target.get() {
-                        *w.target.get_mut() = WeakTarget::Dead;
-                        out.push(Slot::Obj(p));
-                    }
-                    out.push(std::mem::replace(w.callback.get_mut(), Slot::None));
-                }
-                Body::Str(_)
-                | Body::Bytes(_)
-                | Body::Buffer(_)
-                | Body::Tuple(_)
-                | Body::SharedField(_)
-                | Body::Local(_) => {}
-            }
         }
     }
 }

@@ -215,27 +215,6 @@ impl Value {
     pub fn is_none(&self) -> bool {
         matches!(self, Value::None)
     }
-
-    /// A `Send + Sync` handle to this value, if it is an immediate or a
-    /// frozen object (a tuple of frozen values counts, as in
-    /// [`is_frozen`](crate::is_frozen)). A mutable object is refused (use
-    /// the pickle or copy path for those).
-    pub fn share(&self) -> Result<Frozen, Error> {
-        Ok(Frozen {
-            slot: crate::freeze::escape::frozen_slot(self.clone())?,
-        })
-    }
-
-    /// Like [`share`](Value::share) but consumes the value, handing it back
-    /// unchanged when it is not frozen.
-    pub fn into_shared(self) -> Result<Frozen, Value> {
-        if !crate::freeze::walk::is_frozen(&self) {
-            return Err(self);
-        }
-        Ok(Frozen {
-            slot: self.into_slot(),
-        })
-    }
 }
 
 impl From<i64> for Value {
@@ -306,13 +285,27 @@ pub struct Frozen {
     slot: Slot,
 }
 
-// SAFETY: a Frozen only ever holds an immediate or a frozen object; frozen
-// objects are never written, and their counts are atomic (see raw.rs).
-unsafe impl Send for Frozen {}
-// SAFETY: as above; `&Frozen` only allows reads and atomic count updates.
-unsafe impl Sync for Frozen {}
+impl Value {
+    /// The object's payload enum, borrowed as long as this handle is.
+    pub(crate) fn body(&self) -> Option<&Body> {
+        match self {
+            Value::Obj(r) => Some(r.ptr.body()),
+            _ => None,
+        }
+    }
+}
 
 impl Frozen {
+    /// Takes over an owned slot that is an immediate or a frozen object
+    /// (checked: this is what makes `Frozen` `Send + Sync`, see send.rs).
+    pub(crate) fn from_frozen_slot(slot: Slot) -> Frozen {
+        assert!(
+            slot.obj().is_none_or(|p| p.is_frozen()),
+            "a Frozen handle to a mutable object"
+        );
+        Frozen { slot }
+    }
+
     /// A handle for use on this thread (one atomic increment).
     pub fn value(&self) -> Value {
         Value::from_slot(self.slot)
@@ -393,9 +386,7 @@ impl Call<'_> {
         let Body::Function(fd) = self.func.ptr.body() else {
             unreachable!("Call is only built for functions")
         };
-        // SAFETY: the function is ours (owning thread) or frozen; no borrow
-        // of its defaults is live.
-        let defaults = unsafe { fd.defaults.get() };
+        let defaults = fd.defaults.read(self.func.ptr);
         let first_default = fd.arity.saturating_sub(defaults.len());
         if i >= first_default && i < fd.arity {
             if let Some(s) = defaults.get(i - first_default) {
@@ -415,8 +406,7 @@ impl Call<'_> {
         let Body::Function(fd) = self.func.ptr.body() else {
             unreachable!("Call is only built for functions")
         };
-        // SAFETY: as in `arg`.
-        let caps = unsafe { fd.captures.get() };
+        let caps = fd.captures.read(self.func.ptr);
         caps.get(i)
             .map(|s| Value::from_slot(*s))
             .ok_or_else(|| Error::Call(format!("{}() has no captured value {i}", fd.name)))

@@ -10,9 +10,8 @@ use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 
 use rustc_hash::FxHashMap;
 
-use crate::core::body::Body;
 use crate::core::error::Error;
-use crate::core::object::{self, ObjBox, ObjPtr, Slot, MARK, TRACKED};
+use crate::core::object::{self, ObjPtr, Slot, MARK, TRACKED};
 use crate::core::handle::Ref;
 
 /// A pre-freeze hook attached to one object.
@@ -22,7 +21,7 @@ static FROZEN_LIVE: AtomicIsize = AtomicIsize::new(0);
 
 pub(crate) struct Tracker {
     /// Containers that may be part of a cycle; null = tombstone.
-    pub(crate) slots: Vec<*mut ObjBox>,
+    pub(crate) slots: Vec<Option<ObjPtr>>,
     tombstones: usize,
 }
 
@@ -30,22 +29,21 @@ impl Tracker {
     /// Forgets a container that froze (it left the heap).
     #[inline]
     pub(crate) fn untrack(&mut self, p: ObjPtr) {
-        self.slots[p.header().gc_idx.get() as usize] = std::ptr::null_mut();
+        self.slots[p.header().gc_idx.get() as usize] = None;
         self.tombstones += 1;
     }
 
     /// Undoes `untrack` (a failed freeze rolls back).
     #[inline]
     pub(crate) fn retrack(&mut self, p: ObjPtr) {
-        self.slots[p.header().gc_idx.get() as usize] = p.0.as_ptr();
+        self.slots[p.header().gc_idx.get() as usize] = Some(p);
         self.tombstones -= 1;
     }
 
     fn compact(&mut self) {
-        self.slots.retain(|p| !p.is_null());
-        for (i, p) in self.slots.iter().enumerate() {
-            // SAFETY: non-null entries are live tracked objects of this heap.
-            unsafe { (**p).header.gc_idx.set(i as u32) };
+        self.slots.retain(Option::is_some);
+        for (i, p) in self.slots.iter().flatten().enumerate() {
+            p.header().gc_idx.set(i as u32);
         }
         self.tombstones = 0;
     }
@@ -165,13 +163,7 @@ pub fn tracked_containers() -> usize {
 pub(crate) fn tracked_set() -> rustc_hash::FxHashSet<ObjPtr> {
     HEAP.try_with(|h| {
         let t = h.tracker.borrow();
-        t.slots
-            .iter()
-            .filter(|p| !p.is_null())
-            // SAFETY: non-null entries are live tracked objects of this
-            // heap (freeing and freezing untrack them first).
-            .map(|p| ObjPtr(unsafe { std::ptr::NonNull::new_unchecked(*p) }))
-            .collect()
+        t.slots.iter().flatten().copied().collect()
     })
     .unwrap_or_default()
 }
@@ -262,17 +254,10 @@ fn collect_in(h: &HeapState, teardown: bool) -> usize {
         object::incref(p);
     }
     for &p in &garbage {
-        // SAFETY: garbage objects are mutable objects of this thread's heap;
-        // no user code holds a borrow of their payload (unreachable).
-        unsafe { p.body().take_children(&mut cut) };
-        if let Body::Tuple(items) = p.body() {
-            // Like CPython's tuple clear: only corrupt input can make a
-            // tuple part of a cycle with no mutable container in it.
-            cut.extend(items.iter().copied());
-            // SAFETY: `p` is unreachable garbage of this heap; its items
-            // were just copied out and are released below.
-            unsafe { object::set_tuple(p, Box::new([])) };
-        }
+        // Garbage is unreachable, so no guard of it is live: a refusal
+        // would be a bug, and keeps the object (leaked, not freed early).
+        let cut_ok = crate::core::payload::take_children(p, &mut cut);
+        debug_assert!(cut_ok.is_ok(), "garbage was borrowed");
     }
     // Every release happens even if one of them panics (user code in a
     // hook capture's `Drop`): the rest of the garbage is not leaked, and
@@ -299,20 +284,14 @@ fn collect_in(h: &HeapState, teardown: bool) -> usize {
 fn find_garbage(h: &HeapState) -> Vec<ObjPtr> {
     {
         let t = h.tracker.borrow();
-        let objs: Vec<ObjPtr> = t
-            .slots
-            .iter()
-            .filter(|p| !p.is_null())
-            // SAFETY: non-null entries are live tracked objects.
-            .map(|p| ObjPtr(unsafe { std::ptr::NonNull::new_unchecked(*p) }))
-            .collect();
+        let objs: Vec<ObjPtr> = t.slots.iter().flatten().copied().collect();
         drop(t);
         let watched = |c: ObjPtr| c.flags() & TRACKED != 0 && !c.is_frozen();
         for p in &objs {
             p.header().aux.store(p.header().rc.load(Relaxed), Relaxed);
         }
         for p in &objs {
-            p.body().for_each_owned_child(|c| {
+            crate::core::payload::for_each_child(*p, |c| {
                 if watched(c) {
                     let a = &c.header().aux;
                     a.store(a.load(Relaxed) - 1, Relaxed);
@@ -325,7 +304,7 @@ fn find_garbage(h: &HeapState) -> Vec<ObjPtr> {
                 p.set_flags(MARK);
                 stack.push(*p);
                 while let Some(q) = stack.pop() {
-                    q.body().for_each_owned_child(|c| {
+                    crate::core::payload::for_each_child(q, |c| {
                         if watched(c) && c.flags() & MARK == 0 {
                             c.set_flags(MARK);
                             stack.push(c);
@@ -378,7 +357,7 @@ pub(crate) fn adopt(objs: &[ObjPtr]) {
         for p in objs {
             if p.body().can_have_children() {
                 p.header().gc_idx.set(t.slots.len() as u32);
-                t.slots.push(p.0.as_ptr());
+                t.slots.push(Some(*p));
                 p.set_flags(TRACKED);
             }
         }
@@ -389,7 +368,7 @@ pub(crate) fn adopt(objs: &[ObjPtr]) {
 fn track(h: &HeapState, p: ObjPtr) {
     let mut t = h.tracker.borrow_mut();
     p.header().gc_idx.set(t.slots.len() as u32);
-    t.slots.push(p.0.as_ptr());
+    t.slots.push(Some(p));
     drop(t);
     p.set_flags(TRACKED);
 }

@@ -94,6 +94,7 @@ fn hash_nested<H: Hasher>(root: Slot, h: &mut H) {
                     h.write_u8(0xff);
                 }
                 Body::Tuple(items) => {
+                    let items = items.read(p);
                     h.write_u8(TAG_TUPLE);
                     h.write_usize(items.len());
                     stack.extend(items.iter().rev());
@@ -167,6 +168,7 @@ fn key_eq_nested(a: Slot, b: Slot) -> bool {
                         (Body::Str(x), Body::Str(y)) => **x == **y,
                         (Body::Bytes(x), Body::Bytes(y)) => x == y,
                         (Body::Tuple(x), Body::Tuple(y)) => {
+                            let (x, y) = (x.read(p), y.read(q));
                             if x.len() != y.len() {
                                 false
                             } else {
@@ -214,7 +216,7 @@ fn check_nested(root: Slot) -> Result<(), Error> {
         }
         if let Slot::Obj(p) = s {
             match p.body() {
-                Body::Tuple(items) => stack.extend(items.iter().copied()),
+                Body::Tuple(items) => stack.extend(items.read(p).iter().copied()),
                 Body::List(_) | Body::Dict(_) | Body::Set(_) | Body::Buffer(_) => {
                     return Err(Error::Unhashable(p.body().type_name()))
                 }

@@ -24,7 +24,7 @@
 //!
 //! Freeing never recurses: releases go to a worklist drained by one loop.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::Cell;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
 
@@ -58,6 +58,8 @@ pub(crate) const DETACHED: u32 = 1 << 11;
 /// Frozen: nothing reachable from here (not counting the contents of
 /// shared fields) is a shared field; set lazily by shared-field stores.
 pub(crate) const NO_FIELDS: u32 = 1 << 15;
+/// A `payload::Write` guard is live: reads of the payload are bugs.
+pub(crate) const WRITING: u32 = 1 << 16;
 /// Freezability status lives in bits 12..15 (0 = unset).
 pub(crate) const STATUS_SHIFT: u32 = 12;
 pub(crate) const STATUS_MASK: u32 = 0b111 << STATUS_SHIFT;
@@ -86,7 +88,7 @@ pub(crate) struct ObjBox {
 
 /// A raw, uncounted pointer to a live heap object.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct ObjPtr(pub(crate) NonNull<ObjBox>);
+pub(crate) struct ObjPtr(NonNull<ObjBox>);
 
 impl std::fmt::Debug for ObjPtr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,19 +132,21 @@ impl Slot {
 }
 
 impl ObjPtr {
-    /// The header. The borrow is unbounded: crate code only uses it while
-    /// a counted reference (or the freeing thread's exclusive ownership)
-    /// keeps the object alive, which is `ObjPtr`'s invariant.
+    /// The header, borrowed as long as this pointer value is.
     #[inline]
-    pub(crate) fn header<'a>(self) -> &'a Header {
-        // SAFETY: ObjPtr's invariant (see above).
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: `ObjPtr`'s invariant: the object is alive while a pointer
+        // to it is in use (a counted reference, or the freeing thread's
+        // exclusive ownership, keeps it alive; see docs/design.md, I1).
         unsafe { &(*self.0.as_ptr()).header }
     }
 
-    /// The payload; same lifetime rule as [`ObjPtr::header`].
+    /// The payload enum, borrowed as long as this pointer value is. Its
+    /// interior-mutable parts are read and written through `payload.rs`.
     #[inline]
-    pub(crate) fn body<'a>(self) -> &'a Body {
-        // SAFETY: ObjPtr's invariant (see `header`).
+    pub(crate) fn body(&self) -> &Body {
+        // SAFETY: `ObjPtr`'s invariant, as in `header`; the enum itself is
+        // never replaced while the object lives (only `Payload`s change).
         unsafe { &(*self.0.as_ptr()).body }
     }
 
@@ -151,7 +155,7 @@ impl ObjPtr {
     /// # Safety
     /// The object must stay alive for `'a` (a counted handle outlives it).
     #[inline]
-    pub(crate) unsafe fn body_unbounded<'a>(self) -> &'a Body {
+    pub(super) unsafe fn body_unbounded<'a>(self) -> &'a Body {
         // SAFETY: guaranteed by the caller.
         unsafe { &(*self.0.as_ptr()).body }
     }
@@ -395,7 +399,11 @@ fn free_mutable(p: ObjPtr, dp: *mut Drain) {
             unsafe { (*dp).later.push(hook) };
         }
     }
-    p.body().for_each_owned_child(|c| {
+    assert!(
+        f & (BORROWED | WRITING) == 0,
+        "an object was freed while its payload was borrowed"
+    );
+    crate::core::payload::visit(p, &mut |_, c| {
         if let Some(d) = decref_no_free(c) {
             push_dead(dp, d)
         }
@@ -416,7 +424,7 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
     while i < members.len() {
         let m = members[i];
         i += 1;
-        m.body().for_each_owned_child(|c| {
+        crate::core::payload::visit(m, &mut |_, c| {
             if c.is_frozen() && c.rep() == rep {
                 if c.flags() & MARK == 0 {
                     c.set_flags(MARK);
@@ -440,49 +448,5 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
         // SAFETY: the SCC's count is zero, internal edges are uncounted and
         // all external edges were released, so nothing else refers to `m`.
         drop(unsafe { Box::from_raw(m.0.as_ptr()) });
-    }
-}
-
-/// Replaces a tuple's items (tuples have no interior-mutable cell: they
-/// only change while being built, or while being broken up as garbage).
-///
-/// # Safety
-/// `p` is a tuple the caller has exclusive access to: freshly built and
-/// seen by nobody else, or unreachable garbage of this thread's heap.
-pub(crate) unsafe fn set_tuple(p: ObjPtr, items: Box<[Slot]>) {
-    // SAFETY: guaranteed by the caller: no other reference reads the body.
-    unsafe { (*p.0.as_ptr()).body = Body::Tuple(items) };
-}
-
-/// Interior-mutable payload cell. Access goes through the owner-thread or
-/// frozen discipline described at the top of this module.
-pub(crate) struct Payload<T>(UnsafeCell<T>);
-
-impl<T> Payload<T> {
-    pub(crate) fn new(v: T) -> Self {
-        Payload(UnsafeCell::new(v))
-    }
-
-    /// Shared read access.
-    ///
-    /// # Safety
-    /// The caller is on the owning thread (or the object is frozen) and no
-    /// `get_mut` borrow of this payload is live.
-    #[inline]
-    pub(crate) unsafe fn get(&self) -> &T {
-        // SAFETY: guaranteed by the caller.
-        unsafe { &*self.0.get() }
-    }
-
-    /// Exclusive write access.
-    ///
-    /// # Safety
-    /// The object is mutable, the caller is on its owning thread, and no
-    /// other borrow of this payload is live while the result is used.
-    #[inline]
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn get_mut(&self) -> &mut T {
-        // SAFETY: guaranteed by the caller.
-        unsafe { &mut *self.0.get() }
     }
 }

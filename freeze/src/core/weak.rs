@@ -17,14 +17,16 @@ use rustc_hash::FxHashMap;
 
 use crate::core::body::{Body, WeakData, WeakTarget};
 use crate::core::error::Error;
-use crate::core::object::{self, ObjPtr, Payload, Slot, HAS_WEAK};
+use crate::core::object::{self, ObjPtr, Slot, HAS_WEAK};
+use crate::core::payload::Payload;
+use crate::core::send::SharedPtr;
 use crate::core::handle::{Ref, Value};
 
 #[derive(Default)]
 struct Shared {
     next: u64,
     /// token -> referent address (None once dead)
-    targets: FxHashMap<u64, Option<usize>>,
+    targets: FxHashMap<u64, Option<SharedPtr>>,
     by_referent: FxHashMap<usize, Vec<u64>>,
     /// token -> thread that registered a callback for it
     owners: FxHashMap<u64, ThreadId>,
@@ -141,8 +143,7 @@ fn t_of(w: ObjPtr) -> WeakTarget {
     let Body::WeakRef(wd) = w.body() else {
         unreachable!("weakrefs only")
     };
-    // SAFETY: weakref on its owning thread (or frozen); copy out at once.
-    match unsafe { wd.target.get() } {
+    match &*wd.target.read(w) {
         WeakTarget::Dead => WeakTarget::Dead,
         WeakTarget::Local(p) => WeakTarget::Local(*p),
         WeakTarget::Shared(t) => WeakTarget::Shared(*t),
@@ -154,15 +155,13 @@ fn set_target(w: ObjPtr, t: WeakTarget) {
     let Body::WeakRef(wd) = w.body() else {
         unreachable!("weakrefs only")
     };
-    // SAFETY: mutable weakref on its owning thread; no borrow live.
-    unsafe { *wd.target.get_mut() = t };
+    *wd.target.write(w).expect("weakref targets change only while mutable") = t;
 }
 
 /// A counted pointer to the referent of `tok`, if its SCC is still alive.
 fn upgrade(tok: u64) -> Option<ObjPtr> {
     let s = shared().lock();
-    let addr = (*s.targets.get(&tok)?)?;
-    let p = ObjPtr(std::ptr::NonNull::new(addr as *mut object::ObjBox)?);
+    let p = (*s.targets.get(&tok)?)?.ptr();
     // The dying thread clears `targets` under this lock before freeing, so
     // `p` is still allocated; only resurrect a count that is not zero.
     crate::core::sync::scc_try_upgrade(&p.rep().header().rc).then_some(p)
@@ -198,17 +197,15 @@ fn take_callback(w: ObjPtr) -> Slot {
     let Body::WeakRef(wd) = w.body() else {
         unreachable!("weakrefs only")
     };
-    // SAFETY: `w` is a mutable weakref on its owning thread (callers check
-    // or own it) and no other borrow of its payload is live.
-    unsafe { std::mem::replace(wd.callback.get_mut(), Slot::None) }
+    let mut cb = wd.callback.write(w).expect("callbacks are taken only while mutable");
+    std::mem::replace(&mut *cb, Slot::None)
 }
 
 fn has_callback(w: ObjPtr) -> bool {
     let Body::WeakRef(wd) = w.body() else {
         unreachable!("weakrefs only")
     };
-    // SAFETY: as in `t_of`.
-    matches!(unsafe { wd.callback.get() }, Slot::Obj(_))
+    matches!(*wd.callback.read(w), Slot::Obj(_))
 }
 
 fn unlink_local(p: ObjPtr, w: ObjPtr) {
@@ -225,7 +222,8 @@ fn unlink_local(p: ObjPtr, w: ObjPtr) {
 
 fn forget_token(tok: u64) {
     let mut s = shared().lock();
-    if let Some(Some(addr)) = s.targets.remove(&tok) {
+    if let Some(Some(sp)) = s.targets.remove(&tok) {
+        let addr = sp.ptr().addr();
         if let Some(v) = s.by_referent.get_mut(&addr) {
             v.retain(|t| *t != tok);
             if v.is_empty() {
@@ -255,7 +253,7 @@ fn register_shared(p: ObjPtr, w: ObjPtr, has_cb: bool) -> u64 {
         let mut s = shared().lock();
         s.next += 1;
         let tok = s.next;
-        s.targets.insert(tok, Some(p.addr()));
+        s.targets.insert(tok, Some(SharedPtr::new(p)));
         s.by_referent.entry(p.addr()).or_default().push(tok);
         if has_cb {
             s.owners.insert(tok, std::thread::current().id());
@@ -437,11 +435,9 @@ pub(crate) fn check_tables(tracked: &rustc_hash::FxHashSet<ObjPtr>) -> Result<us
     let s = shared().lock();
     for (&tok, addr) in &s.targets {
         n += 1;
-        let Some(addr) = *addr else { continue };
-        let Some(nn) = std::ptr::NonNull::new(addr as *mut object::ObjBox) else {
-            return Err(format!("token {tok} names a null referent"));
-        };
-        let p = ObjPtr(nn);
+        let Some(sp) = *addr else { continue };
+        let p = sp.ptr();
+        let addr = p.addr();
         if !p.is_frozen() || p.flags() & HAS_WEAK == 0 {
             return Err(format!(
                 "token {tok} names {p:?}, not a frozen weak referent"

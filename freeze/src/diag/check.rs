@@ -100,7 +100,7 @@ fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
         if p.is_frozen() && p.flags() & FORWARD != 0 {
             stack.push(p.rep());
         }
-        p.body().for_each_owned_child(|c| stack.push(c));
+        crate::core::payload::for_each_child(p, |c| stack.push(c));
     }
     let tracked = heap::tracked_set();
     for &p in &order {
@@ -155,7 +155,7 @@ fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
         }
         // Edges: the keystone, and references into each count.
         let mut err = None;
-        p.body().for_each_owned_child(|c| {
+        crate::core::payload::for_each_child(p, |c| {
             if frozen && !c.is_frozen() && err.is_none() {
                 err = Some(format!(
                     "frozen {kind} at {p:?} points to mutable {} at {c:?}",
@@ -172,7 +172,7 @@ fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
         }
         if let Body::SharedField(_) = p.body() {
             let mut mutable = false;
-            p.body().for_each_owned_child(|c| mutable |= !c.is_frozen());
+            crate::core::payload::for_each_child(p, |c| mutable |= !c.is_frozen());
             if mutable {
                 return bad(format!("shared field at {p:?} holds a mutable value"));
             }
@@ -189,7 +189,7 @@ fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
         let mut st = vec![rep];
         inside.insert(rep);
         while let Some(q) = st.pop() {
-            q.body().for_each_owned_child(|c| {
+            crate::core::payload::for_each_child(q, |c| {
                 if c.is_frozen() && c.rep() == rep && inside.insert(c) {
                     st.push(c);
                 }

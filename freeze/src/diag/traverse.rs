@@ -22,7 +22,7 @@ pub(crate) fn reachable_mutable(root: Slot) -> Vec<ObjPtr> {
         p.set_flags(MARK);
         seen.push(p);
         let start = stack.len();
-        p.body().for_each_owned_child(|c| {
+        crate::core::payload::for_each_child(p, |c| {
             if !c.is_frozen() {
                 stack.push(c)
             }

@@ -11,7 +11,7 @@ use crate::core::body::{Body, LocalData, SharedFieldData};
 use crate::core::error::Error;
 use crate::freeze::walk::freeze;
 use crate::core::object::{self, ObjPtr, Slot, NO_FIELDS};
-use crate::core::handle::{Ref, Value};
+use crate::core::handle::{Frozen, Ref, Value};
 
 thread_local! {
     static LOCALS: RefCell<FxHashMap<u64, Value>> = RefCell::new(FxHashMap::default());
@@ -68,7 +68,7 @@ fn reaches_field(field: ObjPtr, v: Slot) -> bool {
                 stack.extend(inner.slot().obj());
                 held.push(inner);
             }
-            b => b.for_each_owned_child(|c| stack.push(c)),
+            _ => crate::core::payload::for_each_child(q, |c| stack.push(c)),
         }
     }
     if !found && !any_field {
@@ -99,12 +99,8 @@ fn store_checked<R>(
 }
 
 fn field(v: &Value) -> Result<(ObjPtr, &SharedFieldData), Error> {
-    if let Some(p) = v.slot().obj() {
-        // SAFETY: `v` keeps the object alive for the returned borrow, and
-        // the field's value is only touched through its mutex.
-        if let Body::SharedField(sf) = unsafe { p.body_unbounded() } {
-            return Ok((p, sf));
-        }
+    if let (Some(p), Some(Body::SharedField(sf))) = (v.slot().obj(), v.body()) {
+        return Ok((p, sf));
     }
     Err(Error::Type {
         expected: "a SharedField",
@@ -192,7 +188,7 @@ impl Value {
             return Ok(v);
         }
         let f = Value::from_slot(factory);
-        let v = match f.slot().obj().map(|p| p.body()) {
+        let v = match f.body() {
             Some(Body::Function(_)) => f.call(&[])?,
             _ => f,
         };
@@ -210,7 +206,7 @@ impl Value {
 }
 
 fn local(v: &Value) -> Result<(u64, Slot), Error> {
-    match v.slot().obj().map(|p: ObjPtr| p.body()) {
+    match v.body() {
         Some(Body::Local(l)) => Ok((l.id, l.factory)),
         _ => Err(Error::Type {
             expected: "an InterpreterLocal",
@@ -226,4 +222,23 @@ pub fn clear_interpreter_locals() {
         .try_with(|l| std::mem::take(&mut *l.borrow_mut()))
         .unwrap_or_default();
     drop(vals);
+}
+
+impl Value {
+    /// A `Send + Sync` handle to this value, if it is an immediate or a
+    /// frozen object (a tuple of frozen values counts, as in
+    /// [`is_frozen`](crate::is_frozen)). A mutable object is refused (use
+    /// the pickle or copy path for those).
+    pub fn share(&self) -> Result<Frozen, Error> {
+        Ok(Frozen::from_frozen_slot(frozen_slot(self.clone())?))
+    }
+
+    /// Like [`share`](Value::share) but consumes the value, handing it back
+    /// unchanged when it is not frozen.
+    pub fn into_shared(self) -> Result<Frozen, Value> {
+        if !crate::freeze::walk::is_frozen(&self) {
+            return Err(self);
+        }
+        Ok(Frozen::from_frozen_slot(self.into_slot()))
+    }
 }

@@ -98,22 +98,15 @@ fn builtin_pending(w: ObjPtr, f: u32) -> bool {
         }
         Body::Module(m) => {
             (f & STATUS_MASK) >> STATUS_SHIFT == Freezability::Proxy.bits()
-                // SAFETY: `w` is a mutable module on its owning thread (the
-                // walk only visits those) and no user code runs during a
-                // walk, so no mutable borrow of the payload is live.
-                && unsafe { m.dict.get() }.is_some()
+                && m.dict.read(w).is_some()
         }
         Body::WeakRef(wr) => matches!(
-            // SAFETY: `w` is a mutable weakref on its owning thread, read
-            // during a walk: no mutable borrow of the payload is live.
-            unsafe { wr.target.get() },
+            *wr.target.read(w),
             WeakTarget::Local(_) | WeakTarget::Shared(_)
         ),
         Body::Function(fd) => {
             f & DETACHED == 0
-                // SAFETY: `w` is a mutable function on its owning thread,
-                // read during a walk: no mutable borrow is live.
-                && unsafe { fd.captures.get() }.iter().any(|s| {
+                && fd.captures.read(w).iter().any(|s| {
                     s.obj()
                         .is_some_and(|c| !c.is_frozen() && matches!(c.body(), Body::Cell(_)))
                 })
@@ -203,9 +196,9 @@ fn detach(p: ObjPtr) {
     let Body::Function(fd) = p.body() else {
         return;
     };
-    // SAFETY: `p` is a mutable function on its owning thread (checked by
-    // the caller); the borrow ends before anything is allocated.
-    let caps: Vec<Value> = unsafe { fd.captures.get() }
+    let caps: Vec<Value> = fd
+        .captures
+        .read(p)
         .iter()
         .map(|s| Value::from_slot(*s))
         .collect();
@@ -218,9 +211,11 @@ fn detach(p: ObjPtr) {
             _ => c.clone().into_slot(),
         })
         .collect();
-    // SAFETY: as above; no user code ran since the check (cell_get and
-    // allocation run none), so `p` is still mutable and unborrowed.
-    let old = unsafe { std::mem::replace(fd.captures.get_mut(), fresh) };
+    let Ok(mut captures) = fd.captures.write(p) else {
+        return; // frozen or being read meanwhile: nothing to detach now
+    };
+    let old = std::mem::replace(&mut *captures, fresh);
+    drop(captures);
     p.set_flags(DETACHED);
     heap::drop_slots(old);
 }
@@ -267,11 +262,12 @@ pub(crate) fn has_unfreezable_method(cls: crate::core::object::ObjPtr) -> bool {
     let Body::Class(c) = cls.body() else {
         return false;
     };
-    // SAFETY: mutable class on its owning thread, read during a walk (no
-    // user code, no mutable borrow live).
-    unsafe { c.dict.get() }
+    let any = c
+        .dict
+        .read(cls)
         .iter()
-        .any(|(_, v)| v.obj().is_some_and(unfreezable_fn))
+        .any(|(_, v)| v.obj().is_some_and(unfreezable_fn));
+    any
 }
 
 fn unfreezable_stub(call: &crate::core::handle::Call<'_>) -> Result<Value, Error> {
@@ -284,12 +280,13 @@ fn unfreezable_stub(call: &crate::core::handle::Call<'_>) -> Result<Value, Error
 /// PEP 795: an `@unfreezable` method does not block freezing its class;
 /// the frozen class gets a stub that raises when called.
 fn stub_unfreezable_methods(cls: &Value) -> Result<(), Error> {
-    let Some(Body::Class(c)) = cls.slot().obj().map(|p| p.body()) else {
+    let (Some(p), Some(Body::Class(c))) = (cls.slot().obj(), cls.body()) else {
         return Ok(());
     };
-    // SAFETY: as in `has_unfreezable_method`; names are copied out before
-    // anything is allocated or replaced.
-    let names: Vec<Sym> = unsafe { c.dict.get() }
+    // Names are copied out (the guard ends) before anything is replaced.
+    let names: Vec<Sym> = c
+        .dict
+        .read(p)
         .iter()
         .filter(|(_, v)| v.obj().is_some_and(unfreezable_fn))
         .map(|(n, _)| *n)

@@ -20,6 +20,7 @@ use crate::core::body::Body;
 use crate::core::error::{FreezeError, FreezeReason};
 use crate::core::heap::{self, Tracker};
 use crate::core::object::*;
+use crate::core::payload::Edge;
 use crate::core::status::Freezability;
 use crate::core::handle::{Ref, Value};
 
@@ -325,7 +326,7 @@ impl Walk<'_> {
         let stack = &mut self.stack;
         if let Body::Instance(i) = w.body() {
             // The common case, without the generic edge enumeration. Labels
-            // match `for_each_owned_child`: the class, then each object
+            // match `payload::for_each_edge`: the class, then each object
             // attribute.
             if !i.class.is_frozen() {
                 stack.push(Frame {
@@ -335,8 +336,7 @@ impl Walk<'_> {
                 });
             }
             let mut k = 1u32;
-            // SAFETY: owning thread, no borrow live (no user code runs).
-            for (_, s) in unsafe { i.attrs.get() } {
+            for (_, s) in i.attrs.read(w).iter() {
                 if let Slot::Obj(c) = s {
                     if !c.is_frozen() {
                         stack.push(Frame {
@@ -490,7 +490,7 @@ pub(crate) fn default_status(b: &Body) -> Freezability {
 fn for_each_walk_child(p: ObjPtr, mut f: impl FnMut(ObjPtr)) {
     match p.body() {
         Body::SharedField(_) => {}
-        _ => p.body().for_each_owned_child(&mut f),
+        _ => crate::core::payload::for_each_child(p, &mut f),
     }
 }
 
@@ -507,90 +507,41 @@ pub(crate) fn describe_type(p: ObjPtr) -> String {
     }
 }
 
-/// Text for the `k`-th object edge of `p`, in `for_each_owned_child` order.
+/// Text for the `k`-th object edge of `p`, in the core's edge order.
 pub(crate) fn edge_label(p: ObjPtr, k: u32) -> String {
-    let k = k as usize;
-    let mut seen = 0usize;
-    let mut found: Option<String> = None;
-    let mut note = |is_obj: bool, text: &dyn Fn() -> String| {
-        if found.is_none() && is_obj {
-            if seen == k {
-                found = Some(text());
-            }
-            seen += 1;
+    let mut seen = 0u32;
+    let mut found = None;
+    crate::core::payload::for_each_edge(p, |e, _| {
+        if seen == k && found.is_none() {
+            found = Some(e);
         }
-    };
-    let isobj = |s: &Slot| matches!(s, Slot::Obj(_));
-    // SAFETY: payload reads: owning thread, no borrow live (no user code).
-    unsafe {
-        match p.body() {
-            Body::Tuple(items) => items
-                .iter()
-                .enumerate()
-                .for_each(|(i, s)| note(isobj(s), &|| format!("[{i}]"))),
-            Body::List(items) => items
-                .get()
-                .iter()
-                .enumerate()
-                .for_each(|(i, s)| note(isobj(s), &|| format!("[{i}]"))),
-            Body::Dict(d) => d.get().iter().for_each(|(key, v)| {
-                let kr = crate::model::repr::short_repr(key.0);
-                note(isobj(&key.0), &|| format!(".keys()[{kr}]"));
-                note(isobj(v), &|| format!("[{kr}]"));
-            }),
-            Body::Set(d) => d.get().iter().for_each(|key| {
-                note(isobj(&key.0), &|| {
-                    format!("{{{}}}", crate::model::repr::short_repr(key.0))
-                })
-            }),
-            Body::Class(c) => {
-                c.bases
-                    .get()
-                    .iter()
-                    .enumerate()
-                    .for_each(|(i, s)| note(isobj(s), &|| format!(".__bases__[{i}]")));
-                c.dict
-                    .get()
-                    .iter()
-                    .for_each(|(n, s)| note(isobj(s), &|| format!(".{n}")));
-            }
-            Body::Instance(i) => {
-                note(true, &|| ".__class__".into());
-                i.attrs
-                    .get()
-                    .iter()
-                    .for_each(|(n, s)| note(isobj(s), &|| format!(".{n}")));
-            }
-            Body::Function(fd) => {
-                fd.captures
-                    .get()
-                    .iter()
-                    .enumerate()
-                    .for_each(|(i, s)| note(isobj(s), &|| format!(".__closure__[{i}]")));
-                fd.defaults
-                    .get()
-                    .iter()
-                    .enumerate()
-                    .for_each(|(i, s)| note(isobj(s), &|| format!(".__defaults__[{i}]")));
-            }
-            Body::Cell(c) => note(isobj(c.get()), &|| ".cell_contents".into()),
-            Body::Module(m) => {
-                if let Some(d) = m.dict.get() {
-                    d.iter()
-                        .for_each(|(n, s)| note(isobj(s), &|| format!(".{n}")))
-                }
-            }
-            Body::Local(l) => note(isobj(&l.factory), &|| ".factory".into()),
-            Body::WeakRef(w) => {
-                if matches!(w.target.get(), crate::core::body::WeakTarget::Strong(_)) {
-                    note(true, &|| "()".into());
-                }
-                note(isobj(w.callback.get()), &|| ".__callback__".into());
-            }
-            Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) | Body::SharedField(_) => {}
-        }
+        seen += 1;
+    });
+    match found {
+        Some(e) => edge_text(e),
+        None => format!(".<edge {k}>"),
     }
-    found.unwrap_or_else(|| format!(".<edge {k}>"))
+}
+
+/// How Python would spell the step from an object along `e`.
+pub(crate) fn edge_text(e: Edge) -> String {
+    use crate::model::repr::short_repr;
+    match e {
+        Edge::Item(i) => format!("[{i}]"),
+        Edge::Member(k) => format!("{{{}}}", short_repr(k)),
+        Edge::Key(k) => format!(".keys()[{}]", short_repr(k)),
+        Edge::Value(k) => format!("[{}]", short_repr(k)),
+        Edge::Class => ".__class__".into(),
+        Edge::Attr(n) => format!(".{n}"),
+        Edge::Base(i) => format!(".__bases__[{i}]"),
+        Edge::Capture(i) => format!(".__closure__[{i}]"),
+        Edge::Default(i) => format!(".__defaults__[{i}]"),
+        Edge::CellContents => ".cell_contents".into(),
+        Edge::FieldValue => ".value".into(),
+        Edge::Factory => ".factory".into(),
+        Edge::Referent => "()".into(),
+        Edge::Callback => ".__callback__".into(),
+    }
 }
 
 fn run_hooks(

@@ -11,7 +11,8 @@ use rustc_hash::FxHashMap;
 use crate::core::body::{Body, ModuleData};
 use crate::core::error::Error;
 use crate::model::ops::set_attr;
-use crate::core::object::{self, ObjPtr, Payload};
+use crate::core::object::{self, ObjPtr};
+use crate::core::payload::Payload;
 use crate::core::sym::Sym;
 use crate::core::handle::{Ref, Value};
 
@@ -84,10 +85,12 @@ pub fn import(name: &str) -> Result<Value, Error> {
 }
 
 fn is_proxy(m: &Value) -> bool {
-    match m.slot().obj().map(|p| p.body()) {
-        // SAFETY: `m` is this thread's (or frozen); no borrow is live.
-        Some(Body::Module(md)) => unsafe { md.dict.get() }.is_none(),
-        _ => false,
+    match m.slot().obj() {
+        Some(p) => match p.body() {
+            Body::Module(md) => md.dict.read(p).is_none(),
+            _ => false,
+        },
+        None => false,
     }
 }
 
@@ -111,17 +114,16 @@ pub(crate) fn module_getattr(p: ObjPtr, sym: Sym) -> Result<Value, Error> {
     let Body::Module(md) = p.body() else {
         unreachable!("modules only")
     };
-    // SAFETY: module on its owning thread, or frozen (then dict is None and
-    // never changes); no mutable borrow live.
-    match unsafe { md.dict.get() } {
-        Some(d) => d
-            .iter()
+    let own = md.dict.read(p).as_ref().map(|d| {
+        d.iter()
             .find(|(n, _)| *n == sym)
             .map(|(_, v)| Value::from_slot(*v))
-            .ok_or_else(|| Error::Attribute {
-                type_name: format!("module {}", md.name),
-                name: sym.as_str().into(),
-            }),
+    });
+    match own {
+        Some(found) => found.ok_or_else(|| Error::Attribute {
+            type_name: format!("module {}", md.name),
+            name: sym.as_str().into(),
+        }),
         None => current(p)?.getattr(sym.as_str()),
     }
 }
@@ -130,20 +132,17 @@ pub(crate) fn module_setattr(p: ObjPtr, sym: Sym, v: Value) -> Result<(), Error>
     let Body::Module(md) = p.body() else {
         unreachable!("modules only")
     };
-    // SAFETY: as in `module_getattr`.
-    if unsafe { md.dict.get() }.is_none() {
+    if md.dict.read(p).is_none() {
         return current(p)?.setattr(sym.as_str(), v);
     }
     if p.is_frozen() {
         return Err(Error::Immutable("module"));
     }
-    // SAFETY: mutable module on its owning thread; released after.
-    let old = unsafe {
-        md.dict
-            .get_mut()
-            .as_mut()
-            .map(|d| set_attr(d, sym, v.into_slot()))
-    };
+    let old = md
+        .dict
+        .write(p)?
+        .as_mut()
+        .map(|d| set_attr(d, sym, v.into_slot()));
     if let Some(Some(old)) = old {
         object::decref_slot(old);
     }
@@ -159,16 +158,14 @@ pub(crate) fn proxify(p: ObjPtr) -> Result<(), Error> {
     if p.is_frozen() {
         return Ok(());
     }
-    // SAFETY: mutable module on its owning thread; no borrow live.
-    let Some(state) = (unsafe { md.dict.get_mut().take() }) else {
+    let Some(state) = md.dict.write(p)?.take() else {
         return Ok(());
     };
     let holder = Value::module(md.name.as_str());
-    let Some(Body::Module(hd)) = holder.slot().obj().map(|q| q.body()) else {
+    let (Some(h), Some(Body::Module(hd))) = (holder.slot().obj(), holder.body()) else {
         unreachable!("just made a module")
     };
-    // SAFETY: `holder` is new and mutable on this thread.
-    unsafe { *hd.dict.get_mut() = Some(state) };
+    *hd.dict.write(h)? = Some(state);
     MODULES.with(|ms| ms.borrow_mut().insert(md.name, holder));
     Ok(())
 }

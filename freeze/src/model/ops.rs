@@ -5,7 +5,8 @@
 use crate::core::body::{AttrMap, Body, ClassData, FunctionData, InstanceData};
 use crate::core::error::Error;
 use crate::core::key::{check_hashable, DictMap, Key, Probe, SetMap};
-use crate::core::object::{self, ObjPtr, Payload, Slot, BORROWED, FROZEN};
+use crate::core::object::{self, ObjPtr, Slot, BORROWED, FROZEN};
+use crate::core::payload::Payload;
 use crate::core::sym::Sym;
 use crate::core::handle::{Call, NativeFn, Ref, Value};
 
@@ -29,17 +30,7 @@ fn writable(p: ObjPtr) -> Result<(), Error> {
     }
 }
 
-/// The type name Python would print: an instance's class name, else the
-/// built-in type's.
-pub(crate) fn type_label(p: ObjPtr) -> &'static str {
-    match p.body() {
-        Body::Instance(i) => match i.class.body() {
-            Body::Class(c) => c.name.as_str(),
-            _ => "instance",
-        },
-        b => b.type_name(),
-    }
-}
+pub(crate) use crate::core::payload::type_label;
 
 fn norm_index(i: i64, len: usize) -> Result<usize, Error> {
     let j = if i < 0 { i + len as i64 } else { i };
@@ -60,7 +51,7 @@ fn type_err(expected: &'static str, found: &Value) -> Error {
 impl Value {
     /// A new `str` (immutable, so frozen from birth).
     pub fn str(s: &str) -> Value {
-        new_obj(Body::Str(crate::core::strdata::StrData::new(s)))
+        new_obj(Body::Str(crate::core::payload::StrData::new(s)))
     }
 
     /// A new `bytes` (immutable, so frozen from birth).
@@ -70,7 +61,7 @@ impl Value {
 
     /// A new tuple.
     pub fn tuple(items: Vec<Value>) -> Value {
-        new_obj(Body::Tuple(slots(items).into_boxed_slice()))
+        new_obj(Body::Tuple(Payload::new(slots(items).into_boxed_slice())))
     }
 
     /// A new list.
@@ -116,7 +107,7 @@ impl Value {
     pub fn class(name: &str, bases: Vec<Value>, attrs: Vec<(&str, Value)>) -> Result<Value, Error> {
         let mut not_freezable = false;
         for b in &bases {
-            match b.slot().obj().map(|p| p.body()) {
+            match b.body() {
                 Some(Body::Class(c)) => {
                     not_freezable |= c.not_freezable;
                 }
@@ -172,10 +163,7 @@ impl Value {
 
     /// The string, for `str` values.
     pub fn as_str(&self) -> Option<&str> {
-        let p = self.slot().obj()?;
-        // SAFETY: `self` keeps the object alive for the borrow; str is
-        // immutable from birth, so nothing writes it meanwhile.
-        match unsafe { p.body_unbounded() } {
+        match self.body()? {
             Body::Str(s) => Some(&**s),
             _ => None,
         }
@@ -183,9 +171,7 @@ impl Value {
 
     /// The bytes, for `bytes` values.
     pub fn as_bytes(&self) -> Option<&[u8]> {
-        let p = self.slot().obj()?;
-        // SAFETY: as in `as_str`; bytes are immutable from birth.
-        match unsafe { p.body_unbounded() } {
+        match self.body()? {
             Body::Bytes(b) => Some(b),
             _ => None,
         }
@@ -195,7 +181,7 @@ impl Value {
     /// buffer: elements).
     pub fn len(&self) -> Result<usize, Error> {
         let p = self.obj("a sized object")?;
-        body_len(p.body()).ok_or_else(|| type_err("a sized object", self))
+        body_len(p).ok_or_else(|| type_err("a sized object", self))
     }
 
     /// True when `len()` is zero.
@@ -206,20 +192,20 @@ impl Value {
     /// Item `i` of a list, tuple or buffer (negative counts from the end).
     pub fn get(&self, i: i64) -> Result<Value, Error> {
         let p = self.obj("a sequence")?;
-        // SAFETY: as in `len`.
-        unsafe {
-            match p.body() {
-                Body::Tuple(t) => Ok(Value::from_slot(t[norm_index(i, t.len())?])),
-                Body::List(l) => {
-                    let l = l.get();
-                    Ok(Value::from_slot(l[norm_index(i, l.len())?]))
-                }
-                Body::Buffer(b) => {
-                    let b = b.get();
-                    Ok(Value::Float(b[norm_index(i, b.len())?]))
-                }
-                _ => Err(type_err("a sequence", self)),
+        match p.body() {
+            Body::Tuple(t) => {
+                let t = t.read(p);
+                Ok(Value::from_slot(t[norm_index(i, t.len())?]))
             }
+            Body::List(l) => {
+                let l = l.read(p);
+                Ok(Value::from_slot(l[norm_index(i, l.len())?]))
+            }
+            Body::Buffer(b) => {
+                let b = b.read(p);
+                Ok(Value::Float(b[norm_index(i, b.len())?]))
+            }
+            _ => Err(type_err("a sequence", self)),
         }
     }
 
@@ -229,10 +215,9 @@ impl Value {
         match p.body() {
             Body::List(l) => {
                 writable(p)?;
-                // SAFETY: mutable, owning thread (Ref is !Send), checked
-                // writable; the borrow ends before the old value is released.
-                let old = unsafe {
-                    let l = l.get_mut();
+                // The guard ends before the old value is released.
+                let old = {
+                    let mut l = l.write(p)?;
                     let j = norm_index(i, l.len())?;
                     std::mem::replace(&mut l[j], v.into_slot())
                 };
@@ -242,12 +227,9 @@ impl Value {
             Body::Buffer(b) => {
                 writable(p)?;
                 let x = v.as_float().ok_or_else(|| type_err("a number", &v))?;
-                // SAFETY: as above; no objects involved.
-                unsafe {
-                    let b = b.get_mut();
-                    let j = norm_index(i, b.len())?;
-                    b[j] = x;
-                }
+                let mut b = b.write(p)?;
+                let j = norm_index(i, b.len())?;
+                b[j] = x;
                 Ok(())
             }
             _ => Err(type_err("a list", self)),
@@ -260,9 +242,8 @@ impl Value {
             return Err(type_err("a list", self));
         };
         writable(p)?;
-        // SAFETY: mutable list on its owning thread, writable; `f` is
-        // crate-internal and neither allocates objects nor releases any.
-        Ok(f(unsafe { l.get_mut() }))
+        let mut items = l.write(p)?;
+        Ok(f(&mut items))
     }
 
     /// `list.append(v)`.
@@ -305,19 +286,16 @@ impl Value {
         let p = self.obj("a container")?;
         writable(p)?;
         let mut old = Vec::new();
-        // SAFETY: writable mutable object on its thread; released after.
-        unsafe {
-            match p.body() {
-                Body::List(l) => old.append(l.get_mut()),
-                Body::Dict(d) => {
-                    for (k, v) in std::mem::take(d.get_mut()) {
-                        old.push(k.0);
-                        old.push(v)
-                    }
+        match p.body() {
+            Body::List(l) => old.append(&mut *l.write(p)?),
+            Body::Dict(d) => {
+                for (k, v) in std::mem::take(&mut *d.write(p)?) {
+                    old.push(k.0);
+                    old.push(v)
                 }
-                Body::Set(s) => old.extend(std::mem::take(s.get_mut()).into_iter().map(|k| k.0)),
-                _ => return Err(type_err("a list, dict or set", self)),
             }
+            Body::Set(s) => old.extend(std::mem::take(&mut *s.write(p)?).into_iter().map(|k| k.0)),
+            _ => return Err(type_err("a list, dict or set", self)),
         }
         crate::core::heap::drop_slots(old);
         Ok(())
@@ -326,17 +304,14 @@ impl Value {
     /// Snapshot of a list's or tuple's items (or a dict's keys, a set's items).
     pub fn to_vec(&self) -> Result<Vec<Value>, Error> {
         let p = self.obj("an iterable")?;
-        // SAFETY: as in `len`.
-        unsafe {
-            Ok(match p.body() {
-                Body::Tuple(t) => t.iter().map(|s| Value::from_slot(*s)).collect(),
-                Body::List(l) => l.get().iter().map(|s| Value::from_slot(*s)).collect(),
-                Body::Dict(d) => d.get().keys().map(|k| Value::from_slot(k.0)).collect(),
-                Body::Set(s) => s.get().iter().map(|k| Value::from_slot(k.0)).collect(),
-                Body::Buffer(b) => b.get().iter().map(|x| Value::Float(*x)).collect(),
-                _ => return Err(type_err("an iterable", self)),
-            })
-        }
+        Ok(match p.body() {
+            Body::Tuple(t) => t.read(p).iter().map(|s| Value::from_slot(*s)).collect(),
+            Body::List(l) => l.read(p).iter().map(|s| Value::from_slot(*s)).collect(),
+            Body::Dict(d) => d.read(p).keys().map(|k| Value::from_slot(k.0)).collect(),
+            Body::Set(s) => s.read(p).iter().map(|k| Value::from_slot(k.0)).collect(),
+            Body::Buffer(b) => b.read(p).iter().map(|x| Value::Float(*x)).collect(),
+            _ => return Err(type_err("an iterable", self)),
+        })
     }
 
     /// A buffer's contents, copied.
@@ -351,10 +326,9 @@ impl Value {
         let Body::Buffer(b) = p.body() else {
             return Err(type_err("a buffer", self));
         };
-        let _g = ReadGuard::new(p);
-        // SAFETY: frozen (never written) or mutable on its own thread with
-        // BORROWED set, so every mutator refuses while `f` runs.
-        Ok(f(unsafe { b.get() }))
+        // The guard makes every mutator refuse while `f` runs.
+        let r = f(&b.read(p));
+        Ok(r)
     }
 
     /// `d[key]` for a dict (an int index for a list or tuple).
@@ -363,8 +337,7 @@ impl Value {
         match p.body() {
             Body::Dict(d) => {
                 check_hashable(key.slot())?;
-                // SAFETY: as in `len`; lookups hash immutable keys only.
-                let d = unsafe { d.get() };
+                let d = d.read(p);
                 d.get(&Probe::Slot(key.slot()))
                     .map(|s| Value::from_slot(*s))
                     .ok_or_else(|| Error::Key(crate::model::repr::short_repr(key.slot())))
@@ -382,29 +355,24 @@ impl Value {
         let Body::Dict(d) = p.body() else {
             return Err(type_err("a dict", self));
         };
-        // SAFETY: as in `len`.
-        Ok(unsafe { d.get() }
-            .get(&Probe::Str(key))
-            .map(|s| Value::from_slot(*s)))
+        let found = d.read(p).get(&Probe::Str(key)).map(|s| Value::from_slot(*s));
+        Ok(found)
     }
 
     /// `key in container` for dict, set, list and tuple.
     pub fn contains(&self, key: &Value) -> Result<bool, Error> {
         let p = self.obj("a container")?;
-        // SAFETY: as in `len`.
-        unsafe {
-            match p.body() {
-                Body::Dict(d) => {
-                    check_hashable(key.slot())?;
-                    Ok(d.get().contains_key(&Probe::Slot(key.slot())))
-                }
-                Body::Set(s) => {
-                    check_hashable(key.slot())?;
-                    Ok(s.get().contains(&Probe::Slot(key.slot())))
-                }
-                Body::List(_) | Body::Tuple(_) => Ok(self.to_vec()?.iter().any(|v| v.py_eq(key))),
-                _ => Err(type_err("a container", self)),
+        match p.body() {
+            Body::Dict(d) => {
+                check_hashable(key.slot())?;
+                Ok(d.read(p).contains_key(&Probe::Slot(key.slot())))
             }
+            Body::Set(s) => {
+                check_hashable(key.slot())?;
+                Ok(s.read(p).contains(&Probe::Slot(key.slot())))
+            }
+            Body::List(_) | Body::Tuple(_) => Ok(self.to_vec()?.iter().any(|v| v.py_eq(key))),
+            _ => Err(type_err("a container", self)),
         }
     }
 
@@ -420,10 +388,9 @@ impl Value {
         };
         writable(p)?;
         check_hashable(key.slot())?;
-        // SAFETY: writable dict on its thread; hashing reads only
-        // immutable keys; old values are released after the borrow.
-        let old = unsafe {
-            let d = d.get_mut();
+        // Old values are released after the guard ends.
+        let old = {
+            let mut d = d.write(p)?;
             match d.get_index_of(&Probe::Slot(key.slot())) {
                 Some(i) => Some(std::mem::replace(&mut d[i], v.into_slot())),
                 None => {
@@ -446,8 +413,7 @@ impl Value {
         };
         writable(p)?;
         check_hashable(key.slot())?;
-        // SAFETY: as in `set_item`.
-        let removed = unsafe { d.get_mut().shift_remove_entry(&Probe::Slot(key.slot())) };
+        let removed = d.write(p)?.shift_remove_entry(&Probe::Slot(key.slot()));
         let (k, v) = removed.ok_or_else(|| Error::Key(crate::model::repr::short_repr(key.slot())))?;
         object::decref_slot(k.0);
         Ok(Value::from_slot_owned(v))
@@ -459,11 +425,12 @@ impl Value {
         let Body::Dict(d) = p.body() else {
             return Err(type_err("a dict", self));
         };
-        // SAFETY: as in `len`.
-        Ok(unsafe { d.get() }
+        let pairs = d
+            .read(p)
             .iter()
             .map(|(k, v)| (Value::from_slot(k.0), Value::from_slot(*v)))
-            .collect())
+            .collect();
+        Ok(pairs)
     }
 
     /// `set.add(v)`.
@@ -474,8 +441,7 @@ impl Value {
         };
         writable(p)?;
         check_hashable(v.slot())?;
-        // SAFETY: as in `set_item`.
-        let inserted = unsafe { s.get_mut().insert(Key(v.slot())) };
+        let inserted = s.write(p)?.insert(Key(v.slot()));
         if inserted {
             std::mem::forget(v);
         }
@@ -490,8 +456,7 @@ impl Value {
         };
         writable(p)?;
         check_hashable(v.slot())?;
-        // SAFETY: as in `set_item`.
-        let removed = unsafe { s.get_mut().shift_take(&Probe::Slot(v.slot())) };
+        let removed = s.write(p)?.shift_take(&Probe::Slot(v.slot()));
         Ok(match removed {
             Some(k) => {
                 object::decref_slot(k.0);
@@ -507,8 +472,8 @@ impl Value {
         let Body::Cell(c) = p.body() else {
             return Err(type_err("a cell", self));
         };
-        // SAFETY: as in `len`.
-        Ok(Value::from_slot(unsafe { *c.get() }))
+        let v = Value::from_slot(*c.read(p));
+        Ok(v)
     }
 
     /// Rebinds a cell (refused once frozen).
@@ -518,8 +483,7 @@ impl Value {
             return Err(type_err("a cell", self));
         };
         writable(p)?;
-        // SAFETY: as in `set_item`.
-        let old = unsafe { std::mem::replace(c.get_mut(), v.into_slot()) };
+        let old = std::mem::replace(&mut *c.write(p)?, v.into_slot());
         object::decref_slot(old);
         Ok(())
     }
@@ -568,9 +532,11 @@ impl Value {
 
     /// A class's bases.
     pub fn bases(&self) -> Result<Vec<Value>, Error> {
-        match self.obj("a class")?.body() {
-            // SAFETY: as in `len`.
-            Body::Class(c) => Ok(unsafe { c.bases.get() }
+        let p = self.obj("a class")?;
+        match p.body() {
+            Body::Class(c) => Ok(c
+                .bases
+                .read(p)
                 .iter()
                 .map(|s| Value::from_slot(*s))
                 .collect()),
@@ -586,13 +552,12 @@ impl Value {
         };
         writable(p)?;
         for b in &bases {
-            if !matches!(b.slot().obj().map(|q| q.body()), Some(Body::Class(_))) {
+            if !matches!(b.body(), Some(Body::Class(_))) {
                 return Err(type_err("a class as base", b));
             }
         }
         invalidate_hook_caches();
-        // SAFETY: as in `set_item`.
-        let old = unsafe { std::mem::replace(c.bases.get_mut(), slots(bases)) };
+        let old = std::mem::replace(&mut *c.bases.write(p)?, slots(bases));
         crate::core::heap::drop_slots(old);
         Ok(())
     }
@@ -610,8 +575,9 @@ impl Value {
         let p = self.obj("an object with attributes")?;
         let found = match p.body() {
             Body::Instance(i) => {
-                // SAFETY: as in `len`.
-                let own = unsafe { i.attrs.get() }
+                let own = i
+                    .attrs
+                    .read(p)
                     .iter()
                     .find(|(n, _)| *n == sym)
                     .map(|e| e.1);
@@ -645,8 +611,10 @@ impl Value {
             _ => return Err(type_err("an object with attributes", self)),
         };
         writable(p)?;
-        // SAFETY: as in `set_item`.
-        let old = unsafe { set_attr(map.get_mut(), sym, v.into_slot()) };
+        let old = {
+            let mut m = map.write(p)?;
+            set_attr(&mut m, sym, v.into_slot())
+        };
         if let Some(old) = old {
             object::decref_slot(old);
         }
@@ -666,9 +634,8 @@ impl Value {
         if name == "__pre_freeze__" {
             invalidate_hook_caches();
         }
-        // SAFETY: as in `set_item`.
-        let old = unsafe {
-            let m = map.get_mut();
+        let old = {
+            let mut m = map.write(p)?;
             m.iter().position(|(n, _)| *n == sym).map(|i| m.remove(i).1)
         };
         match old {
@@ -750,23 +717,17 @@ pub(crate) fn class_has_hook(cls: ObjPtr) -> bool {
 
 /// Items in a sized object (str and bytes: bytes), or `None`.
 ///
-/// The object must be on its owning thread or frozen (every caller holds
-/// a handle or a view, and no mutator calls out while it borrows).
-pub(crate) fn body_len(b: &Body) -> Option<usize> {
-    // SAFETY: payload reads under this function's contract; no mutable
-    // borrow is live.
-    unsafe {
-        Some(match b {
-            Body::Str(s) => s.len(),
-            Body::Bytes(b) => b.len(),
-            Body::Tuple(t) => t.len(),
-            Body::List(l) => l.get().len(),
-            Body::Dict(d) => d.get().len(),
-            Body::Set(s) => s.get().len(),
-            Body::Buffer(b) => b.get().len(),
-            _ => return None,
-        })
-    }
+pub(crate) fn body_len(p: ObjPtr) -> Option<usize> {
+    Some(match p.body() {
+        Body::Str(s) => s.len(),
+        Body::Bytes(b) => b.len(),
+        Body::Tuple(t) => t.read(p).len(),
+        Body::List(l) => l.read(p).len(),
+        Body::Dict(d) => d.read(p).len(),
+        Body::Set(s) => s.read(p).len(),
+        Body::Buffer(b) => b.read(p).len(),
+        _ => return None,
+    })
 }
 
 /// Looks `sym` up in a class and its bases, depth-first, left to right.
@@ -778,13 +739,10 @@ pub(crate) fn class_lookup(cls: ObjPtr, sym: Sym) -> Option<Slot> {
             continue;
         }
         if let Body::Class(cd) = c.body() {
-            // SAFETY: class on its owning thread or frozen; no borrow live.
-            unsafe {
-                if let Some((_, v)) = cd.dict.get().iter().find(|(n, _)| *n == sym) {
-                    return Some(*v);
-                }
-                stack.extend(cd.bases.get().iter().rev().filter_map(|s| s.obj()));
+            if let Some((_, v)) = cd.dict.read(c).iter().find(|(n, _)| *n == sym) {
+                return Some(*v);
             }
+            stack.extend(cd.bases.read(c).iter().rev().filter_map(|s| s.obj()));
         }
     }
     None
@@ -796,35 +754,6 @@ pub(crate) fn set_attr(m: &mut AttrMap, sym: Sym, v: Slot) -> Option<Slot> {
         None => {
             m.push((sym, v));
             None
-        }
-    }
-}
-
-/// Marks an object as being read; mutators refuse until dropped. Frozen
-/// objects need no mark.
-pub(crate) struct ReadGuard {
-    p: ObjPtr,
-    set: bool,
-}
-
-impl ReadGuard {
-    pub(crate) fn new(p: ObjPtr) -> ReadGuard {
-        let f = p.flags();
-        let set = f & (FROZEN | BORROWED) == 0;
-        if set {
-            p.set_flags(BORROWED);
-        }
-        ReadGuard { p, set }
-    }
-}
-
-impl Drop for ReadGuard {
-    fn drop(&mut self) {
-        if self.set {
-            // The object may have been frozen and shared while the view was
-            // open: clear the bit atomically, so that a concurrent `fetch_or`
-            // by another thread (a weak reference) is not lost.
-            crate::core::sync::flags_remove(&self.p.header().flags, BORROWED);
         }
     }
 }

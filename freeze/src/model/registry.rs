@@ -33,7 +33,7 @@ thread_local! {
 /// Registers `class` under `name` for unpickling. A frozen class is seen
 /// by every worker; a mutable one only by this worker.
 pub fn register_class(name: &str, class: &Value) -> Result<(), Error> {
-    if !matches!(class.slot().obj().map(|p| p.body()), Some(Body::Class(_))) {
+    if !matches!(class.body(), Some(Body::Class(_))) {
         return Err(Error::Type {
             expected: "a class",
             found: class.type_name(),

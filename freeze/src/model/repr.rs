@@ -70,24 +70,23 @@ fn seq(stack: &mut Vec<Tok>, items: &[Slot], open: &'static str, close: &'static
 }
 
 fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
-    // SAFETY: payload reads: callers hold a handle on the owning thread or
-    // to a frozen object; printing runs no user code.
-    unsafe {
+    {
         match p.body() {
             Body::Str(s) => py_str_repr(s, out),
             Body::Bytes(b) => {
                 let _ = write!(out, "b{:?}", String::from_utf8_lossy(b));
             }
             Body::Tuple(t) => {
+                let t = t.read(p);
                 if t.len() == 1 {
-                    seq(stack, t, "(", ",)")
+                    seq(stack, &t, "(", ",)")
                 } else {
-                    seq(stack, t, "(", ")")
+                    seq(stack, &t, "(", ")")
                 }
             }
-            Body::List(l) => seq(stack, l.get(), "[", "]"),
+            Body::List(l) => seq(stack, &l.read(p), "[", "]"),
             Body::Set(s) => {
-                let items: Vec<Slot> = s.get().iter().map(|k| k.0).collect();
+                let items: Vec<Slot> = s.read(p).iter().map(|k| k.0).collect();
                 if items.is_empty() {
                     out.push_str("set()")
                 } else {
@@ -96,7 +95,7 @@ fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
             }
             Body::Dict(d) => {
                 stack.push(Tok::Text("}"));
-                let d = d.get();
+                let d = d.read(p);
                 for (i, (k, v)) in d.iter().enumerate().rev() {
                     stack.push(Tok::Val(*v));
                     stack.push(Tok::Text(": "));
@@ -113,7 +112,7 @@ fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
                     _ => "?",
                 };
                 stack.push(Tok::Text(")"));
-                let attrs = i.attrs.get();
+                let attrs = i.attrs.read(p);
                 for (j, (n, v)) in attrs.iter().enumerate().rev() {
                     stack.push(Tok::Val(*v));
                     stack.push(Tok::Name(format!("{n}=")));
@@ -130,11 +129,11 @@ fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
                 let _ = write!(out, "<function {}>", f.name);
             }
             Body::Buffer(b) => {
-                let _ = write!(out, "buffer({:?})", b.get());
+                let _ = write!(out, "buffer({:?})", &*b.read(p));
             }
             Body::Cell(c) => {
                 stack.push(Tok::Text(")"));
-                stack.push(Tok::Val(*c.get()));
+                stack.push(Tok::Val(*c.read(p)));
                 stack.push(Tok::Text("<cell "));
             }
             Body::Module(m) => {
@@ -219,15 +218,13 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
         if p == q || !seen.insert((p, q)) {
             continue;
         }
-        // SAFETY: both are alive (held by the caller's handles through the
-        // graph) and nothing runs user code here.
-        let same = unsafe {
+        let same = {
             match (p.body(), q.body()) {
-                (Body::Tuple(x), Body::Tuple(y)) => pairs(&mut stack, x, y),
-                (Body::List(x), Body::List(y)) => pairs(&mut stack, x.get(), y.get()),
-                (Body::Buffer(x), Body::Buffer(y)) => x.get() == y.get(),
+                (Body::Tuple(x), Body::Tuple(y)) => pairs(&mut stack, &x.read(p), &y.read(q)),
+                (Body::List(x), Body::List(y)) => pairs(&mut stack, &x.read(p), &y.read(q)),
+                (Body::Buffer(x), Body::Buffer(y)) => *x.read(p) == *y.read(q),
                 (Body::Dict(x), Body::Dict(y)) => {
-                    let (x, y) = (x.get(), y.get());
+                    let (x, y) = (x.read(p), y.read(q));
                     x.len() == y.len()
                         && x.iter()
                             .all(|(k, v)| match y.get(&crate::core::key::Probe::Slot(k.0)) {
@@ -239,7 +236,7 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
                             })
                 }
                 (Body::Set(x), Body::Set(y)) => {
-                    let (x, y) = (x.get(), y.get());
+                    let (x, y) = (x.read(p), y.read(q));
                     x.len() == y.len()
                         && x.iter().all(|k| y.contains(&crate::core::key::Probe::Slot(k.0)))
                 }

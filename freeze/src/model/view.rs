@@ -7,10 +7,10 @@
 //! reachable from a handle stays alive as long as the handle does, and a
 //! view of it needs no count of its own.
 
-use std::marker::PhantomData;
 
 use crate::core::body::Body;
 use crate::core::object::Slot;
+use crate::core::payload::Reach;
 use crate::core::sym::Sym;
 use crate::core::handle::{Frozen, Value};
 
@@ -30,64 +30,44 @@ use crate::core::handle::{Frozen, Value};
 /// ```
 #[derive(Clone, Copy)]
 pub struct View<'a> {
-    slot: Slot,
-    _life: PhantomData<&'a ()>,
+    at: Reach<'a>,
 }
-
-// SAFETY: a view only ever points at frozen objects (or is an immediate):
-// they are never written, and a view performs no count updates, so reading
-// through it from any thread is race-free. The lifetime ties it to a
-// counted handle that keeps the whole (immutable) graph alive.
-unsafe impl Send for View<'_> {}
-// SAFETY: as above.
-unsafe impl Sync for View<'_> {}
 
 impl Frozen {
     /// A borrowed view of this frozen value.
     pub fn view(&self) -> View<'_> {
-        View::new(self.value_slot())
+        View {
+            at: Reach::root(self),
+        }
     }
 }
 
 impl Value {
     /// A borrowed view, if this value is frozen (or an immediate).
     pub fn view(&self) -> Option<View<'_>> {
-        match self.slot() {
-            Slot::Obj(p) if !p.is_frozen() => None,
-            s => Some(View::new(s)),
-        }
+        Reach::of(self).map(|at| View { at })
     }
 }
 
 impl<'a> View<'a> {
-    fn new(slot: Slot) -> View<'a> {
-        View {
-            slot,
-            _life: PhantomData,
-        }
-    }
-
     fn obj(&self) -> Option<&'a Body> {
-        match self.slot {
-            // SAFETY: frozen objects reachable from a live handle stay
-            // alive for 'a (see the module docs).
-            Slot::Obj(p) => Some(unsafe { p.body_unbounded() }),
-            _ => None,
-        }
+        self.at.body()
     }
 
-    fn child(s: Slot) -> View<'a> {
-        View::new(s)
+    fn child(&self, s: Slot) -> View<'a> {
+        View {
+            at: self.at.child(s),
+        }
     }
 
     /// A counted handle for this thread.
     pub fn to_value(&self) -> Value {
-        Value::from_slot(self.slot)
+        Value::from_slot(self.at.slot())
     }
 
     /// Python-style type name.
     pub fn type_name(&self) -> &'static str {
-        match self.slot {
+        match self.at.slot() {
             Slot::Obj(p) => crate::model::ops::type_label(p),
             s => Value::from_slot(s).type_name(),
         }
@@ -95,12 +75,12 @@ impl<'a> View<'a> {
 
     /// True for `None`.
     pub fn is_none(&self) -> bool {
-        matches!(self.slot, Slot::None)
+        matches!(self.at.slot(), Slot::None)
     }
 
     /// The int (or bool as int).
     pub fn as_int(&self) -> Option<i64> {
-        match self.slot {
+        match self.at.slot() {
             Slot::Int(i) => Some(i),
             Slot::Bool(b) => Some(b as i64),
             _ => None,
@@ -109,7 +89,7 @@ impl<'a> View<'a> {
 
     /// The number as `f64`.
     pub fn as_float(&self) -> Option<f64> {
-        match self.slot {
+        match self.at.slot() {
             Slot::Int(i) => Some(i as f64),
             Slot::Float(x) => Some(x),
             Slot::Bool(b) => Some(b as i64 as f64),
@@ -119,7 +99,7 @@ impl<'a> View<'a> {
 
     /// The bool.
     pub fn as_bool(&self) -> Option<bool> {
-        match self.slot {
+        match self.at.slot() {
             Slot::Bool(b) => Some(b),
             _ => None,
         }
@@ -144,17 +124,15 @@ impl<'a> View<'a> {
     /// A buffer's floats, without copying.
     pub fn buffer(&self) -> Option<&'a [f64]> {
         match self.obj()? {
-            // SAFETY: frozen payloads are never written.
-            Body::Buffer(b) => Some(unsafe { b.get() }),
+            Body::Buffer(b) => Some(b.frozen(self.at)),
             _ => None,
         }
     }
 
     fn items(&self) -> Option<&'a [Slot]> {
         match self.obj()? {
-            Body::Tuple(t) => Some(t),
-            // SAFETY: frozen payloads are never written.
-            Body::List(l) => Some(unsafe { l.get() }),
+            Body::Tuple(t) => Some(t.frozen(self.at)),
+            Body::List(l) => Some(l.frozen(self.at)),
             _ => None,
         }
     }
@@ -162,7 +140,7 @@ impl<'a> View<'a> {
     /// Number of items of a str (bytes), bytes, tuple, list, dict, set or
     /// buffer.
     pub fn len(&self) -> Option<usize> {
-        crate::model::ops::body_len(self.obj()?)
+        crate::model::ops::body_len(self.at.slot().obj()?)
     }
 
     /// True when `len()` is zero (`None` when it has no length).
@@ -172,21 +150,25 @@ impl<'a> View<'a> {
 
     /// Item `i` of a tuple or list.
     pub fn get(&self, i: usize) -> Option<View<'a>> {
-        self.items()?.get(i).map(|s| Self::child(*s))
+        self.items()?.get(i).map(|s| self.child(*s))
     }
 
     /// The items of a tuple or list (empty for anything else).
     pub fn iter(&self) -> impl Iterator<Item = View<'a>> + 'a {
-        self.items().unwrap_or(&[]).iter().map(|s| Self::child(*s))
+        let at = self.at;
+        self.items()
+            .unwrap_or(&[])
+            .iter()
+            .map(move |s| View { at: at.child(*s) })
     }
 
     /// `d[key]` for a dict with a str key.
     pub fn get_str(&self, key: &str) -> Option<View<'a>> {
         match self.obj()? {
-            // SAFETY: frozen payloads are never written.
-            Body::Dict(d) => unsafe { d.get() }
+            Body::Dict(d) => d
+                .frozen(self.at)
                 .get(&crate::core::key::Probe::Str(key))
-                .map(|s| Self::child(*s)),
+                .map(|s| self.child(*s)),
             _ => None,
         }
     }
@@ -199,24 +181,23 @@ impl<'a> View<'a> {
 
     /// [`getattr`](View::getattr) with a pre-interned name.
     pub fn getattr_sym(&self, sym: Sym) -> Option<View<'a>> {
-        let p = self.slot.obj()?;
-        match p.body() {
+        let p = self.at.slot().obj()?;
+        match self.obj()? {
             Body::Instance(i) => {
-                // SAFETY: frozen payloads are never written.
-                let own = unsafe { i.attrs.get() }.iter().find(|(n, _)| *n == sym);
+                let own = i.attrs.frozen(self.at).iter().find(|(n, _)| *n == sym);
                 match own {
-                    Some((_, s)) => Some(Self::child(*s)),
-                    None => crate::model::ops::class_lookup(i.class, sym).map(Self::child),
+                    Some((_, s)) => Some(self.child(*s)),
+                    None => crate::model::ops::class_lookup(i.class, sym).map(|s| self.child(s)),
                 }
             }
-            Body::Class(_) => crate::model::ops::class_lookup(p, sym).map(Self::child),
+            Body::Class(_) => crate::model::ops::class_lookup(p, sym).map(|s| self.child(s)),
             _ => None,
         }
     }
 
     /// Same object (or equal immediate)?
     pub fn is(&self, other: &View<'_>) -> bool {
-        match (self.slot.obj(), other.slot.obj()) {
+        match (self.at.slot().obj(), other.at.slot().obj()) {
             (Some(a), Some(b)) => a == b,
             _ => self.to_value().is(&other.to_value()),
         }
@@ -225,6 +206,6 @@ impl<'a> View<'a> {
 
 impl std::fmt::Debug for View<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::model::repr::repr(self.slot, usize::MAX))
+        f.write_str(&crate::model::repr::repr(self.at.slot(), usize::MAX))
     }
 }

@@ -167,7 +167,7 @@ impl Walk {
             // counted in the same pass. A mutable object's `aux` is zero
             // outside a walk (every walk resets it; `check_invariants`
             // checks it).
-            p.body().for_each_owned_child(|c| {
+            crate::core::payload::for_each_child(p, |c| {
                 if !c.is_frozen() {
                     let a = &c.header().aux;
                     a.store(a.load(Relaxed) + 1, Relaxed);

@@ -18,7 +18,8 @@ use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::transfer::pack::{self, for_each_str, Blob, Item, Items};
-use crate::core::object::{self, ObjPtr, Payload, Slot, MARK};
+use crate::core::object::{self, ObjPtr, Slot, MARK};
+use crate::core::payload::Payload;
 use crate::core::sym::Sym;
 use crate::core::handle::{NativeFn, Value};
 
@@ -285,8 +286,6 @@ pub(crate) fn walk(
     if let Some(p) = root.slot().obj() {
         stack.push(Frame::Visit(p));
     }
-    // SAFETY: payload reads below: the graph is on this thread or frozen,
-    // and the walk runs no user code, so no mutable borrow is live.
     while let Some(fr) = stack.pop() {
         match fr {
             Frame::Visit(p) => {
@@ -307,8 +306,7 @@ pub(crate) fn walk(
                         stack.push(Frame::Visit(i.class));
                         continue;
                     }
-                    // SAFETY: see above.
-                    let attrs = unsafe { i.attrs.get() };
+                    let attrs = i.attrs.read(p);
                     // Every attribute already made (or an immediate, or a
                     // leaf the pickle inlines): the whole instance is one op.
                     // (A leaf goes inline only when referenced once: one
@@ -321,7 +319,7 @@ pub(crate) fn walk(
                     });
                     if ready && attrs.len() <= CHUNK {
                         let class = memo.id(i.class)?;
-                        for (n, s) in attrs {
+                        for (n, s) in attrs.iter() {
                             let n = name(&mut emit, *n)?;
                             w.push(&memo, Slot::Int(i64::from(n)))?;
                             w.push(&memo, *s)?;
@@ -343,13 +341,10 @@ pub(crate) fn walk(
                         fill = false;
                     }
                     Body::Buffer(_) => emit(Op::OpenBuffer)?,
-                    Body::Tuple(t) => emit(Op::OpenTuple(t.len() as u32))?,
-                    // SAFETY: see above.
-                    Body::List(l) => emit(Op::OpenList(unsafe { l.get() }.len() as u32))?,
-                    // SAFETY: see above.
-                    Body::Dict(d) => emit(Op::OpenDict(unsafe { d.get() }.len() as u32))?,
-                    // SAFETY: see above.
-                    Body::Set(s) => emit(Op::OpenSet(unsafe { s.get() }.len() as u32))?,
+                    Body::Tuple(t) => emit(Op::OpenTuple(t.read(p).len() as u32))?,
+                    Body::List(l) => emit(Op::OpenList(l.read(p).len() as u32))?,
+                    Body::Dict(d) => emit(Op::OpenDict(d.read(p).len() as u32))?,
+                    Body::Set(s) => emit(Op::OpenSet(s.read(p).len() as u32))?,
                     Body::Cell(_) => emit(Op::OpenCell)?,
                     Body::Instance(i) => emit(Op::OpenInstance(V::Ref(memo.id(i.class)?)))?,
                     Body::Function(fd) => {
@@ -400,8 +395,7 @@ pub(crate) fn walk(
                     };
                     match body {
                         Body::Instance(i) => {
-                            // SAFETY: see above.
-                            for (_, s) in unsafe { i.attrs.get() } {
+                            for (_, s) in i.attrs.read(p).iter() {
                                 if let Slot::Obj(c) = s {
                                     push(*c)
                                 }
@@ -412,7 +406,7 @@ pub(crate) fn walk(
                                 push(c)
                             }
                         }
-                        b => b.for_each_owned_child(push),
+                        _ => crate::core::payload::for_each_child(p, push),
                     }
                     stack[start..].reverse();
                 }
@@ -434,24 +428,23 @@ pub(crate) fn walk(
                     }
                     Ok(())
                 };
-                // SAFETY: see above.
-                unsafe {
+                {
                     match p.body() {
-                        Body::Tuple(t) => chunks(&mut emit, t, FillKind::Items)?,
-                        Body::List(l) => chunks(&mut emit, l.get(), FillKind::Items)?,
+                        Body::Tuple(t) => chunks(&mut emit, &t.read(p), FillKind::Items)?,
+                        Body::List(l) => chunks(&mut emit, &l.read(p), FillKind::Items)?,
                         Body::Cell(c) => {
-                            chunks(&mut emit, std::slice::from_ref(c.get()), FillKind::Items)?
+                            chunks(&mut emit, &[*c.read(p)], FillKind::Items)?
                         }
                         Body::SharedField(sf) => {
                             let s = *sf.value.lock();
                             chunks(&mut emit, &[s], FillKind::Items)?
                         }
                         Body::Set(s) => {
-                            let items: Vec<Slot> = s.get().iter().map(|k| k.0).collect();
+                            let items: Vec<Slot> = s.read(p).iter().map(|k| k.0).collect();
                             chunks(&mut emit, &items, FillKind::Items)?
                         }
                         Body::Dict(d) => {
-                            let d = d.get();
+                            let d = d.read(p);
                             if d.is_empty() {
                                 w.flush(&mut emit, FillKind::Items, id)?;
                             }
@@ -470,16 +463,16 @@ pub(crate) fn walk(
                             }
                         }
                         Body::Buffer(b) => {
-                            for c in b.get().chunks(CHUNK) {
+                            for c in b.read(p).chunks(CHUNK) {
                                 emit(Op::BufferData(id, c.to_vec()))?;
                             }
                         }
                         Body::Function(fd) => {
-                            chunks(&mut emit, fd.captures.get(), FillKind::Items)?;
-                            chunks(&mut emit, fd.defaults.get(), FillKind::Defaults)?;
+                            chunks(&mut emit, &fd.captures.read(p), FillKind::Items)?;
+                            chunks(&mut emit, &fd.defaults.read(p), FillKind::Defaults)?;
                         }
                         Body::Instance(i) => {
-                            for (n, s) in i.attrs.get() {
+                            for (n, s) in i.attrs.read(p).iter() {
                                 let n = name(&mut emit, *n)?;
                                 w.push(&memo, Slot::Int(i64::from(n)))?;
                                 w.push(&memo, *s)?;
@@ -487,8 +480,8 @@ pub(crate) fn walk(
                             w.flush(&mut emit, FillKind::Attrs, id)?;
                         }
                         Body::Class(c) => {
-                            chunks(&mut emit, c.bases.get(), FillKind::Bases)?;
-                            for (n, s) in c.dict.get() {
+                            chunks(&mut emit, &c.bases.read(p), FillKind::Bases)?;
+                            for (n, s) in c.dict.read(p).iter() {
                                 let n = name(&mut emit, *n)?;
                                 w.push(&memo, Slot::Int(i64::from(n)))?;
                                 w.push(&memo, *s)?;
@@ -675,13 +668,13 @@ impl Builder {
             Op::OpenTuple(len) => {
                 let id = self.objs.len() as u32;
                 if len == 0 {
-                    self.new_obj(Body::Tuple(Box::new([])), Kind::TupleFilled)
+                    self.new_obj(Body::Tuple(Payload::new(Box::new([]))), Kind::TupleFilled)
                 } else {
                     self.open_tuples += 1;
                     // No reservation from the claimed length: a hostile
                     // stream of length claims must not add up to memory.
                     self.tuple_parts.insert(id, (len as usize, Vec::new()));
-                    self.new_obj(Body::Tuple(Box::new([])), Kind::Tuple)
+                    self.new_obj(Body::Tuple(Payload::new(Box::new([]))), Kind::Tuple)
                 }
             }
             Op::OpenList(n) => {
@@ -766,9 +759,8 @@ impl Builder {
             Op::BufferData(id, data) => {
                 let p = self.target(id, &[Kind::Buffer])?;
                 if let Body::Buffer(b) = p.body() {
-                    // SAFETY: a fresh mutable object of this builder on this
-                    // thread; nothing else borrows it.
-                    unsafe { b.get_mut().extend_from_slice(&data) };
+                    // A fresh mutable object of this builder: never refused.
+                    b.write(p)?.extend_from_slice(&data);
                 }
             }
             Op::Fill(id, items) => self.fill(id, items)?,
@@ -776,8 +768,7 @@ impl Builder {
                 let p = self.target(id, &[Kind::Function])?;
                 let vals = self.values(&items)?;
                 if let Body::Function(fd) = p.body() {
-                    // SAFETY: as in BufferData.
-                    unsafe { fd.defaults.get_mut().extend(vals) };
+                    fd.defaults.write(p)?.extend(vals);
                 }
             }
             Op::FillBases(id, items) => {
@@ -785,14 +776,13 @@ impl Builder {
                 let vals = self.values(&items)?;
                 let ok = vals
                     .iter()
-                    .all(|s| matches!(s.obj().map(|q| q.body()), Some(Body::Class(_))));
+                    .all(|s| s.obj().is_some_and(|q| matches!(q.body(), Body::Class(_))));
                 if !ok {
                     crate::core::heap::drop_slots(vals);
                     return Err(bad("a base that is not a class"));
                 }
                 if let Body::Class(c) = p.body() {
-                    // SAFETY: as in BufferData.
-                    unsafe { c.bases.get_mut().extend(vals) };
+                    c.bases.write(p)?.extend(vals);
                 }
             }
             Op::FillAttrs(id, pairs) => {
@@ -822,12 +812,8 @@ impl Builder {
                     return Err(e);
                 }
                 let old = match p.body() {
-                    // SAFETY: as in BufferData.
-                    Body::Instance(i) => unsafe { std::mem::replace(i.attrs.get_mut(), out) },
-                    Body::Class(c) => {
-                        // SAFETY: as in BufferData.
-                        unsafe { std::mem::replace(c.dict.get_mut(), out) }
-                    }
+                    Body::Instance(i) => std::mem::replace(&mut *i.attrs.write(p)?, out),
+                    Body::Class(c) => std::mem::replace(&mut *c.dict.write(p)?, out),
                     _ => unreachable!("checked by target"),
                 };
                 crate::core::heap::drop_slots(old.into_iter().map(|x| x.1));
@@ -895,9 +881,10 @@ impl Builder {
             return self.fill_keys(id, vals);
         }
         let vals = self.values(&items)?;
-        // SAFETY: `p` is a fresh object this builder made on this
-        // thread, not yet visible to anyone else; no borrow of it is live.
-        unsafe {
+        // `p` is a fresh object of this builder: its guards are never
+        // refused, but if one were, nothing would leak.
+        let held = |r: &[Slot]| crate::core::heap::drop_slots(r.iter().copied());
+        {
             match p.body() {
                 Body::Tuple(_) if kind == Kind::TupleFilled => {
                     if !vals.is_empty() {
@@ -906,7 +893,7 @@ impl Builder {
                     }
                     return Ok(());
                 }
-                Body::Tuple(_) => {
+                Body::Tuple(t) => {
                     let (want, got) = self.tuple_parts.get_mut(&id).expect("open tuple");
                     got.extend(vals);
                     if got.len() > *want {
@@ -916,16 +903,24 @@ impl Builder {
                         return Ok(());
                     }
                     let (_, all) = self.tuple_parts.remove(&id).expect("open tuple");
-                    object::set_tuple(p, all.into_boxed_slice());
+                    let mut items = t.write(p).inspect_err(|_| held(&all))?;
+                    *items = all.into_boxed_slice();
                 }
-                Body::List(l) => l.get_mut().extend(vals),
-                Body::Function(fd) => fd.captures.get_mut().extend(vals),
+                Body::List(l) => l.write(p).inspect_err(|_| held(&vals))?.extend(vals),
+                Body::Function(fd) => fd
+                    .captures
+                    .write(p)
+                    .inspect_err(|_| held(&vals))?
+                    .extend(vals),
                 Body::Cell(_) | Body::SharedField(_) if vals.len() != 1 => {
                     crate::core::heap::drop_slots(vals);
                     return Err(bad("a cell holds exactly one value"));
                 }
                 Body::Cell(c) => {
-                    let old = std::mem::replace(c.get_mut(), vals[0]);
+                    let old = std::mem::replace(
+                        &mut *c.write(p).inspect_err(|_| held(&vals))?,
+                        vals[0],
+                    );
                     object::decref_slot(old);
                 }
                 Body::SharedField(sf) => {
@@ -975,11 +970,11 @@ impl Builder {
             }
         }
         let mut dup = Vec::new();
-        // SAFETY: as in `fill`; hashing reads immutable keys only.
-        unsafe {
+        let held = |r: &[Slot]| crate::core::heap::drop_slots(r.iter().copied());
+        {
             match p.body() {
                 Body::Dict(d) => {
-                    let d = d.get_mut();
+                    let mut d = d.write(p).inspect_err(|_| held(&vals))?;
                     d.reserve(vals.len() / 2);
                     for c in vals.chunks(2) {
                         if let Some(old) = d.insert(Key(c[0]), c[1]) {
@@ -989,7 +984,7 @@ impl Builder {
                     }
                 }
                 Body::Set(s) => {
-                    let s = s.get_mut();
+                    let mut s = s.write(p).inspect_err(|_| held(&vals))?;
                     s.reserve(vals.len());
                     for k in vals {
                         if !s.insert(Key(k)) {
