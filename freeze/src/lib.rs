@@ -32,33 +32,35 @@
 //! .unwrap();
 //! ```
 
+#![deny(unsafe_code)]
+
 mod core;
 mod diag;
 mod freeze;
 mod model;
 mod transfer;
 
-pub use diag::check::{check_invariants, check_invariants_exact, Census, InvariantViolation};
-pub use transfer::copy::{deep_copy, Detached};
 pub use core::error::{Error, FreezeError, FreezeReason};
-pub use freeze::escape::clear_interpreter_locals;
-pub use freeze::walk::{freeze, is_frozen};
+pub use core::handle::{Call, Frozen, NativeFn, Ref, Value};
 pub use core::heap::{collect, frozen_live, heap_live, tracked_containers, GcPause};
-pub use freeze::hooks::set_pre_freeze_hook;
-pub use model::modules::{clear_modules, import, register_module, ModuleInit};
-pub use transfer::moving::{detach_moved, MoveError, MoveRefusal};
-pub use transfer::pickle::{pickle, unpickle};
-pub use model::registry::{clear_local_classes, lookup_class, register_class, register_function};
 pub use core::status::Freezability;
+pub use core::sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
+pub use core::weak::run_weak_callbacks;
+pub use diag::check::{check_invariants, check_invariants_exact, Census, InvariantViolation};
+pub use diag::traverse::traverse;
+pub use freeze::escape::clear_interpreter_locals;
+pub use freeze::hooks::set_pre_freeze_hook;
 pub use freeze::status::{
     disabled, effective_freezable, freezable, frozen, get_freezable, set_freezable, unfreezable,
     unset_freezable, Disabled,
 };
-pub use core::sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
-pub use diag::traverse::traverse;
-pub use core::handle::{Call, Frozen, NativeFn, Ref, Value};
+pub use freeze::walk::{freeze, is_frozen};
+pub use model::modules::{clear_modules, import, register_module, ModuleInit};
+pub use model::registry::{clear_local_classes, lookup_class, register_class, register_function};
 pub use model::view::View;
-pub use core::weak::run_weak_callbacks;
+pub use transfer::copy::{deep_copy, Detached};
+pub use transfer::moving::{detach_moved, MoveError, MoveRefusal};
+pub use transfer::pickle::{pickle, unpickle};
 
 /// Size in bytes of every heap object's header (count, scratch/SCC link,
 /// flags, container-list slot).

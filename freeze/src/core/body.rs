@@ -3,11 +3,11 @@
 
 use std::cell::Cell;
 
+use crate::core::handle::NativeFn;
 use crate::core::key::{DictMap, SetMap};
 use crate::core::object::{ObjPtr, Slot};
 use crate::core::payload::{Payload, StrData};
 use crate::core::sym::Sym;
-use crate::core::handle::NativeFn;
 
 /// Attribute storage: small and ordered; attribute lists are short.
 pub(crate) type AttrMap = Vec<(Sym, Slot)>;
@@ -120,6 +120,17 @@ impl Body {
             Body::SharedField(_) => "SharedField",
             Body::Local(_) => "InterpreterLocal",
             Body::WeakRef(_) => "weakref",
+        }
+    }
+}
+
+/// Sets attribute `sym`; returns the slot it replaced (to be released).
+pub(crate) fn set_attr(m: &mut AttrMap, sym: Sym, v: Slot) -> Option<Slot> {
+    match m.iter_mut().find(|(n, _)| *n == sym) {
+        Some(e) => Some(std::mem::replace(&mut e.1, v)),
+        None => {
+            m.push((sym, v));
+            None
         }
     }
 }

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use rustc_hash::FxHashMap;
 
 use crate::core::error::Error;
-use crate::core::object::{self, ObjPtr, Slot, MARK, TRACKED};
 use crate::core::handle::Ref;
+use crate::core::object::{self, ObjPtr, Slot, FROZEN, MARK, TRACKED};
 
 /// A pre-freeze hook attached to one object.
 pub(crate) type Hook = Box<dyn FnOnce(&Ref) -> Result<(), Error>>;
@@ -371,4 +371,29 @@ fn track(h: &HeapState, p: ObjPtr) {
     t.slots.push(Some(p));
     drop(t);
     p.set_flags(TRACKED);
+}
+
+/// Every mutable object reachable from `root`, each once, in the order the
+/// freeze walk meets them (first child first).
+pub(crate) fn reachable_mutable(root: Slot) -> Vec<ObjPtr> {
+    let mut seen: Vec<ObjPtr> = Vec::new();
+    let mut stack: Vec<ObjPtr> = root.obj().into_iter().collect();
+    while let Some(p) = stack.pop() {
+        if p.flags() & (MARK | FROZEN) != 0 {
+            continue;
+        }
+        p.set_flags(MARK);
+        seen.push(p);
+        let start = stack.len();
+        crate::core::payload::for_each_child(p, |c| {
+            if !c.is_frozen() {
+                stack.push(c)
+            }
+        });
+        stack[start..].reverse();
+    }
+    for p in &seen {
+        p.clear_flags(MARK);
+    }
+    seen
 }

@@ -9,8 +9,11 @@ pub(crate) mod error;
 pub(crate) mod handle;
 pub(crate) mod heap;
 pub(crate) mod key;
+#[allow(unsafe_code)]
 pub(crate) mod object;
+#[allow(unsafe_code)]
 pub(crate) mod payload;
+#[allow(unsafe_code)]
 pub(crate) mod send;
 pub(crate) mod status;
 pub(crate) mod sym;

@@ -145,8 +145,9 @@ impl ObjPtr {
     /// interior-mutable parts are read and written through `payload.rs`.
     #[inline]
     pub(crate) fn body(&self) -> &Body {
-        // SAFETY: `ObjPtr`'s invariant, as in `header`; the enum itself is
-        // never replaced while the object lives (only `Payload`s change).
+        // SAFETY: `ObjPtr`'s invariant: the object is alive while a pointer
+        // to it is in use (docs/design.md, I1); the enum itself is never
+        // replaced while the object lives (only `Payload`s change).
         unsafe { &(*self.0.as_ptr()).body }
     }
 
@@ -395,7 +396,8 @@ fn free_mutable(p: ObjPtr, dp: *mut Drain) {
     }
     if f & HAS_HOOK != 0 {
         if let Some(hook) = heap::take_hook_quietly(p) {
-            // SAFETY: as in `push_dead`.
+            // SAFETY: `dp` is the live Drain of `release` on this thread and
+            // no other borrow of it is active while `free_mutable` runs.
             unsafe { (*dp).later.push(hook) };
         }
     }

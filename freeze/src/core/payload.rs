@@ -55,7 +55,10 @@ impl<T> Payload<T> {
     /// `owner` is being written (both are bugs in this crate).
     #[inline]
     pub(crate) fn read(&self, owner: ObjPtr) -> Read<'_, T> {
-        assert!(owns(owner, self.addr()), "payload read through a foreign owner");
+        assert!(
+            owns(owner, self.addr()),
+            "payload read through a foreign owner"
+        );
         let f = owner.flags();
         assert!(f & WRITING == 0, "payload read while it is being written");
         let marked = f & (FROZEN | BORROWED) == 0;
@@ -68,18 +71,17 @@ impl<T> Payload<T> {
         // (checked), and from here until the guard drops `BORROWED` makes
         // every `write` refuse, so no `&mut` to it can exist meanwhile.
         let val = unsafe { &*self.0.get() };
-        Read {
-            val,
-            owner,
-            marked,
-        }
+        Read { val, owner, marked }
     }
 
     /// Writes the payload of `owner`: refused with the immutability error
     /// on a frozen object, with [`Error::Borrowed`] while it is read.
     #[inline]
     pub(crate) fn write(&self, owner: ObjPtr) -> Result<Write<'_, T>, Error> {
-        assert!(owns(owner, self.addr()), "payload write through a foreign owner");
+        assert!(
+            owns(owner, self.addr()),
+            "payload write through a foreign owner"
+        );
         let f = owner.flags();
         if f & FROZEN != 0 {
             return Err(Error::Immutable(type_label(owner)));
@@ -220,7 +222,10 @@ impl<'a> Reach<'a> {
     }
 
     fn checked(s: Slot) -> Reach<'a> {
-        assert!(s.obj().is_none_or(|p| p.is_frozen()), "a view of a mutable object");
+        assert!(
+            s.obj().is_none_or(|p| p.is_frozen()),
+            "a view of a mutable object"
+        );
         Reach(s, PhantomData)
     }
 
@@ -441,7 +446,8 @@ pub(crate) fn take_children(p: ObjPtr, out: &mut Vec<Slot>) -> Result<(), Error>
             drop(t);
             out.push(std::mem::replace(&mut *w.callback.write(p)?, Slot::None));
         }
-        Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) | Body::SharedField(_) | Body::Local(_) => {}
+        Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) | Body::SharedField(_) | Body::Local(_) => {
+        }
     }
     Ok(())
 }

@@ -20,7 +20,6 @@ unsafe impl Send for Frozen {}
 // increments (`clone`, `value`), which are race-free from any thread.
 unsafe impl Sync for Frozen {}
 
-
 // SAFETY: the objects of a `Detached` are reachable only through it (the
 // contract of `Detached::new`, which its two callers discharge): a
 // copy's because the builder's handles were released and nothing else
@@ -37,7 +36,8 @@ unsafe impl Send for Detached {}
 // are never written and a `Reach` updates no count, so it may be read from
 // any thread.
 unsafe impl Send for crate::core::payload::Reach<'_> {}
-// SAFETY: as for `Send`: `&Reach` offers the same reads.
+// SAFETY: a shared `&Reach` offers only the reads of frozen objects that
+// a `Reach` itself does, and updates no count.
 unsafe impl Sync for crate::core::payload::Reach<'_> {}
 
 /// The address of a frozen object, as kept in the process-wide weak

@@ -225,7 +225,7 @@ mod models {
     use super::*;
     use crate::core::object::{BORROWED, FROZEN, HAS_WEAK, NO_FIELDS};
     use loom::cell::UnsafeCell;
-    use loom::sync::atomic::{AtomicU32, AtomicUsize};
+    use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
     use loom::sync::Mutex;
     use loom::thread;
     // Scaffolding, not under test: std's Arc only lets the model's threads
@@ -236,13 +236,14 @@ mod models {
     const FREED: u64 = 0xDEAD;
 
     /// A frozen SCC as the models see it: count, flags, memory, how often
-    /// freed. `payload` stands for the whole allocation, header included:
+    /// freed. `memory` stands for the whole allocation, header included:
     /// every access to the object's memory other than its two atomics is a
     /// read of it, and the free writes it.
     struct Obj {
         rc: AtomicUsize,
         flags: AtomicU32,
-        payload: UnsafeCell<u64>,
+        memory: UnsafeCell<()>,
+        state: AtomicU64,
         frees: AtomicUsize,
     }
 
@@ -251,7 +252,8 @@ mod models {
             Obj {
                 rc: AtomicUsize::new(rc),
                 flags: AtomicU32::new(FROZEN),
-                payload: UnsafeCell::new(LIVE),
+                memory: UnsafeCell::new(()),
+                state: AtomicU64::new(LIVE),
                 frees: AtomicUsize::new(0),
             }
         }
@@ -259,22 +261,16 @@ mod models {
         /// A read of the object's memory (its body, or its header as
         /// `ObjPtr::rep` reads it): the object must not have been freed.
         fn read(&self) {
-            let v = self.payload.with(|p| {
-                // SAFETY: `p` points at the cell's value, which lives as
-                // long as the model. A free racing this read is exactly
-                // what loom checks for, and reports.
-                unsafe { *p }
-            });
-            assert_eq!(v, LIVE, "read after free");
+            // loom records the access itself: a free racing it is reported
+            // as a data race; a free ordered before it is seen below.
+            self.memory.with(|_| ());
+            assert_eq!(self.state.load(Relaxed), LIVE, "read after free");
         }
 
         /// The free: the write every read must be ordered before.
         fn free(&self) {
-            self.payload.with_mut(|p| {
-                // SAFETY: as in `read`; loom reports any access racing
-                // this write.
-                unsafe { *p = FREED }
-            });
+            self.memory.with_mut(|_| ());
+            self.state.store(FREED, Relaxed);
             self.frees.fetch_add(1, Relaxed);
         }
 

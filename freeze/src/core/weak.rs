@@ -17,10 +17,10 @@ use rustc_hash::FxHashMap;
 
 use crate::core::body::{Body, WeakData, WeakTarget};
 use crate::core::error::Error;
+use crate::core::handle::{Ref, Value};
 use crate::core::object::{self, ObjPtr, Slot, HAS_WEAK};
 use crate::core::payload::Payload;
 use crate::core::send::SharedPtr;
-use crate::core::handle::{Ref, Value};
 
 #[derive(Default)]
 struct Shared {
@@ -155,7 +155,9 @@ fn set_target(w: ObjPtr, t: WeakTarget) {
     let Body::WeakRef(wd) = w.body() else {
         unreachable!("weakrefs only")
     };
-    *wd.target.write(w).expect("weakref targets change only while mutable") = t;
+    *wd.target
+        .write(w)
+        .expect("weakref targets change only while mutable") = t;
 }
 
 /// A counted pointer to the referent of `tok`, if its SCC is still alive.
@@ -197,7 +199,10 @@ fn take_callback(w: ObjPtr) -> Slot {
     let Body::WeakRef(wd) = w.body() else {
         unreachable!("weakrefs only")
     };
-    let mut cb = wd.callback.write(w).expect("callbacks are taken only while mutable");
+    let mut cb = wd
+        .callback
+        .write(w)
+        .expect("callbacks are taken only while mutable");
     std::mem::replace(&mut *cb, Slot::None)
 }
 

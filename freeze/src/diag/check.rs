@@ -19,9 +19,9 @@ use std::fmt;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::core::body::Body;
+use crate::core::handle::Value;
 use crate::core::heap;
 use crate::core::object::{ObjPtr, COMPLETE, FORWARD, MARK, ROOT, VISITED};
-use crate::core::handle::Value;
 use crate::core::weak::{self, WeakState};
 
 /// What a successful check saw.

@@ -9,9 +9,9 @@ use rustc_hash::FxHashMap;
 
 use crate::core::body::{Body, LocalData, SharedFieldData};
 use crate::core::error::Error;
-use crate::freeze::walk::freeze;
-use crate::core::object::{self, ObjPtr, Slot, NO_FIELDS};
 use crate::core::handle::{Frozen, Ref, Value};
+use crate::core::object::{self, ObjPtr, Slot, NO_FIELDS};
+use crate::freeze::walk::freeze;
 
 thread_local! {
     static LOCALS: RefCell<FxHashMap<u64, Value>> = RefCell::new(FxHashMap::default());
@@ -115,11 +115,11 @@ impl Value {
     pub fn shared_field(init: Value) -> Result<Value, Error> {
         freeze(&[&init])?;
         let slot = frozen_slot(init)?;
-        Ok(Value::Obj(Ref::from_owned(object::alloc(Body::SharedField(
-            Box::new(SharedFieldData {
+        Ok(Value::Obj(Ref::from_owned(object::alloc(
+            Body::SharedField(Box::new(SharedFieldData {
                 value: parking_lot::Mutex::new(slot),
-            }),
-        )))))
+            })),
+        ))))
     }
 
     /// The field's current value.

@@ -23,12 +23,12 @@ use rustc_hash::FxHashMap;
 
 use crate::core::body::{Body, WeakTarget};
 use crate::core::error::{Error, FreezeReason};
+use crate::core::handle::{Ref, Value};
 use crate::core::heap;
-use crate::model::ops::{class_has_hook, class_lookup};
 use crate::core::object::{self, ObjPtr, DETACHED, HAS_HOOK, HOOK_RAN, STATUS_MASK, STATUS_SHIFT};
 use crate::core::status::Freezability;
 use crate::core::sym::Sym;
-use crate::core::handle::{Ref, Value};
+use crate::model::ops::{class_has_hook, class_lookup};
 
 thread_local! {
     /// The outermost `freeze` call on this thread: its nesting depth and

@@ -3,10 +3,10 @@
 
 use crate::core::body::Body;
 use crate::core::error::{Error, FreezeError};
-use crate::freeze::walk::freeze;
+use crate::core::handle::Value;
 use crate::core::object::{ObjPtr, STATUS_MASK, STATUS_SHIFT};
 use crate::core::status::Freezability;
-use crate::core::handle::Value;
+use crate::freeze::walk::freeze;
 
 fn target(v: &Value) -> Result<ObjPtr, Error> {
     let p = v.slot().obj().ok_or(Error::Type {
@@ -45,7 +45,9 @@ pub fn get_freezable(v: &Value) -> Option<Freezability> {
 pub fn effective_freezable(v: &Value) -> Freezability {
     match v.slot().obj() {
         None => Freezability::Yes,
-        Some(p) => get_freezable(v).unwrap_or_else(|| crate::freeze::walk::default_status(p.body())),
+        Some(p) => {
+            get_freezable(v).unwrap_or_else(|| crate::freeze::walk::default_status(p.body()))
+        }
     }
 }
 

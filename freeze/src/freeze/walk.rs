@@ -18,11 +18,11 @@
 
 use crate::core::body::Body;
 use crate::core::error::{FreezeError, FreezeReason};
+use crate::core::handle::{Ref, Value};
 use crate::core::heap::{self, Tracker};
 use crate::core::object::*;
 use crate::core::payload::Edge;
 use crate::core::status::Freezability;
-use crate::core::handle::{Ref, Value};
 
 /// How many frames ahead the post-order run prefetches.
 const PREFETCH_AHEAD: usize = 8;

@@ -8,13 +8,13 @@ use std::sync::OnceLock;
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
+use crate::core::body::set_attr;
 use crate::core::body::{Body, ModuleData};
 use crate::core::error::Error;
-use crate::model::ops::set_attr;
+use crate::core::handle::{Ref, Value};
 use crate::core::object::{self, ObjPtr};
 use crate::core::payload::Payload;
 use crate::core::sym::Sym;
-use crate::core::handle::{Ref, Value};
 
 /// Builds a module's initial contents in a worker that has none yet.
 pub type ModuleInit = fn(&Value) -> Result<(), Error>;

@@ -4,11 +4,11 @@
 
 use crate::core::body::{AttrMap, Body, ClassData, FunctionData, InstanceData};
 use crate::core::error::Error;
+use crate::core::handle::{Call, NativeFn, Ref, Value};
 use crate::core::key::{check_hashable, DictMap, Key, Probe, SetMap};
 use crate::core::object::{self, ObjPtr, Slot, BORROWED, FROZEN};
 use crate::core::payload::Payload;
 use crate::core::sym::Sym;
-use crate::core::handle::{Call, NativeFn, Ref, Value};
 
 fn new_obj(body: Body) -> Value {
     Value::Obj(Ref::from_owned(object::alloc(body)))
@@ -30,6 +30,7 @@ fn writable(p: ObjPtr) -> Result<(), Error> {
     }
 }
 
+use crate::core::body::set_attr;
 pub(crate) use crate::core::payload::type_label;
 
 fn norm_index(i: i64, len: usize) -> Result<usize, Error> {
@@ -355,7 +356,10 @@ impl Value {
         let Body::Dict(d) = p.body() else {
             return Err(type_err("a dict", self));
         };
-        let found = d.read(p).get(&Probe::Str(key)).map(|s| Value::from_slot(*s));
+        let found = d
+            .read(p)
+            .get(&Probe::Str(key))
+            .map(|s| Value::from_slot(*s));
         Ok(found)
     }
 
@@ -414,7 +418,8 @@ impl Value {
         writable(p)?;
         check_hashable(key.slot())?;
         let removed = d.write(p)?.shift_remove_entry(&Probe::Slot(key.slot()));
-        let (k, v) = removed.ok_or_else(|| Error::Key(crate::model::repr::short_repr(key.slot())))?;
+        let (k, v) =
+            removed.ok_or_else(|| Error::Key(crate::model::repr::short_repr(key.slot())))?;
         object::decref_slot(k.0);
         Ok(Value::from_slot_owned(v))
     }
@@ -575,12 +580,7 @@ impl Value {
         let p = self.obj("an object with attributes")?;
         let found = match p.body() {
             Body::Instance(i) => {
-                let own = i
-                    .attrs
-                    .read(p)
-                    .iter()
-                    .find(|(n, _)| *n == sym)
-                    .map(|e| e.1);
+                let own = i.attrs.read(p).iter().find(|(n, _)| *n == sym).map(|e| e.1);
                 own.or_else(|| class_lookup(i.class, sym))
             }
             Body::Class(_) => class_lookup(p, sym),
@@ -746,14 +746,4 @@ pub(crate) fn class_lookup(cls: ObjPtr, sym: Sym) -> Option<Slot> {
         }
     }
     None
-}
-
-pub(crate) fn set_attr(m: &mut AttrMap, sym: Sym, v: Slot) -> Option<Slot> {
-    match m.iter_mut().find(|(n, _)| *n == sym) {
-        Some(e) => Some(std::mem::replace(&mut e.1, v)),
-        None => {
-            m.push((sym, v));
-            None
-        }
-    }
 }

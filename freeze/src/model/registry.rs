@@ -12,8 +12,8 @@ use rustc_hash::FxHashMap;
 
 use crate::core::body::Body;
 use crate::core::error::Error;
-use crate::core::sym::Sym;
 use crate::core::handle::{Frozen, NativeFn, Value};
+use crate::core::sym::Sym;
 
 #[derive(Default)]
 struct Global {

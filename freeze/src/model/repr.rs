@@ -6,8 +6,8 @@ use std::fmt::{self, Write};
 use rustc_hash::FxHashSet;
 
 use crate::core::body::Body;
-use crate::core::object::{ObjPtr, Slot};
 use crate::core::handle::Value;
+use crate::core::object::{ObjPtr, Slot};
 
 enum Tok {
     Val(Slot),
@@ -238,7 +238,8 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
                 (Body::Set(x), Body::Set(y)) => {
                     let (x, y) = (x.read(p), y.read(q));
                     x.len() == y.len()
-                        && x.iter().all(|k| y.contains(&crate::core::key::Probe::Slot(k.0)))
+                        && x.iter()
+                            .all(|k| y.contains(&crate::core::key::Probe::Slot(k.0)))
                 }
                 _ => crate::core::key::key_eq(a, b),
             }

@@ -7,12 +7,11 @@
 //! reachable from a handle stays alive as long as the handle does, and a
 //! view of it needs no count of its own.
 
-
 use crate::core::body::Body;
+use crate::core::handle::{Frozen, Value};
 use crate::core::object::Slot;
 use crate::core::payload::Reach;
 use crate::core::sym::Sym;
-use crate::core::handle::{Frozen, Value};
 
 /// A borrowed, uncounted view of a frozen value (or an immediate), valid
 /// while the handle it came from lives. `Copy`; free to pass around.

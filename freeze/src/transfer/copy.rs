@@ -3,10 +3,13 @@
 //! Frozen parts are not copied: they travel by reference.
 
 use crate::core::error::Error;
+use crate::core::handle::Value;
 use crate::core::heap;
 pub use crate::core::send::Detached;
-use crate::transfer::walk::{walk, Builder, Mode};
-use crate::core::handle::Value;
+use crate::transfer::{
+    decode::Builder,
+    encode::{walk, Mode},
+};
 
 /// Deep-copies the graph under `v` for another heap. Mutable classes and
 /// functions are copied too; frozen objects (str and bytes included) are
@@ -32,9 +35,8 @@ pub fn deep_copy(v: &Value) -> Result<Detached, Error> {
         .cloned()
         .collect();
     let root = b.finish()?.into_slot();
-    let objs = crate::diag::traverse::reachable_mutable(root);
+    let objs = heap::reachable_mutable(root);
     drop(made);
     heap::detach(&objs);
     Ok(Detached::new(root, objs))
 }
-

@@ -1,8 +1,10 @@
-//! Layer 4: carrying graphs to other heaps: pickle (encode, decode, the
-//! byte format), deep copy, and move.
+//! Layer 4: carrying graphs to other heaps: the op format, the encoder
+//! (graph to ops) and decoder (ops to graph), pickle's bytes, deep copy,
+//! and move.
 
 pub(crate) mod copy;
+pub(crate) mod decode;
+pub(crate) mod encode;
+pub(crate) mod format;
 pub(crate) mod moving;
-pub(crate) mod pack;
 pub(crate) mod pickle;
-pub(crate) mod walk;

@@ -34,10 +34,10 @@ use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::core::body::Body;
-use crate::transfer::copy::Detached;
+use crate::core::handle::Value;
 use crate::core::heap;
 use crate::core::object::{ObjPtr, BORROWED, HAS_HOOK, HAS_WEAK, MARK};
-use crate::core::handle::Value;
+use crate::transfer::copy::Detached;
 
 /// Why a graph cannot move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,14 @@ use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 use std::borrow::Cow;
 
 use crate::core::error::Error;
-use crate::core::heap;
-use crate::transfer::pack::{Blob, StrBatch};
-use crate::transfer::walk::{walk, Builder, Mode, Op};
 use crate::core::handle::Value;
+use crate::core::heap;
+use crate::transfer::format::{Blob, StrBatch};
+use crate::transfer::{
+    decode::Builder,
+    encode::{walk, Mode},
+    format::Op,
+};
 
 const MAGIC: &[u8] = b"PFPK\x02";
 
@@ -117,7 +121,11 @@ mod tests {
                 not_freezable: false,
             },
         ] {
-            let bytes = encode(&[Op::Name("C"), op, Op::End(crate::transfer::walk::V::Ref(0))]);
+            let bytes = encode(&[
+                Op::Name("C"),
+                op,
+                Op::End(crate::transfer::format::V::Ref(0)),
+            ]);
             let err = unpickle(&bytes).unwrap_err().to_string();
             assert!(err.contains("same-process copy"), "{err}");
         }

@@ -1,15 +1,113 @@
-//! Compact encoding of item lists inside pickle ops: one varint per item
-//! (the low 3 bits are the tag; a reference's id is in the rest), ints as a
-//! following zigzag varint, floats as 8 little-endian bytes. Decoding a
-//! packed list costs a few instructions per item, where a serde enum per
-//! item costs hundreds.
-
-use std::borrow::Cow;
+//! The op vocabulary of a serialised graph: what the encoder emits, the
+//! decoder applies, and pickle's bytes carry.
+//!
+//! Containers appear twice: an `Open*` op when first reached (so cycles
+//! can point at them) and `Fill` ops once their contents exist, in chunks
+//! of at most [`CHUNK`] items so that no single op is large.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 
 use crate::core::error::Error;
-use crate::transfer::walk::V;
+use crate::core::handle::NativeFn;
+use crate::core::object::ObjPtr;
+
+/// Most items in one fill op.
+pub(crate) const CHUNK: usize = 1 << 15;
+
+/// A value inside an op: an immediate or an object id.
+#[derive(Clone, Copy, Serialize, Deserialize, Debug)]
+pub(crate) enum V {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Ref(u32),
+}
+
+/// One step of a serialised graph.
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) enum Op<'a> {
+    /// Defines name id `n` (ids count up from 0).
+    Name(&'a str),
+    Str(&'a str),
+    /// Several strings in a row (the pickle encoder batches `Str`s).
+    Strs(#[serde(borrow)] Blob<'a>),
+    Bytes(#[serde(with = "bytes_slice")] &'a [u8]),
+    OpenBuffer,
+    BufferData(u32, Vec<f64>),
+    ClassRef(&'a str),
+    ModuleRef(&'a str),
+    /// A tuple of this many items (filled in chunks).
+    OpenTuple(u32),
+    /// A list, dict or set with this many items (a hint for reserving).
+    OpenList(u32),
+    OpenDict(u32),
+    OpenSet(u32),
+    OpenCell,
+    OpenInstance(V),
+    /// A whole instance in one op: class, then attributes as in
+    /// `FillAttrs` (used when every attribute value already exists).
+    Instance(V, #[serde(borrow)] Items<'a>),
+    OpenFunction {
+        name: u32,
+        arity: u32,
+        /// Copy only: the code itself (pickles name it instead).
+        #[serde(skip)]
+        code: Option<NativeFn>,
+    },
+    /// Copy only: a class copied whole.
+    OpenClass {
+        name: u32,
+        not_freezable: bool,
+    },
+    /// Copy only: a mutable shared field (holding a frozen value).
+    OpenSharedField,
+    /// Items for the object with this id: appended to a tuple or list;
+    /// key/value pairs for a dict; items for a set; the value of a cell or
+    /// shared field; captures for a function.
+    Fill(u32, #[serde(borrow)] Items<'a>),
+    /// Function defaults.
+    FillDefaults(u32, #[serde(borrow)] Items<'a>),
+    /// Class bases (copy only).
+    FillBases(u32, #[serde(borrow)] Items<'a>),
+    /// Attributes of an instance or class: name id (as an int), value,
+    /// name id, value, ...
+    FillAttrs(u32, #[serde(borrow)] Items<'a>),
+    End(V),
+    /// Copy only: a frozen object passed by reference. (Last, so skipping
+    /// it leaves the other variants' indices alone.)
+    #[serde(skip)]
+    Shared(ObjPtr),
+}
+
+pub(crate) mod bytes_slice {
+    use serde::{de, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(b)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'de [u8], D::Error> {
+        struct Vis;
+        impl<'de> de::Visitor<'de> for Vis {
+            type Value = &'de [u8];
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("borrowed bytes")
+            }
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<&'de [u8], E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_bytes(Vis)
+    }
+}
+
+// Packed item lists: Compact encoding of item lists inside pickle ops: one varint per item
+// (the low 3 bits are the tag; a reference's id is in the rest), ints as a
+// following zigzag varint, floats as 8 little-endian bytes. Decoding a
+// packed list costs a few instructions per item, where a serde enum per
+// item costs hundreds.
 
 const T_NONE: u64 = 0;
 const T_FALSE: u64 = 1;
@@ -201,7 +299,7 @@ impl Serialize for Items<'_> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Items<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Items<'a>, D::Error> {
-        let b: &'de [u8] = crate::transfer::walk::bytes_slice::deserialize(d)?;
+        let b: &'de [u8] = bytes_slice::deserialize(d)?;
         Ok(Items::Packed(Cow::Borrowed(b)))
     }
 }
@@ -250,7 +348,7 @@ impl Serialize for Blob<'_> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Blob<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Blob<'a>, D::Error> {
-        let b: &'de [u8] = crate::transfer::walk::bytes_slice::deserialize(d)?;
+        let b: &'de [u8] = bytes_slice::deserialize(d)?;
         Ok(Blob(Cow::Borrowed(b)))
     }
 }
