@@ -40,7 +40,7 @@ mod freeze;
 mod model;
 mod transfer;
 
-pub use core::error::{Error, FreezeError, FreezeReason};
+pub use core::error::{DecodeError, DecodeProblem, Error, FreezeError, FreezeReason, Path, Step};
 pub use core::handle::{Call, Frozen, NativeFn, Ref, Value};
 pub use core::heap::{collect, frozen_live, heap_live, tracked_containers, GcPause};
 pub use core::status::Freezability;

@@ -116,7 +116,7 @@ fn the_root_itself_aliased_is_refused() {
         let alias = root.clone();
         let e = detach_moved(root).unwrap_err();
         assert_eq!(
-            (e.path.as_str(), e.reason),
+            (e.path.to_string().as_str(), e.reason),
             ("root", MoveRefusal::Aliased { extra: 1 })
         );
         drop((e, alias));
@@ -176,7 +176,7 @@ fn what_cannot_move_is_refused_and_handed_back() {
         let w = Value::weakref(&target).unwrap();
         let e = detach_moved(Value::list(vec![target])).unwrap_err();
         assert_eq!(
-            (e.reason, e.path.as_str()),
+            (e.reason, e.path.to_string().as_str()),
             (MoveRefusal::WeaklyReferenced, "root[0]")
         );
         drop((e, w));

@@ -188,7 +188,7 @@ fn b09_mutually_dependent_classes() {
     let e = freeze(&[&a2, &b2]).unwrap_err();
     assert_eq!(e.reason, FreezeReason::StatusNo);
     assert_eq!(e.type_name, "list");
-    assert!(e.path.ends_with(".cache"), "path {}", e.path);
+    assert!(e.path.to_string().ends_with(".cache"), "path {}", e.path);
     for v in [
         &a2,
         &b2,
@@ -502,9 +502,9 @@ fn b15_pre_freeze_hook() {
     let child = Value::list(vec![]);
     let di = d.instantiate(vec![("child", child.clone())]).unwrap();
     let e = freeze(&[&di, &d]).unwrap_err();
-    assert_eq!(
-        e.reason,
-        FreezeReason::Hook("refused by __pre_freeze__".into())
+    assert!(
+        matches!(&e.reason, FreezeReason::Hook(h) if h.to_string() == "refused by __pre_freeze__"),
+        "{e}"
     );
     assert_eq!(e.type_name, "Refuses");
     assert!(!is_frozen(&di) && !is_frozen(&d) && !is_frozen(&child));
@@ -896,8 +896,8 @@ fn b25_disabled_scope() {
         assert_eq!(freeze(&[&v]).unwrap_err().reason, FreezeReason::StatusNo);
         let e = freeze(&[&holder]).unwrap_err();
         assert_eq!(
-            (e.reason, e.path),
-            (FreezeReason::StatusNo, "root[0]".into())
+            (e.reason, e.path.to_string()),
+            (FreezeReason::StatusNo, "root[0]".to_string())
         );
         assert!(!is_frozen(&v) && !is_frozen(&holder));
     }

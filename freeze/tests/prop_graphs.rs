@@ -419,7 +419,7 @@ fn check_main(
                 }
             }
             // The path leads to a refused object.
-            let Some(at) = resolve(&e.path, &roots) else {
+            let Some(at) = resolve(&e.path.to_string(), &roots) else {
                 return Err(TestCaseError::fail(format!(
                     "path {:?} does not exist",
                     e.path

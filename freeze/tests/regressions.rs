@@ -69,7 +69,7 @@ fn p4_panic_in_freeze_leaves_walk_marks() {
     // and the walk leaves no marks behind.
     let e = freeze(&[&d]).unwrap_err();
     assert_eq!(e.reason, FreezeReason::StatusNo);
-    assert!(e.path.starts_with("root['éé"), "{}", e.path);
+    assert!(e.path.to_string().starts_with("root['éé"), "{}", e.path);
     assert!(!is_frozen(&d));
     d.clear().unwrap();
     let outer = Value::list(vec![d.clone()]);

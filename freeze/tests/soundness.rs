@@ -36,7 +36,7 @@ fn f1_weakref_whose_hook_fails_is_strengthened_when_frozen() {
         let w = Value::weakref(&target).unwrap();
         set_pre_freeze_hook(&w, failing).unwrap();
         let e = freeze(&[&w]).unwrap_err();
-        assert_eq!(e.reason, FreezeReason::Hook("no".into()));
+        assert!(matches!(&e.reason, FreezeReason::Hook(h) if h.to_string() == "no"));
         assert!(!is_frozen(&w) && !is_frozen(&target));
         check_invariants(&[&w, &target]).unwrap();
         freeze(&[&w]).unwrap();
@@ -285,7 +285,7 @@ fn f5_a_long_chain_of_hooked_instances_freezes_and_names_a_failing_one() {
         HOOKS_RAN.store(0, SeqCst);
         let e = freeze(&[&head, &cls]).unwrap_err();
         assert!(
-            matches!(&e.reason, FreezeReason::Hook(m) if m.ends_with("poisoned")),
+            matches!(&e.reason, FreezeReason::Hook(m) if m.to_string().ends_with("poisoned")),
             "{e}"
         );
         assert_eq!(e.path, "roots[0].next.next.next");

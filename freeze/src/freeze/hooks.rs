@@ -151,7 +151,7 @@ pub(crate) fn run(r: &Ref) -> Result<(), FreezeReason> {
         }));
         match ran {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(FreezeReason::Hook(e.to_string())),
+            Ok(Err(e)) => return Err(FreezeReason::Hook(Box::new(e))),
             Err(panic) => return Err(FreezeReason::HookPanicked(panic_message(&panic))),
         }
         if p.is_frozen() {
@@ -160,7 +160,7 @@ pub(crate) fn run(r: &Ref) -> Result<(), FreezeReason> {
             return Ok(());
         }
     }
-    run_builtin(r).map_err(|e| FreezeReason::Hook(e.to_string()))
+    run_builtin(r).map_err(|e| FreezeReason::Hook(Box::new(e)))
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

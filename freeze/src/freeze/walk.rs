@@ -17,7 +17,7 @@
 //! the walk starts again.
 
 use crate::core::body::Body;
-use crate::core::error::{FreezeError, FreezeReason};
+use crate::core::error::{FreezeError, FreezeReason, Path, Step};
 use crate::core::handle::{Ref, Value};
 use crate::core::heap::{self, Tracker};
 use crate::core::object::*;
@@ -37,7 +37,7 @@ struct Frame {
 }
 
 enum Stop {
-    Refused(ObjPtr, FreezeReason, String),
+    Refused(ObjPtr, FreezeReason, Path),
     /// `is_frozen` found a mutable object: not an error.
     NotShallow,
 }
@@ -77,11 +77,11 @@ struct Walk<'t> {
 /// ```
 pub fn freeze(roots: &[&Value]) -> Result<(), FreezeError> {
     if roots.is_empty() {
-        return Err(FreezeError {
-            type_name: String::new(),
-            path: String::new(),
-            reason: FreezeReason::NoRoots,
-        });
+        return Err(FreezeError::new(
+            String::new(),
+            Path::lost(),
+            FreezeReason::NoRoots,
+        ));
     }
     // Keep each root's position for error paths (immediates have none).
     let objs: Vec<(u32, ObjPtr)> = roots
@@ -95,11 +95,7 @@ pub fn freeze(roots: &[&Value]) -> Result<(), FreezeError> {
         match result {
             Ok(()) if hooks.is_empty() => return Ok(()),
             Err(Stop::Refused(p, reason, path)) if hooks.is_empty() => {
-                return Err(FreezeError {
-                    type_name: describe_type(p),
-                    path,
-                    reason,
-                })
+                return Err(FreezeError::new(describe_type(p), path, reason))
             }
             Err(Stop::NotShallow) => unreachable!("only is_frozen walks are shallow"),
             _ => run_hooks(hooks, &objs, roots.len())?,
@@ -215,11 +211,7 @@ fn walk_once(
         (result, hooks)
     });
     drop(stale_hooks);
-    out.ok_or_else(|| FreezeError {
-        type_name: String::new(),
-        path: String::new(),
-        reason: FreezeReason::ThreadExiting,
-    })
+    out.ok_or_else(|| FreezeError::new(String::new(), Path::lost(), FreezeReason::ThreadExiting))
 }
 
 /// The walk's stacks, kept per thread between freezes so that repeated
@@ -426,26 +418,22 @@ impl Walk<'_> {
     }
 
     /// `root.children[3].cb`: the open DFS path plus the edge being taken.
-    fn path_to(&self, label: u32) -> String {
+    fn path_to(&self, label: u32) -> Path {
         render_path(&self.stack, self.nroots, label)
     }
 }
 
-/// Renders the open DFS path of `stack` (its post-order frames) plus the
-/// edge `label` being taken from its top.
-fn render_path(stack: &[Frame], nroots: usize, label: u32) -> String {
+/// The open DFS path of `stack` (its post-order frames) plus the edge
+/// `label` being taken from its top.
+fn render_path(stack: &[Frame], nroots: usize, label: u32) -> Path {
     let posts: Vec<&Frame> = stack.iter().filter(|f| f.post).collect();
-    let mut s = if nroots > 1 {
-        let root_label = posts.first().map_or(label, |f| f.label);
-        format!("roots[{root_label}]")
-    } else {
-        "root".to_string()
-    };
+    let root_label = posts.first().map_or(label, |f| f.label);
+    let mut path = Path::at_root(root_label as usize, nroots);
     for (i, fr) in posts.iter().enumerate() {
         let next = posts.get(i + 1).map_or(label, |f| f.label);
-        s.push_str(&edge_label(fr.ptr, next));
+        path.push(edge_step(fr.ptr, next));
     }
-    s
+    path
 }
 
 /// May `w` be frozen, and does a pre-freeze hook have to run first?
@@ -507,8 +495,8 @@ pub(crate) fn describe_type(p: ObjPtr) -> String {
     }
 }
 
-/// Text for the `k`-th object edge of `p`, in the core's edge order.
-pub(crate) fn edge_label(p: ObjPtr, k: u32) -> String {
+/// The `k`-th object edge of `p`, in the core's edge order, as a step.
+pub(crate) fn edge_step(p: ObjPtr, k: u32) -> Step {
     let mut seen = 0u32;
     let mut found = None;
     crate::core::payload::for_each_edge(p, |e, _| {
@@ -517,30 +505,28 @@ pub(crate) fn edge_label(p: ObjPtr, k: u32) -> String {
         }
         seen += 1;
     });
-    match found {
-        Some(e) => edge_text(e),
-        None => format!(".<edge {k}>"),
-    }
+    // An edge the walk took is still there (no user code ran since).
+    found.map_or(Step::Index(k as usize), step)
 }
 
-/// How Python would spell the step from an object along `e`.
-pub(crate) fn edge_text(e: Edge) -> String {
+/// The public name of a core edge.
+pub(crate) fn step(e: Edge) -> Step {
     use crate::model::repr::short_repr;
     match e {
-        Edge::Item(i) => format!("[{i}]"),
-        Edge::Member(k) => format!("{{{}}}", short_repr(k)),
-        Edge::Key(k) => format!(".keys()[{}]", short_repr(k)),
-        Edge::Value(k) => format!("[{}]", short_repr(k)),
-        Edge::Class => ".__class__".into(),
-        Edge::Attr(n) => format!(".{n}"),
-        Edge::Base(i) => format!(".__bases__[{i}]"),
-        Edge::Capture(i) => format!(".__closure__[{i}]"),
-        Edge::Default(i) => format!(".__defaults__[{i}]"),
-        Edge::CellContents => ".cell_contents".into(),
-        Edge::FieldValue => ".value".into(),
-        Edge::Factory => ".factory".into(),
-        Edge::Referent => "()".into(),
-        Edge::Callback => ".__callback__".into(),
+        Edge::Item(i) => Step::Index(i),
+        Edge::Member(k) => Step::Member(short_repr(k)),
+        Edge::Key(k) => Step::Key(short_repr(k)),
+        Edge::Value(k) => Step::Value(short_repr(k)),
+        Edge::Class => Step::Class,
+        Edge::Attr(n) => Step::Attr(n.as_str().to_string()),
+        Edge::Base(i) => Step::Base(i),
+        Edge::Capture(i) => Step::Capture(i),
+        Edge::Default(i) => Step::Default(i),
+        Edge::CellContents => Step::CellContents,
+        Edge::FieldValue => Step::FieldValue,
+        Edge::Factory => Step::Factory,
+        Edge::Referent => Step::Referent,
+        Edge::Callback => Step::Callback,
     }
 }
 
@@ -553,11 +539,11 @@ fn run_hooks(
     let hooks: Vec<Ref> = hooks.into_iter().map(Ref::from_borrowed).collect();
     for r in hooks {
         if let Err(reason) = crate::freeze::hooks::run(&r) {
-            return Err(FreezeError {
-                type_name: describe_type(r.ptr),
-                path: find_path(roots, nroots, r.ptr),
+            return Err(FreezeError::new(
+                describe_type(r.ptr),
+                find_path(roots, nroots, r.ptr),
                 reason,
-            });
+            ));
         }
     }
     Ok(())
@@ -567,7 +553,7 @@ fn run_hooks(
 /// by the same depth-first order (only when a hook failed, so the walk
 /// itself never spends time on paths). Hooks that ran before may have
 /// changed the graph; a target no longer reachable says so.
-fn find_path(roots: &[(u32, ObjPtr)], nroots: usize, target: ObjPtr) -> String {
+fn find_path(roots: &[(u32, ObjPtr)], nroots: usize, target: ObjPtr) -> Path {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut stack: Vec<Frame> = Vec::new();
     for &(label, root) in roots {
@@ -602,5 +588,5 @@ fn find_path(roots: &[(u32, ObjPtr)], nroots: usize, target: ObjPtr) -> String {
             stack[start..].reverse();
         }
     }
-    "(no longer reachable from the roots)".into()
+    Path::lost()
 }

@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::core::body::{Body, ClassData, FunctionData, InstanceData, SharedFieldData};
-use crate::core::error::Error;
+use crate::core::error::{DecodeError, DecodeProblem, Error};
 use crate::core::key::{check_hashable, DictMap, Key, SetMap};
 
 use crate::core::handle::Value;
@@ -51,7 +51,7 @@ pub(crate) struct Builder {
 }
 
 fn bad(msg: impl Into<String>) -> Error {
-    Error::Other(format!("corrupt pickle: {}", msg.into()))
+    DecodeError::new(DecodeProblem::Invalid(msg.into())).into()
 }
 
 impl Builder {
@@ -167,7 +167,10 @@ impl Builder {
             }
             Op::ClassRef(n) => {
                 let c = crate::model::registry::lookup_class(n).ok_or_else(|| {
-                    Error::Other(format!("class '{n}' is not registered in this worker"))
+                    DecodeError::new(DecodeProblem::NotRegistered {
+                        kind: "class",
+                        name: n.to_string(),
+                    })
                 })?;
                 self.push(c, Kind::Done)
             }
@@ -236,9 +239,10 @@ impl Builder {
                 let code = code
                     .or_else(|| crate::model::registry::lookup_function(sym))
                     .ok_or_else(|| {
-                        Error::Other(format!(
-                            "function '{sym}' is not registered in this process"
-                        ))
+                        DecodeError::new(DecodeProblem::NotRegistered {
+                            kind: "function",
+                            name: sym.as_str().to_string(),
+                        })
                     })?;
                 self.new_obj(
                     Body::Function(Box::new(FunctionData {

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 
-use crate::core::error::Error;
+use crate::core::error::{DecodeError, DecodeProblem, Error};
 use crate::core::handle::NativeFn;
 use crate::core::object::ObjPtr;
 
@@ -119,7 +119,7 @@ const T_STR: u64 = 6;
 const T_BYTES: u64 = 7;
 
 fn corrupt(what: &str) -> Error {
-    Error::Other(format!("corrupt pickle: {what}"))
+    DecodeError::new(DecodeProblem::Malformed(what.to_string())).into()
 }
 
 #[inline]

@@ -34,6 +34,7 @@ use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::core::body::Body;
+use crate::core::error::Path;
 use crate::core::handle::Value;
 use crate::core::heap;
 use crate::core::object::{ObjPtr, BORROWED, HAS_HOOK, HAS_WEAK, MARK};
@@ -67,7 +68,7 @@ pub struct MoveError {
     /// The offending object's type (the class name for instances).
     pub type_name: String,
     /// How the graph reaches it from the root, e.g. `root[3].cb`.
-    pub path: String,
+    pub path: Path,
     /// Why it cannot move.
     pub reason: MoveRefusal,
 }
@@ -220,16 +221,16 @@ impl Walk {
     }
 
     /// `root[2].next`: the chain of links back to the root.
-    fn path(&self, mut i: usize) -> String {
+    fn path(&self, mut i: usize) -> Path {
         let mut steps = Vec::new();
         while let Some(&(from, label)) = self.links.get(i).filter(|l| l.0 != u32::MAX) {
             steps.push((self.objs[from as usize], label));
             i = from as usize;
         }
-        let mut s = String::from("root");
+        let mut path = Path::at_root(0, 1);
         for (p, label) in steps.into_iter().rev() {
-            s.push_str(&crate::freeze::walk::edge_label(p, label));
+            path.push(crate::freeze::walk::edge_step(p, label));
         }
-        s
+        path
     }
 }

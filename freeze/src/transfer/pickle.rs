@@ -9,7 +9,7 @@ use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 
 use std::borrow::Cow;
 
-use crate::core::error::Error;
+use crate::core::error::{DecodeError, DecodeProblem, Error};
 use crate::core::handle::Value;
 use crate::core::heap;
 use crate::transfer::format::{Blob, StrBatch};
@@ -79,24 +79,34 @@ pub fn unpickle(bytes: &[u8]) -> Result<Value, Error> {
 fn decode(bytes: &[u8]) -> Result<Value, Error> {
     let rest = bytes
         .strip_prefix(MAGIC)
-        .ok_or_else(|| Error::Other("corrupt pickle: bad header".into()))?;
+        .ok_or_else(|| DecodeError::new(DecodeProblem::BadHeader))?;
     let _pause = heap::GcPause::new();
     let mut b = Builder::for_bytes(rest.len());
     let mut pos = 0;
+    let mut index = 0;
+    let at = |index: usize| {
+        move |e: Error| match e {
+            Error::Decode(d) => Error::Decode(d.at(index)),
+            e => e,
+        }
+    };
     while !b.done() {
         if pos >= rest.len() {
-            return Err(Error::Other("corrupt pickle: truncated".into()));
+            return Err(DecodeError::new(DecodeProblem::Truncated).at(index).into());
         }
         let (op, n): (Op<'_>, usize) =
             bincode::serde::borrow_decode_from_slice(&rest[pos..], config())
-                .map_err(|e| Error::Other(format!("corrupt pickle: {e}")))?;
+                .map_err(|e| DecodeError::new(DecodeProblem::Malformed(e.to_string())).at(index))?;
         pos += n;
-        b.apply(op)?;
+        b.apply(op).map_err(at(index))?;
+        index += 1;
     }
     if pos != rest.len() {
-        return Err(Error::Other("corrupt pickle: data after the end".into()));
+        return Err(DecodeError::new(DecodeProblem::TrailingData)
+            .at(index)
+            .into());
     }
-    b.finish()
+    b.finish().map_err(at(index))
 }
 
 #[cfg(test)]

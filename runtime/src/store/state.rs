@@ -272,16 +272,9 @@ fn sleep(cond: &Condvar, st: &mut Guard<'_>, deadline: Option<Instant>) -> bool 
 /// Freezes `value` (all or nothing) and takes a shareable handle to it.
 fn freeze_share(value: &Value) -> Result<Frozen, StoreError> {
     freeze(&[value])?;
-    value.share().map_err(|e| {
-        // why: unreachable (a value freeze accepted is frozen, and share
-        // only refuses mutable values); reported rather than unwrapped
-        // because the store never panics.
-        StoreError::NotFreezable(FreezeError {
-            type_name: value.type_name().to_string(),
-            path: "root".into(),
-            reason: FreezeReason::Hook(e.to_string()),
-        })
-    })
+    // A value `freeze` accepted is frozen, and `share` refuses only mutable
+    // values: this cannot fail (an internal invariant, not an input case).
+    Ok(value.share().expect("a value freeze accepted is frozen"))
 }
 
 impl Inner {
