@@ -293,7 +293,7 @@ fn a_seal_that_cannot_freeze_leaves_the_reservation_open() {
             panic!("{err:?}")
         };
         assert_eq!(
-            (e.path.as_str(), &e.reason),
+            (e.path.to_string().as_str(), &e.reason),
             ("root[1]", &FreezeReason::StatusNo)
         );
         assert!(!is_frozen(&bad)); // all or nothing

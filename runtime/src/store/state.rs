@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
-use permafrost_freeze::{freeze, FreezeError, FreezeReason, Frozen, Value};
+use permafrost_freeze::{freeze, Frozen, Value};
 
 use super::error::StoreError;
 use super::evict;
