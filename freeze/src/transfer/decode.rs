@@ -150,6 +150,26 @@ impl Builder {
             return Err(bad("an op only a same-process copy may use"));
         }
         match op {
+            Op::Name(_)
+            | Op::Str(_)
+            | Op::Strs(_)
+            | Op::Bytes(_)
+            | Op::Shared(_)
+            | Op::ClassRef(_)
+            | Op::ModuleRef(_) => self.leaf(op),
+            Op::BufferData(..)
+            | Op::Fill(..)
+            | Op::FillDefaults(..)
+            | Op::FillBases(..)
+            | Op::FillAttrs(..) => self.fill_op(op),
+            Op::End(v) => self.end(v),
+            _ => self.open(op),
+        }
+    }
+
+    /// Names, strings, bytes and references to existing objects.
+    fn leaf(&mut self, op: Op<'_>) -> Result<(), Error> {
+        match op {
             Op::Name(s) if self.from_bytes => self.names.push(Sym::from_untrusted(s)?),
             Op::Name(s) => self.names.push(Sym::new(s)),
             Op::Str(s) => self.push(Value::str(s), Kind::Done),
@@ -178,6 +198,14 @@ impl Builder {
                 let m = crate::model::modules::import(n)?;
                 self.push(m, Kind::Done)
             }
+            _ => unreachable!("dispatched by apply"),
+        }
+        Ok(())
+    }
+
+    /// A new object, contents to follow (or, for `Instance`, included).
+    fn open(&mut self, op: Op<'_>) -> Result<(), Error> {
+        match op {
             Op::OpenBuffer => self.new_obj(Body::Buffer(Payload::new(Vec::new())), Kind::Buffer),
             Op::OpenTuple(len) => {
                 let id = self.objs.len() as u32;
@@ -271,6 +299,14 @@ impl Builder {
                     Kind::Class,
                 )
             }
+            _ => unreachable!("dispatched by apply"),
+        }
+        Ok(())
+    }
+
+    /// Contents of an object opened earlier.
+    fn fill_op(&mut self, op: Op<'_>) -> Result<(), Error> {
+        match op {
             Op::BufferData(id, data) => {
                 let p = self.target(id, &[Kind::Buffer])?;
                 if let Body::Buffer(b) = p.body() {
@@ -333,19 +369,24 @@ impl Builder {
                 };
                 crate::core::heap::drop_slots(old.into_iter().map(|x| x.1));
             }
-            Op::End(v) => {
-                let root = self.get(v)?;
-                let deferred = std::mem::take(&mut self.deferred);
-                let mut rest = deferred.into_iter();
-                for (id, items) in &mut rest {
-                    if let Err(e) = self.fill_keys(id, items) {
-                        rest.for_each(|(_, items)| crate::core::heap::drop_slots(items));
-                        return Err(e);
-                    }
-                }
-                self.root = Some(root);
+            _ => unreachable!("dispatched by apply"),
+        }
+        Ok(())
+    }
+
+    /// The root: the stream is complete once deferred dict and set fills
+    /// (whose keys had to be complete first) are in.
+    fn end(&mut self, v: V) -> Result<(), Error> {
+        let root = self.get(v)?;
+        let deferred = std::mem::take(&mut self.deferred);
+        let mut rest = deferred.into_iter();
+        for (id, items) in &mut rest {
+            if let Err(e) = self.fill_keys(id, items) {
+                rest.for_each(|(_, items)| crate::core::heap::drop_slots(items));
+                return Err(e);
             }
         }
+        self.root = Some(root);
         Ok(())
     }
 

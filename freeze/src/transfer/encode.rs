@@ -161,245 +161,290 @@ impl ItemWriter {
 pub(crate) fn walk(
     root: &Value,
     mode: Mode,
-    mut emit: impl FnMut(Op<'_>) -> Result<(), Error>,
+    emit: impl FnMut(Op<'_>) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let mut memo = Memo {
-        frozen: FxHashMap::default(),
-        marked: Vec::new(),
-    };
-    let mut names: FxHashMap<Sym, u32> = FxHashMap::default();
-    let mut next = 0u32;
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut w = ItemWriter {
+    let mut e = Encoder {
         mode,
-        packed: Vec::new(),
-        direct: Vec::new(),
-    };
-    let mut name = |emit: &mut dyn FnMut(Op<'_>) -> Result<(), Error>, s: Sym| {
-        let n = names.len() as u32;
-        match names.get(&s) {
-            Some(&id) => Ok(id),
-            None => {
-                names.insert(s, n);
-                emit(Op::Name(s.as_str())).map(|_| n)
-            }
-        }
+        memo: Memo {
+            frozen: FxHashMap::default(),
+            marked: Vec::new(),
+        },
+        names: FxHashMap::default(),
+        next: 0,
+        stack: Vec::new(),
+        w: ItemWriter {
+            mode,
+            packed: Vec::new(),
+            direct: Vec::new(),
+        },
+        emit,
     };
     if let Some(p) = root.slot().obj() {
-        stack.push(Frame::Visit(p));
+        e.stack.push(Frame::Visit(p));
     }
-    while let Some(fr) = stack.pop() {
+    while let Some(fr) = e.stack.pop() {
         match fr {
-            Frame::Visit(p) => {
-                if memo.get(p).is_some() {
-                    continue;
-                }
-                let body = p.body();
-                if mode == Mode::Copy && p.is_frozen() {
-                    emit(Op::Shared(p))?;
-                    memo.insert(p, next);
-                    next += 1;
-                    continue;
-                }
-                // An instance's class must exist before the instance.
-                if let Body::Instance(i) = body {
-                    if memo.get(i.class).is_none() {
-                        stack.push(Frame::Visit(p));
-                        stack.push(Frame::Visit(i.class));
-                        continue;
-                    }
-                    let attrs = i.attrs.read(p);
-                    // Every attribute already made (or an immediate, or a
-                    // leaf the pickle inlines): the whole instance is one op.
-                    // (A leaf goes inline only when referenced once: one
-                    // referenced twice must get an id, or sharing is lost.)
-                    let ready = attrs.iter().all(|(_, s)| match s {
-                        Slot::Obj(c) => {
-                            memo.get(*c).is_some() || (mode == Mode::Pickle && inline_leaf(*c))
-                        }
-                        _ => true,
-                    });
-                    if ready && attrs.len() <= CHUNK {
-                        let class = memo.id(i.class)?;
-                        for (n, s) in attrs.iter() {
-                            let n = name(&mut emit, *n)?;
-                            w.push(&memo, Slot::Int(i64::from(n)))?;
-                            w.push(&memo, *s)?;
-                        }
-                        w.flush(&mut emit, FillKind::Instance(class), next)?;
-                        memo.insert(p, next);
-                        next += 1;
-                        continue;
-                    }
-                }
-                let mut fill = true;
-                match body {
-                    Body::Str(s) => {
-                        emit(Op::Str(s))?;
-                        fill = false;
-                    }
-                    Body::Bytes(b) => {
-                        emit(Op::Bytes(b))?;
-                        fill = false;
-                    }
-                    Body::Buffer(_) => emit(Op::OpenBuffer)?,
-                    Body::Tuple(t) => emit(Op::OpenTuple(t.read(p).len() as u32))?,
-                    Body::List(l) => emit(Op::OpenList(l.read(p).len() as u32))?,
-                    Body::Dict(d) => emit(Op::OpenDict(d.read(p).len() as u32))?,
-                    Body::Set(s) => emit(Op::OpenSet(s.read(p).len() as u32))?,
-                    Body::Cell(_) => emit(Op::OpenCell)?,
-                    Body::Instance(i) => emit(Op::OpenInstance(V::Ref(memo.id(i.class)?)))?,
-                    Body::Function(fd) => {
-                        let n = name(&mut emit, fd.name)?;
-                        emit(Op::OpenFunction {
-                            name: n,
-                            arity: fd.arity as u32,
-                            code: (mode == Mode::Copy).then_some(fd.code),
-                        })?;
-                    }
-                    Body::Class(c) if mode == Mode::Pickle => {
-                        emit(Op::ClassRef(c.name.as_str()))?;
-                        fill = false;
-                    }
-                    Body::Class(c) => {
-                        let n = name(&mut emit, c.name)?;
-                        emit(Op::OpenClass {
-                            name: n,
-                            not_freezable: c.not_freezable,
-                        })?;
-                    }
-                    Body::Module(m) if mode == Mode::Pickle => {
-                        emit(Op::ModuleRef(m.name.as_str()))?;
-                        fill = false;
-                    }
-                    Body::SharedField(_) if mode == Mode::Copy => emit(Op::OpenSharedField)?,
-                    b => {
-                        return Err(Error::Other(format!(
-                            "cannot {} an object of type {}",
-                            if mode == Mode::Pickle {
-                                "pickle"
-                            } else {
-                                "copy"
-                            },
-                            b.type_name()
-                        )))
-                    }
-                }
-                memo.insert(p, next);
-                next += 1;
-                if fill {
-                    stack.push(Frame::Fill(p));
-                    let start = stack.len();
-                    let push = &mut |c: ObjPtr| {
-                        if !(mode == Mode::Pickle && inline_leaf(c)) {
-                            stack.push(Frame::Visit(c))
-                        }
-                    };
-                    match body {
-                        Body::Instance(i) => {
-                            for (_, s) in i.attrs.read(p).iter() {
-                                if let Slot::Obj(c) = s {
-                                    push(*c)
-                                }
-                            }
-                        }
-                        Body::SharedField(sf) => {
-                            if let Slot::Obj(c) = *sf.value.lock() {
-                                push(c)
-                            }
-                        }
-                        _ => crate::core::payload::for_each_child(p, push),
-                    }
-                    stack[start..].reverse();
-                }
-            }
-            Frame::Fill(p) => {
-                let id = memo.id(p)?;
-                let mut chunks = |emit: &mut dyn FnMut(Op<'_>) -> Result<(), Error>,
-                                  items: &[Slot],
-                                  mk: FillKind|
-                 -> Result<(), Error> {
-                    if items.is_empty() {
-                        return w.flush(emit, mk, id);
-                    }
-                    for c in items.chunks(CHUNK) {
-                        for s in c {
-                            w.push(&memo, *s)?;
-                        }
-                        w.flush(emit, mk, id)?;
-                    }
-                    Ok(())
-                };
-                {
-                    match p.body() {
-                        Body::Tuple(t) => chunks(&mut emit, &t.read(p), FillKind::Items)?,
-                        Body::List(l) => chunks(&mut emit, &l.read(p), FillKind::Items)?,
-                        Body::Cell(c) => chunks(&mut emit, &[*c.read(p)], FillKind::Items)?,
-                        Body::SharedField(sf) => {
-                            let s = *sf.value.lock();
-                            chunks(&mut emit, &[s], FillKind::Items)?
-                        }
-                        Body::Set(s) => {
-                            let items: Vec<Slot> = s.read(p).iter().map(|k| k.0).collect();
-                            chunks(&mut emit, &items, FillKind::Items)?
-                        }
-                        Body::Dict(d) => {
-                            let d = d.read(p);
-                            if d.is_empty() {
-                                w.flush(&mut emit, FillKind::Items, id)?;
-                            }
-                            let mut n = 0;
-                            for (k, val) in d.iter() {
-                                w.push(&memo, k.0)?;
-                                w.push(&memo, *val)?;
-                                n += 1;
-                                if n == CHUNK {
-                                    w.flush(&mut emit, FillKind::Items, id)?;
-                                    n = 0;
-                                }
-                            }
-                            if n > 0 {
-                                w.flush(&mut emit, FillKind::Items, id)?;
-                            }
-                        }
-                        Body::Buffer(b) => {
-                            for c in b.read(p).chunks(CHUNK) {
-                                emit(Op::BufferData(id, c.to_vec()))?;
-                            }
-                        }
-                        Body::Function(fd) => {
-                            chunks(&mut emit, &fd.captures.read(p), FillKind::Items)?;
-                            chunks(&mut emit, &fd.defaults.read(p), FillKind::Defaults)?;
-                        }
-                        Body::Instance(i) => {
-                            for (n, s) in i.attrs.read(p).iter() {
-                                let n = name(&mut emit, *n)?;
-                                w.push(&memo, Slot::Int(i64::from(n)))?;
-                                w.push(&memo, *s)?;
-                            }
-                            w.flush(&mut emit, FillKind::Attrs, id)?;
-                        }
-                        Body::Class(c) => {
-                            chunks(&mut emit, &c.bases.read(p), FillKind::Bases)?;
-                            for (n, s) in c.dict.read(p).iter() {
-                                let n = name(&mut emit, *n)?;
-                                w.push(&memo, Slot::Int(i64::from(n)))?;
-                                w.push(&memo, *s)?;
-                            }
-                            w.flush(&mut emit, FillKind::Attrs, id)?;
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            Frame::Visit(p) => e.visit(p)?,
+            Frame::Fill(p) => e.fill(p)?,
         }
     }
     let root_v = match root.slot() {
-        Slot::Obj(p) => V::Ref(memo.id(p)?),
+        Slot::Obj(p) => V::Ref(e.memo.id(p)?),
         Slot::None => V::None,
         Slot::Bool(b) => V::Bool(b),
         Slot::Int(i) => V::Int(i),
         Slot::Float(x) => V::Float(x),
     };
-    emit(Op::End(root_v))
+    (e.emit)(Op::End(root_v))
+}
+
+/// The walk's state: what was emitted (the memo, the names), what is left
+/// (the stack), and where ops go.
+struct Encoder<E> {
+    mode: Mode,
+    memo: Memo,
+    names: FxHashMap<Sym, u32>,
+    next: u32,
+    stack: Vec<Frame>,
+    w: ItemWriter,
+    emit: E,
+}
+
+impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
+    /// The id of name `s`, defining it on first use.
+    fn name(&mut self, s: Sym) -> Result<u32, Error> {
+        if let Some(&id) = self.names.get(&s) {
+            return Ok(id);
+        }
+        let n = self.names.len() as u32;
+        self.names.insert(s, n);
+        (self.emit)(Op::Name(s.as_str()))?;
+        Ok(n)
+    }
+
+    fn remember(&mut self, p: ObjPtr) {
+        self.memo.insert(p, self.next);
+        self.next += 1;
+    }
+
+    /// First meeting with `p`: emits the op that makes it (and, for an
+    /// instance whose attributes all exist, fills it in the same op), then
+    /// queues its fill and its children.
+    fn visit(&mut self, p: ObjPtr) -> Result<(), Error> {
+        if self.memo.get(p).is_some() {
+            return Ok(());
+        }
+        if self.mode == Mode::Copy && p.is_frozen() {
+            (self.emit)(Op::Shared(p))?;
+            self.remember(p);
+            return Ok(());
+        }
+        if let Body::Instance(i) = p.body() {
+            // An instance's class must exist before the instance.
+            if self.memo.get(i.class).is_none() {
+                self.stack.push(Frame::Visit(p));
+                self.stack.push(Frame::Visit(i.class));
+                return Ok(());
+            }
+            if self.instance_in_one_op(p, i)? {
+                return Ok(());
+            }
+        }
+        let fill = self.open(p)?;
+        self.remember(p);
+        if fill {
+            self.stack.push(Frame::Fill(p));
+            self.push_children(p);
+        }
+        Ok(())
+    }
+
+    /// An instance whose attributes all exist already (or are immediates,
+    /// or leaves the pickle inlines) is one op. A leaf goes inline only when
+    /// referenced once: one referenced twice must get an id, or sharing is
+    /// lost.
+    fn instance_in_one_op(
+        &mut self,
+        p: ObjPtr,
+        i: &crate::core::body::InstanceData,
+    ) -> Result<bool, Error> {
+        let attrs = i.attrs.read(p);
+        let pickle = self.mode == Mode::Pickle;
+        let ready = attrs.iter().all(|(_, s)| match s {
+            Slot::Obj(c) => self.memo.get(*c).is_some() || (pickle && inline_leaf(*c)),
+            _ => true,
+        });
+        if !ready || attrs.len() > CHUNK {
+            return Ok(false);
+        }
+        let class = self.memo.id(i.class)?;
+        self.attr_items(&attrs)?;
+        self.w
+            .flush(&mut self.emit, FillKind::Instance(class), self.next)?;
+        self.remember(p);
+        Ok(true)
+    }
+
+    /// Emits the op that makes `p`; true if its contents follow in fills.
+    fn open(&mut self, p: ObjPtr) -> Result<bool, Error> {
+        let pickle = self.mode == Mode::Pickle;
+        let op = match p.body() {
+            Body::Str(s) => {
+                (self.emit)(Op::Str(s))?;
+                return Ok(false);
+            }
+            Body::Bytes(b) => {
+                (self.emit)(Op::Bytes(b))?;
+                return Ok(false);
+            }
+            Body::Class(c) if pickle => {
+                (self.emit)(Op::ClassRef(c.name.as_str()))?;
+                return Ok(false);
+            }
+            Body::Module(m) if pickle => {
+                (self.emit)(Op::ModuleRef(m.name.as_str()))?;
+                return Ok(false);
+            }
+            Body::Buffer(_) => Op::OpenBuffer,
+            Body::Tuple(t) => Op::OpenTuple(t.read(p).len() as u32),
+            Body::List(l) => Op::OpenList(l.read(p).len() as u32),
+            Body::Dict(d) => Op::OpenDict(d.read(p).len() as u32),
+            Body::Set(s) => Op::OpenSet(s.read(p).len() as u32),
+            Body::Cell(_) => Op::OpenCell,
+            Body::Instance(i) => Op::OpenInstance(V::Ref(self.memo.id(i.class)?)),
+            Body::Function(fd) => Op::OpenFunction {
+                name: self.name(fd.name)?,
+                arity: fd.arity as u32,
+                code: (!pickle).then_some(fd.code),
+            },
+            Body::Class(c) => Op::OpenClass {
+                name: self.name(c.name)?,
+                not_freezable: c.not_freezable,
+            },
+            Body::SharedField(_) if !pickle => Op::OpenSharedField,
+            b => {
+                return Err(Error::Type {
+                    expected: if pickle {
+                        "an object that can be pickled"
+                    } else {
+                        "an object that can be copied"
+                    },
+                    found: b.type_name(),
+                })
+            }
+        };
+        (self.emit)(op)?;
+        Ok(true)
+    }
+
+    /// Queues `p`'s children, first child on top (inline leaves excepted:
+    /// they travel inside `p`'s fill).
+    fn push_children(&mut self, p: ObjPtr) {
+        let start = self.stack.len();
+        let pickle = self.mode == Mode::Pickle;
+        let stack = &mut self.stack;
+        let mut push = |c: ObjPtr| {
+            if !(pickle && inline_leaf(c)) {
+                stack.push(Frame::Visit(c))
+            }
+        };
+        match p.body() {
+            Body::Instance(i) => i.attrs.read(p).iter().for_each(|(_, s)| {
+                if let Slot::Obj(c) = s {
+                    push(*c)
+                }
+            }),
+            Body::SharedField(sf) => {
+                if let Slot::Obj(c) = *sf.value.lock() {
+                    push(c)
+                }
+            }
+            _ => crate::core::payload::for_each_child(p, push),
+        }
+        self.stack[start..].reverse();
+    }
+
+    /// `p`'s contents, once every object they refer to has an id.
+    fn fill(&mut self, p: ObjPtr) -> Result<(), Error> {
+        let id = self.memo.id(p)?;
+        match p.body() {
+            Body::Tuple(t) => self.chunks(&t.read(p), FillKind::Items, id),
+            Body::List(l) => self.chunks(&l.read(p), FillKind::Items, id),
+            Body::Cell(c) => self.chunks(&[*c.read(p)], FillKind::Items, id),
+            Body::SharedField(sf) => {
+                let s = *sf.value.lock();
+                self.chunks(&[s], FillKind::Items, id)
+            }
+            Body::Set(s) => {
+                let items: Vec<Slot> = s.read(p).iter().map(|k| k.0).collect();
+                self.chunks(&items, FillKind::Items, id)
+            }
+            Body::Dict(d) => self.dict_items(&d.read(p), id),
+            Body::Buffer(b) => {
+                for c in b.read(p).chunks(CHUNK) {
+                    (self.emit)(Op::BufferData(id, c.to_vec()))?;
+                }
+                Ok(())
+            }
+            Body::Function(fd) => {
+                self.chunks(&fd.captures.read(p), FillKind::Items, id)?;
+                self.chunks(&fd.defaults.read(p), FillKind::Defaults, id)
+            }
+            Body::Instance(i) => {
+                self.attr_items(&i.attrs.read(p))?;
+                self.w.flush(&mut self.emit, FillKind::Attrs, id)
+            }
+            Body::Class(c) => {
+                self.chunks(&c.bases.read(p), FillKind::Bases, id)?;
+                self.attr_items(&c.dict.read(p))?;
+                self.w.flush(&mut self.emit, FillKind::Attrs, id)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `items` as fills of at most `CHUNK` (one empty fill if none).
+    fn chunks(&mut self, items: &[Slot], kind: FillKind, id: u32) -> Result<(), Error> {
+        if items.is_empty() {
+            return self.w.flush(&mut self.emit, kind, id);
+        }
+        for c in items.chunks(CHUNK) {
+            for s in c {
+                self.w.push(&self.memo, *s)?;
+            }
+            self.w.flush(&mut self.emit, kind, id)?;
+        }
+        Ok(())
+    }
+
+    /// Name-id / value pairs into the item writer (the caller flushes).
+    fn attr_items(&mut self, attrs: &crate::core::body::AttrMap) -> Result<(), Error> {
+        for (n, s) in attrs {
+            let n = self.name(*n)?;
+            self.w.push(&self.memo, Slot::Int(i64::from(n)))?;
+            self.w.push(&self.memo, *s)?;
+        }
+        Ok(())
+    }
+
+    /// Key / value pairs, `CHUNK` pairs per fill.
+    fn dict_items(&mut self, d: &crate::core::key::DictMap, id: u32) -> Result<(), Error> {
+        if d.is_empty() {
+            return self.w.flush(&mut self.emit, FillKind::Items, id);
+        }
+        let mut n = 0;
+        for (k, val) in d {
+            self.w.push(&self.memo, k.0)?;
+            self.w.push(&self.memo, *val)?;
+            n += 1;
+            if n == CHUNK {
+                self.w.flush(&mut self.emit, FillKind::Items, id)?;
+                n = 0;
+            }
+        }
+        if n > 0 {
+            self.w.flush(&mut self.emit, FillKind::Items, id)?;
+        }
+        Ok(())
+    }
 }
