@@ -78,16 +78,29 @@ pub fn check_invariants_exact(roots: &[&Value]) -> Result<Census, InvariantViola
     check(roots, true)
 }
 
-fn bad(msg: String) -> Result<Census, InvariantViolation> {
-    Err(InvariantViolation(msg))
+fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
+    let (order, mut incoming) = reachable(roots);
+    let tracked = heap::tracked_set();
+    let mut census = Census::default();
+    let fail = |m: String| InvariantViolation(m);
+    for &p in &order {
+        census.frozen += usize::from(p.is_frozen());
+        check_object(p, &tracked).map_err(fail)?;
+        check_edges(p, &mut incoming).map_err(fail)?;
+    }
+    census.sccs = check_sccs(&order).map_err(fail)?;
+    check_counts(&order, &incoming, exact).map_err(fail)?;
+    census.objects = order.len();
+    census.weak_entries = weak::check_tables(&tracked).map_err(fail)?;
+    Ok(census)
 }
 
-fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
-    let mut census = Census::default();
+/// Every object reachable from the roots (representatives included), and
+/// one incoming reference per root handle.
+fn reachable(roots: &[&Value]) -> (Vec<ObjPtr>, FxHashMap<ObjPtr, usize>) {
     let mut seen: FxHashSet<ObjPtr> = FxHashSet::default();
     let mut order: Vec<ObjPtr> = Vec::new();
     let mut stack: Vec<ObjPtr> = roots.iter().filter_map(|v| v.slot().obj()).collect();
-    // Handles from outside: one per root passed.
     let mut incoming: FxHashMap<ObjPtr, usize> = FxHashMap::default();
     for r in &stack {
         *incoming.entry(r.rep()).or_default() += 1;
@@ -102,88 +115,100 @@ fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
         }
         crate::core::payload::for_each_child(p, |c| stack.push(c));
     }
-    let tracked = heap::tracked_set();
-    for &p in &order {
-        let f = p.flags();
-        let kind = p.body().type_name();
-        let frozen = p.is_frozen();
-        // A frozen object keeps VISITED | COMPLETE from its walk; on a
-        // mutable one any walk bit is a walk that did not clean up.
-        let scratch = if frozen {
-            ROOT | MARK
-        } else {
-            VISITED | COMPLETE | FORWARD | ROOT | MARK
-        };
-        if f & scratch != 0 {
-            return bad(format!("{kind} at {p:?} has walk bits {f:#x} left set"));
+    (order, incoming)
+}
+
+/// One object's own state: walk scratch, container list, SCC link, weak
+/// table entries.
+fn check_object(p: ObjPtr, tracked: &FxHashSet<ObjPtr>) -> Result<(), String> {
+    let f = p.flags();
+    let kind = p.body().type_name();
+    let frozen = p.is_frozen();
+    // A frozen object keeps VISITED | COMPLETE from its walk; on a
+    // mutable one any walk bit is a walk that did not clean up.
+    let scratch = if frozen {
+        ROOT | MARK
+    } else {
+        VISITED | COMPLETE | FORWARD | ROOT | MARK
+    };
+    if f & scratch != 0 {
+        return Err(format!("{kind} at {p:?} has walk bits {f:#x} left set"));
+    }
+    if !frozen && p.header().aux.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        return Err(format!(
+            "mutable {kind} at {p:?} has walk scratch left in aux"
+        ));
+    }
+    let weakref = matches!(p.body(), Body::WeakRef(_));
+    if frozen {
+        if tracked.contains(&p) {
+            return Err(format!("frozen {kind} at {p:?} is on a container list"));
         }
-        if !frozen && p.header().aux.load(std::sync::atomic::Ordering::Relaxed) != 0 {
-            return bad(format!(
-                "mutable {kind} at {p:?} has walk scratch left in aux"
+        let rep = p.rep();
+        if !rep.is_frozen() || rep.flags() & FORWARD != 0 {
+            return Err(format!(
+                "frozen {kind} at {p:?} forwards to a non-representative"
             ));
         }
-        if frozen {
-            census.frozen += 1;
-            if tracked.contains(&p) {
-                return bad(format!("frozen {kind} at {p:?} is on a container list"));
-            }
-            let rep = p.rep();
-            if !rep.is_frozen() || rep.flags() & FORWARD != 0 {
-                return bad(format!(
-                    "frozen {kind} at {p:?} forwards to a non-representative"
-                ));
-            }
-            if let Body::WeakRef(_) = p.body() {
-                let (state, has_cb) = weak::state_of(p);
-                if !matches!(state, WeakState::Strong | WeakState::Dead) || has_cb {
-                    return bad(format!("frozen weakref at {p:?} is still weak ({state:?})"));
-                }
-            }
-        } else {
-            if p.body().can_have_children() && !tracked.contains(&p) {
-                return bad(format!(
-                    "mutable {kind} at {p:?} is not on its container list"
-                ));
-            }
-            if let Body::WeakRef(_) = p.body() {
-                if let (WeakState::Local(q), _) = weak::state_of(p) {
-                    if !weak::registered_local(q, p) {
-                        return bad(format!("weakref at {p:?} is missing from the weak table"));
-                    }
-                }
+        if weakref {
+            let (state, has_cb) = weak::state_of(p);
+            if !matches!(state, WeakState::Strong | WeakState::Dead) || has_cb {
+                return Err(format!("frozen weakref at {p:?} is still weak ({state:?})"));
             }
         }
-        // Edges: the keystone, and references into each count.
-        let mut err = None;
-        crate::core::payload::for_each_child(p, |c| {
-            if frozen && !c.is_frozen() && err.is_none() {
-                err = Some(format!(
-                    "frozen {kind} at {p:?} points to mutable {} at {c:?}",
-                    c.body().type_name()
-                ));
-            }
-            let internal = frozen && c.is_frozen() && p.rep() == c.rep();
-            if !internal {
-                *incoming.entry(c.rep()).or_default() += 1;
-            }
-        });
-        if let Some(e) = err {
-            return bad(e);
+    } else {
+        if p.body().can_have_children() && !tracked.contains(&p) {
+            return Err(format!(
+                "mutable {kind} at {p:?} is not on its container list"
+            ));
         }
-        if let Body::SharedField(_) = p.body() {
-            let mut mutable = false;
-            crate::core::payload::for_each_child(p, |c| mutable |= !c.is_frozen());
-            if mutable {
-                return bad(format!("shared field at {p:?} holds a mutable value"));
+        if weakref {
+            if let (WeakState::Local(q), _) = weak::state_of(p) {
+                if !weak::registered_local(q, p) {
+                    return Err(format!("weakref at {p:?} is missing from the weak table"));
+                }
             }
         }
     }
-    // Counts and SCC structure.
+    Ok(())
+}
+
+/// The keystone (no frozen-to-mutable edge), and each edge counted into
+/// the count it must explain.
+fn check_edges(p: ObjPtr, incoming: &mut FxHashMap<ObjPtr, usize>) -> Result<(), String> {
+    let frozen = p.is_frozen();
+    let kind = p.body().type_name();
+    let mut err = None;
+    let mut mutable_child = false;
+    crate::core::payload::for_each_child(p, |c| {
+        mutable_child |= !c.is_frozen();
+        if frozen && !c.is_frozen() && err.is_none() {
+            err = Some(format!(
+                "frozen {kind} at {p:?} points to mutable {} at {c:?}",
+                c.body().type_name()
+            ));
+        }
+        let internal = frozen && c.is_frozen() && p.rep() == c.rep();
+        if !internal {
+            *incoming.entry(c.rep()).or_default() += 1;
+        }
+    });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    if matches!(p.body(), Body::SharedField(_)) && mutable_child {
+        return Err(format!("shared field at {p:?} holds a mutable value"));
+    }
+    Ok(())
+}
+
+/// Every SCC's members are exactly what its representative reaches
+/// through members; returns how many SCCs there are.
+fn check_sccs(order: &[ObjPtr]) -> Result<usize, String> {
     let mut members: FxHashMap<ObjPtr, usize> = FxHashMap::default();
     for &p in order.iter().filter(|p| p.is_frozen()) {
         *members.entry(p.rep()).or_default() += 1;
     }
-    census.sccs = members.len();
     for (&rep, &n) in &members {
         let mut inside = FxHashSet::default();
         let mut st = vec![rep];
@@ -196,27 +221,34 @@ fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
             });
         }
         if inside.len() != n {
-            return bad(format!(
+            return Err(format!(
                 "SCC of {rep:?}: {} members reachable from its representative, {n} found",
                 inside.len()
             ));
         }
     }
-    for &p in &order {
+    Ok(members.len())
+}
+
+/// Each count covers the references from outside (exactly, if `exact`).
+fn check_counts(
+    order: &[ObjPtr],
+    incoming: &FxHashMap<ObjPtr, usize>,
+    exact: bool,
+) -> Result<(), String> {
+    for &p in order {
         if p.is_frozen() && p.flags() & FORWARD != 0 {
             continue;
         }
         let rc = p.count();
         let want = incoming.get(&p).copied().unwrap_or(0);
         if rc == 0 || rc < want || (exact && rc != want) {
-            return bad(format!(
+            return Err(format!(
                 "{} at {p:?} has count {rc}, {want} references from outside{}",
                 p.body().type_name(),
                 if p.is_frozen() { " its SCC" } else { "" }
             ));
         }
     }
-    census.objects = order.len();
-    census.weak_entries = weak::check_tables(&tracked).map_err(InvariantViolation)?;
-    Ok(census)
+    Ok(())
 }

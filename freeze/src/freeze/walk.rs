@@ -315,6 +315,29 @@ impl Walk<'_> {
         // Children are visited first to last (so which pre-freeze hooks a
         // failing walk has met is predictable): push, then reverse.
         let start = self.stack.len();
+        self.push_children(w);
+        if self.stack.len() == start {
+            // Every child is frozen already (or there are none): `w` is an
+            // SCC of its own with no internal edge, complete now. Its count
+            // stays; `aux` keeps a copy for rollback, as for any rep.
+            self.stack.pop();
+            h.aux.store(h.rc.load(Relaxed), Relaxed);
+            w.set_flags(COMPLETE | FROZEN);
+            if w.flags() & TRACKED != 0 {
+                self.tracker.untrack(w);
+            }
+            return Ok(());
+        }
+        self.stack[start..].reverse();
+        self.nodes.push(w);
+        self.pending.push((pre, 0));
+        Ok(())
+    }
+
+    #[inline]
+    /// Pushes `w`'s mutable children, labelled by their index among its
+    /// object edges (the labels error paths are rebuilt from).
+    fn push_children(&mut self, w: ObjPtr) {
         let stack = &mut self.stack;
         if let Body::Instance(i) = w.body() {
             // The common case, without the generic edge enumeration. Labels
@@ -353,22 +376,6 @@ impl Walk<'_> {
                 k += 1;
             });
         }
-        if self.stack.len() == start {
-            // Every child is frozen already (or there are none): `w` is an
-            // SCC of its own with no internal edge, complete now. Its count
-            // stays; `aux` keeps a copy for rollback, as for any rep.
-            self.stack.pop();
-            h.aux.store(h.rc.load(Relaxed), Relaxed);
-            w.set_flags(COMPLETE | FROZEN);
-            if w.flags() & TRACKED != 0 {
-                self.tracker.untrack(w);
-            }
-            return Ok(());
-        }
-        self.stack[start..].reverse();
-        self.nodes.push(w);
-        self.pending.push((pre, 0));
-        Ok(())
     }
 
     fn post(&mut self, x: ObjPtr) {
