@@ -135,6 +135,7 @@ impl<T> SendTimeoutError<T> {
 }
 
 /// Why [`Receiver::recv`](crate::Receiver::recv) failed.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecvError {
     /// The channel is empty and every sender is gone.
@@ -146,6 +147,7 @@ pub enum RecvError {
 }
 
 /// Why [`Receiver::try_recv`](crate::Receiver::try_recv) failed.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TryRecvError {
     /// Nothing is waiting.
@@ -157,6 +159,7 @@ pub enum TryRecvError {
 }
 
 /// Why [`Receiver::recv_timeout`](crate::Receiver::recv_timeout) failed.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecvTimeoutError {
     /// Nothing arrived within the timeout.
@@ -172,6 +175,7 @@ pub enum RecvTimeoutError {
 pub struct SelectTimeoutError;
 
 /// How a worker ended, when it did not return a result.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerError {
     /// The worker's closure panicked; `message` is the panic payload when
@@ -193,6 +197,7 @@ pub enum WorkerError {
 
 /// Why [`Pool::map`](crate::Pool::map) failed. Results for other items
 /// are dropped; the pool stays usable.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolError {
     /// Item `index` could not travel in the chosen mode (a mutable item
@@ -350,12 +355,48 @@ impl fmt::Display for PoolError {
 impl<T> std::error::Error for Disconnected<T> {}
 impl<T> std::error::Error for TrySendError<T> {}
 impl<T> std::error::Error for SendTimeoutError<T> {}
-impl std::error::Error for RecvError {}
-impl std::error::Error for TryRecvError {}
-impl std::error::Error for RecvTimeoutError {}
+impl std::error::Error for RecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecvError::Decode(e) => Some(e),
+            RecvError::Disconnected => None,
+        }
+    }
+}
+
+impl std::error::Error for TryRecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TryRecvError::Decode(e) => Some(e),
+            TryRecvError::Empty | TryRecvError::Disconnected => None,
+        }
+    }
+}
+
+impl std::error::Error for RecvTimeoutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecvTimeoutError::Decode(e) => Some(e),
+            RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected => None,
+        }
+    }
+}
+
 impl std::error::Error for SelectTimeoutError {}
+
+// A panic or a refused thread start is carried as text: nothing to chain.
 impl std::error::Error for WorkerError {}
-impl std::error::Error for PoolError {}
+
+impl std::error::Error for PoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PoolError::Send { error, .. }
+            | PoolError::Task { error, .. }
+            | PoolError::Result { error, .. } => Some(error),
+            PoolError::Panicked { .. } | PoolError::Closed => None,
+        }
+    }
+}
 
 impl From<RecvError> for TryRecvError {
     fn from(e: RecvError) -> Self {

@@ -181,3 +181,34 @@ fn senders_and_receivers_are_send_and_sync() {
     fn sync<T: Sync>() {}
     sync::<Runtime>();
 }
+
+#[test]
+fn errors_chain_to_the_object_model_error_underneath() {
+    use std::error::Error as _;
+    let (tx, rx) = unbounded();
+    // A weak reference cannot be copied: Encode, with the cause as source.
+    let target = Value::list(vec![]);
+    let weak = Value::weakref(&target).unwrap();
+    let err = tx.send(weak.clone(), Mode::Copy).unwrap_err();
+    let cause = err.source().expect("an encode error has a source");
+    assert!(cause.to_string().contains("weakref"), "{cause}");
+    assert!(err.into_inner().is(&weak), "the value comes back");
+    // A refused move chains to the MoveError.
+    let b = Value::list(vec![]);
+    let alias = b.clone();
+    let err = tx.send(b, Mode::Move).unwrap_err();
+    assert!(err.source().unwrap().to_string().contains("cannot move"));
+    drop((err, alias));
+    // Sharing a mutable value has no cause beyond itself.
+    assert!(tx
+        .send(Value::list(vec![]), Mode::Share)
+        .unwrap_err()
+        .source()
+        .is_none());
+    // A decode error chains to the unpickling error.
+    tx.send_message(Message::from_pickle_bytes(b"junk"))
+        .unwrap();
+    let err = rx.recv().unwrap_err();
+    assert!(matches!(err, RecvError::Decode(_)));
+    assert!(err.source().is_some());
+}

@@ -276,6 +276,7 @@ fn a_worker_survives_a_stream_of_garbage() {
                 Ok(_) => ok += 1,
                 Err(RecvError::Decode(_)) => bad += 1,
                 Err(RecvError::Disconnected) => break,
+                Err(e) => panic!("unexpected {e}"),
             }
         }
         (ok, bad)
