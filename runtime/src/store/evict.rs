@@ -15,32 +15,6 @@ use super::notify::Notification;
 use super::spill::{self, WriteFailure};
 use super::state::{Guard, Inner, Slot, State};
 
-impl State {
-    /// Puts `id` at the young end of the LRU order if it may be evicted.
-    pub(crate) fn settle(&mut self, id: ObjectId, spill: bool) {
-        self.lru_remove(id);
-        let tick = self.tick;
-        let Some(e) = self.entries.get_mut(&id) else {
-            return;
-        };
-        let evictable = !e.deleted
-            && e.pins == 0
-            && matches!(e.slot, Slot::Resident(_))
-            && !(spill && e.unspillable);
-        if evictable {
-            e.lru = Some(tick);
-            self.lru.insert(tick, id);
-            self.tick += 1;
-        }
-    }
-
-    pub(crate) fn lru_remove(&mut self, id: ObjectId) {
-        if let Some(t) = self.entries.get_mut(&id).and_then(|e| e.lru.take()) {
-            self.lru.remove(&t);
-        }
-    }
-}
-
 /// One eviction step.
 enum Step {
     /// An entry left the LRU order; this many bytes came free (0 when it
