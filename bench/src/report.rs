@@ -188,6 +188,24 @@ fn per_shape(
 
 /// Evaluates every target of WORKLOADS.md on `rows`.
 pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
+    let mut out = freeze_targets(rows, info);
+    // Transfer: the largest lists graph against a single int.
+    let biggest = rows
+        .iter()
+        .filter(|r| r.suite == "transfer" && r.workload == "lists")
+        .filter_map(|r| r.n)
+        .max();
+    out.push(share_target(rows, biggest));
+    out.push(move_target(rows, biggest));
+    out.push(resident_target(info));
+    out.push(sharing_target(rows, info));
+    out.push(store_get_target(rows));
+    out
+}
+
+/// Freeze against a bare traversal and against pickling (CPython's and
+/// this runtime's), and the two picklers against each other.
+fn freeze_targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
     let mut out = Vec::new();
     let t1_shapes: Vec<&str> = Shape::TABLE1.iter().map(|s| s.name()).collect();
     let all_shapes: Vec<&str> = info.shapes.iter().map(|s| s.name()).collect();
@@ -238,13 +256,12 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
         measured: m,
         met,
     });
+    out
+}
 
-    // Transfer: the largest lists graph against a single int.
-    let biggest = rows
-        .iter()
-        .filter(|r| r.suite == "transfer" && r.workload == "lists")
-        .filter_map(|r| r.n)
-        .max();
+/// Sharing the largest lists graph against sharing one int, and against
+/// pickling the same graph.
+fn share_target(rows: &[Row], biggest: Option<u64>) -> Target {
     let share_int = median(rows, "transfer", "int", "share", "");
     let (m, met) = match biggest {
         Some(n) => {
@@ -287,13 +304,15 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
         }
         None => ("–".into(), None),
     };
-    out.push(Target {
+    Target {
         text: "transfer by reference independent of size: a 1,000,000-object graph costs no more than 2x a single int, and at least 1000x less than pickling it".into(),
         measured: m,
         met,
-    });
-    out.push(move_target(rows, biggest));
+    }
+}
 
+/// One copy of a shared graph in memory, N copies of a pickled one.
+fn resident_target(info: &RunInfo) -> Target {
     let (m, met) = {
         let s = info.resident.iter().find(|r| r.mode == "shared");
         let p = info.resident.iter().find(|r| r.mode == "pickled");
@@ -328,13 +347,15 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
             _ => ("–".into(), None),
         }
     };
-    out.push(Target {
+    Target {
         text: "N workers reading one shared graph hold one copy of it in memory; the pickled path holds N".into(),
         measured: m,
         met,
-    });
+    }
+}
 
-    // Scaling and shared vs pickled.
+/// Scaling of shared reads with workers, and shared against pickled.
+fn sharing_target(rows: &[Row], info: &RunInfo) -> Target {
     let thr = |mode: &str, w: u64| {
         rows.iter()
             .find(|r| r.suite == "sharing" && r.mode == mode && r.workers == Some(w))
@@ -380,13 +401,11 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
             met,
         )
     };
-    out.push(Target {
+    Target {
         text: "sharing throughput scales with workers up to the core count; shared at least 4x pickled at the largest worker count".into(),
         measured: m,
         met,
-    });
-    out.push(store_get_target(rows));
-    out
+    }
 }
 
 /// The store's get of the largest graph against a get of a 1-object graph.
