@@ -192,28 +192,11 @@ impl Inner {
             // of a get whose objects are all there touches no watch.
             let mut seen: Option<Vec<u64>> = None;
             let mut last = false;
-            let result = 'wait: loop {
-                let mut restore = None;
-                let mut missing = false;
-                for (i, &id) in ids.iter().enumerate() {
-                    if out[i].is_some() {
-                        continue;
-                    }
-                    match st.look(id) {
-                        Look::Ready(f) => {
-                            st.pin(id);
-                            out[i] = Some(f);
-                        }
-                        Look::Spilled => {
-                            missing = true;
-                            restore.get_or_insert(id);
-                        }
-                        Look::Wait if seen.as_ref().is_some_and(|s| st.aborted_since(id, s[i])) => {
-                            break 'wait Err(StoreError::Aborted(id));
-                        }
-                        Look::Wait => missing = true,
-                    }
-                }
+            let result = loop {
+                let (missing, restore) = match take_ready(st, ids, &mut out, seen.as_deref()) {
+                    Ok(pass) => pass,
+                    Err(e) => break Err(e),
+                };
                 if !missing {
                     break Ok(());
                 }
@@ -362,6 +345,40 @@ impl Inner {
         s.objects = s.resident + s.spilled;
         s
     }
+}
+
+/// One pass of a get over the `ids` not taken yet: pins and takes what is
+/// ready into `out`. Gives whether something is still missing and the
+/// first spilled id to restore, or the abort of an id watched since
+/// `seen`.
+fn take_ready(
+    st: &mut State,
+    ids: &[ObjectId],
+    out: &mut [Option<Frozen>],
+    seen: Option<&[u64]>,
+) -> Result<(bool, Option<ObjectId>), StoreError> {
+    let mut restore = None;
+    let mut missing = false;
+    for (i, &id) in ids.iter().enumerate() {
+        if out[i].is_some() {
+            continue;
+        }
+        match st.look(id) {
+            Look::Ready(f) => {
+                st.pin(id);
+                out[i] = Some(f);
+            }
+            Look::Spilled => {
+                missing = true;
+                restore.get_or_insert(id);
+            }
+            Look::Wait if seen.is_some_and(|s| st.aborted_since(id, s[i])) => {
+                return Err(StoreError::Aborted(id));
+            }
+            Look::Wait => missing = true,
+        }
+    }
+    Ok((missing, restore))
 }
 
 impl Drop for Inner {
