@@ -539,6 +539,13 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         return;
     }
     let shapes: Vec<&str> = info.shapes.iter().map(|s| s.name()).collect();
+    table1_medians(w, rows, &shapes);
+    table1_ratios(w, rows, &shapes);
+    table1_all_runs(w, rows);
+}
+
+/// Table 1's medians, one row per shape.
+fn table1_medians(w: &mut String, rows: &[Row], shapes: &[&str]) {
     let _ = writeln!(w, "## Table 1: freeze vs pickle (median)\n");
     let _ = write!(w, "| shape | n |");
     for op in OPS {
@@ -549,7 +556,7 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "|{}", "---|".repeat(2 + OPS.len() + PY_OPS.len()));
-    for s in &shapes {
+    for s in shapes {
         let n = find(rows, "table1", s, "freeze", "rust")
             .or_else(|| find(rows, "table1", s, "build", "rust"))
             .and_then(|r| r.n);
@@ -563,13 +570,16 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         let _ = writeln!(w);
     }
     let _ = writeln!(w);
+}
 
+/// Table 1's ratios per shape, and the PEP prototype's figures beside them.
+fn table1_ratios(w: &mut String, rows: &[Row], shapes: &[&str]) {
     let _ = writeln!(w, "### Ratios\n");
     let _ = writeln!(
         w,
         "| shape | freeze / traverse | own pickle+unpickle / freeze | CPython pickle+unpickle / freeze | CPython / own pickle+unpickle | CPython / own deepcopy | pickle bytes (own / CPython) |\n|---|---|---|---|---|---|---|"
     );
-    for s in &shapes {
+    for s in shapes {
         let own = round_trip(rows, s, "rust");
         let cp = round_trip(rows, s, "cpython");
         let fr = t1(rows, s, "freeze", "rust");
@@ -601,7 +611,10 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
             .collect::<Vec<_>>()
             .join("; ")
     );
+}
 
+/// Every Table 1 row with its spread.
+fn table1_all_runs(w: &mut String, rows: &[Row]) {
     let _ = writeln!(w, "### All runs (min / median / max)\n");
     let _ = writeln!(w, "| shape | op | mode | n | runs | min | median | max | bytes |\n|---|---|---|---|---|---|---|---|---|");
     for r in rows.iter().filter(|r| r.suite == "table1") {
@@ -771,28 +784,34 @@ fn sharing_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         );
     }
     let _ = writeln!(w);
-    if !info.resident.is_empty() {
-        let _ = writeln!(w, "### Memory: N workers holding one graph at once\n");
+    resident_table(w, info);
+}
+
+/// How many copies of one graph N workers hold, shared against pickled.
+fn resident_table(w: &mut String, info: &RunInfo) {
+    if info.resident.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "### Memory: N workers holding one graph at once\n");
+    let _ = writeln!(
+        w,
+        "| mode | workers | graph objects | objects in the workers' heaps | frozen objects Δ | resident set Δ |\n|---|---|---|---|---|---|"
+    );
+    for r in &info.resident {
         let _ = writeln!(
             w,
-            "| mode | workers | graph objects | objects in the workers' heaps | frozen objects Δ | resident set Δ |\n|---|---|---|---|---|---|"
+            "| {} | {} | {} | {} | {:+} | {} |",
+            r.mode,
+            r.workers,
+            r.graph_objects,
+            r.worker_objects,
+            r.frozen_delta,
+            opt(r
+                .rss_delta
+                .map(|b| format!("{:+.1} MiB", b as f64 / 1048576.0)))
         );
-        for r in &info.resident {
-            let _ = writeln!(
-                w,
-                "| {} | {} | {} | {} | {:+} | {} |",
-                r.mode,
-                r.workers,
-                r.graph_objects,
-                r.worker_objects,
-                r.frozen_delta,
-                opt(r
-                    .rss_delta
-                    .map(|b| format!("{:+.1} MiB", b as f64 / 1048576.0)))
-            );
-        }
-        let _ = writeln!(w);
     }
+    let _ = writeln!(w);
 }
 
 fn store_section(w: &mut String, rows: &[Row], info: &RunInfo) {
@@ -808,11 +827,7 @@ fn store_section(w: &mut String, rows: &[Row], info: &RunInfo) {
             c.runs, c.small_reps, c.small_reps, c.get_batch, c.gets_per_worker, c.ids, c.runs
         );
     }
-    let med = |op: &str, n: Option<u64>| {
-        t.iter()
-            .find(|r| r.op == op && (n.is_none() || r.n == n))
-            .and_then(|r| r.median_ns)
-    };
+    let med = |op: &str, n: Option<u64>| store_median(&t, op, n);
     let one = med("get", Some(1));
     let _ = writeln!(
         w,
@@ -836,56 +851,76 @@ fn store_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         );
     }
     let _ = writeln!(w);
+    store_throughput(w, &t);
+    store_spill(w, &t);
+}
+
+/// The median of store op `op` (on `n`-object graphs, if given).
+fn store_median(t: &[&Row], op: &str, n: Option<u64>) -> Option<f64> {
+    t.iter()
+        .find(|r| r.op == op && (n.is_none() || r.n == n))
+        .and_then(|r| r.median_ns)
+}
+
+/// Gets per second against the worker count.
+fn store_throughput(w: &mut String, t: &[&Row]) {
     let thr: Vec<&&Row> = t.iter().filter(|r| r.op == "throughput").collect();
-    if !thr.is_empty() {
-        let per_s = |r: &Row| r.median_ns.map(|ns| 1e9 / ns);
-        let base = thr
-            .iter()
-            .find(|r| r.workers == Some(1))
-            .and_then(|r| per_s(r));
-        let _ = writeln!(
-            w,
-            "| workers | get + release (M/s) | vs 1 worker |\n|---|---|---|"
-        );
-        for r in thr {
-            let x = per_s(r);
-            let _ = writeln!(
-                w,
-                "| {} | {} | {} |",
-                opt(r.workers.map(|w| w.to_string())),
-                opt(x.map(|x| format!("{:.3}", x / 1e6))),
-                opt(ratio(x, base).map(fmt_ratio)),
-            );
-        }
-        let _ = writeln!(w);
+    if thr.is_empty() {
+        return;
     }
-    if let Some(spill) = t.iter().find(|r| r.op == "spill") {
-        let mb = spill.bytes.map(|b| b as f64 / 1e6);
-        let per_mb = |ns: Option<f64>| match (ns, mb) {
-            (Some(ns), Some(mb)) if mb > 0.0 => Some(fmt_ns(ns / mb)),
-            _ => None,
-        };
-        let (sp, re) = (med("spill", spill.n), med("restore", spill.n));
-        let (pk, un) = (med("pickle", spill.n), med("unpickle", spill.n));
+    let per_s = |r: &Row| r.median_ns.map(|ns| 1e9 / ns);
+    let base = thr
+        .iter()
+        .find(|r| r.workers == Some(1))
+        .and_then(|r| per_s(r));
+    let _ = writeln!(
+        w,
+        "| workers | get + release (M/s) | vs 1 worker |\n|---|---|---|"
+    );
+    for r in thr {
+        let x = per_s(r);
         let _ = writeln!(
             w,
-            "| objects | pickle MB | spill | restore | pickle | unpickle | spill / MB | restore / MB | pickle + unpickle / MB | (spill + restore) / (pickle + unpickle) |\n|---|---|---|---|---|---|---|---|---|---|"
-        );
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            opt(spill.n.map(|n| n.to_string())),
-            opt(mb.map(|m| format!("{m:.2}"))),
-            opt(sp.map(fmt_ns)),
-            opt(re.map(fmt_ns)),
-            opt(pk.map(fmt_ns)),
-            opt(un.map(fmt_ns)),
-            opt(per_mb(sp)),
-            opt(per_mb(re)),
-            opt(per_mb(sum2(pk, un))),
-            opt(ratio(sum2(sp, re), sum2(pk, un)).map(fmt_ratio)),
+            "| {} | {} | {} |",
+            opt(r.workers.map(|w| w.to_string())),
+            opt(x.map(|x| format!("{:.3}", x / 1e6))),
+            opt(ratio(x, base).map(fmt_ratio)),
         );
     }
+    let _ = writeln!(w);
+}
+
+/// Spill and restore of one graph against pickling it in memory.
+fn store_spill(w: &mut String, t: &[&Row]) {
+    let Some(spill) = t.iter().find(|r| r.op == "spill") else {
+        return;
+    };
+    let med = |op: &str, n: Option<u64>| store_median(t, op, n);
+    let mb = spill.bytes.map(|b| b as f64 / 1e6);
+    let per_mb = |ns: Option<f64>| match (ns, mb) {
+        (Some(ns), Some(mb)) if mb > 0.0 => Some(fmt_ns(ns / mb)),
+        _ => None,
+    };
+    let (sp, re) = (med("spill", spill.n), med("restore", spill.n));
+    let (pk, un) = (med("pickle", spill.n), med("unpickle", spill.n));
+    let _ = writeln!(
+        w,
+        "| objects | pickle MB | spill | restore | pickle | unpickle | spill / MB | restore / MB | pickle + unpickle / MB | (spill + restore) / (pickle + unpickle) |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let _ = writeln!(
+        w,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        opt(spill.n.map(|n| n.to_string())),
+        opt(mb.map(|m| format!("{m:.2}"))),
+        opt(sp.map(fmt_ns)),
+        opt(re.map(fmt_ns)),
+        opt(pk.map(fmt_ns)),
+        opt(un.map(fmt_ns)),
+        opt(per_mb(sp)),
+        opt(per_mb(re)),
+        opt(per_mb(sum2(pk, un))),
+        opt(ratio(sum2(sp, re), sum2(pk, un)).map(fmt_ratio)),
+    );
 }
 
 #[cfg(test)]
