@@ -315,50 +315,9 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
 fn run_table1(plan: &Plan, o: &Opts, out: &Path, rows: &mut Vec<Row>, info: &mut RunInfo) {
     info.sizes = Some(plan.sizes);
     info.shapes = plan.shapes.clone();
-    let py = if o.no_python {
-        info.python = "skipped (--no-python)".into();
-        None
-    } else {
-        match python::version(&o.python) {
-            Some(v) => match python::install(out) {
-                Ok(script) => {
-                    info.python = format!(
-                        "{v} (`{}`), pickle protocol 5 (HIGHEST), cyclic GC {} inside timed regions, {} runs, deep shapes (graph, chain) up to {} objects",
-                        o.python,
-                        if o.python_gc { "enabled" } else { "disabled" },
-                        plan.py_runs,
-                        plan.py_max_deep
-                    );
-                    Some(script)
-                }
-                Err(e) => {
-                    info.python = format!("not run: cannot write the script: {e}");
-                    None
-                }
-            },
-            None => {
-                info.python = format!("not run: `{}` not found", o.python);
-                None
-            }
-        }
-    };
-    let py_shapes: Vec<Shape> = if py.is_some() {
-        plan.shapes
-            .iter()
-            .copied()
-            .filter(|s| {
-                let deep = matches!(s, Shape::Graph | Shape::Chain);
-                let ok = !deep || s.size(&plan.sizes) <= plan.py_max_deep;
-                if !ok {
-                    info.notes.push(format!(
-                        "CPython {s} skipped: {} > --py-max-deep {} (pickle and deepcopy recurse once per level; raise the cap to run it)",
-                        s.size(&plan.sizes),
-                        plan.py_max_deep
-                    ));
-                }
-                ok
-            })
-            .collect()
+    let py = python_script(plan, o, out, info);
+    let py_shapes = if py.is_some() {
+        python_shapes(plan, info)
     } else {
         Vec::new()
     };
@@ -408,6 +367,59 @@ fn run_table1(plan: &Plan, o: &Opts, out: &Path, rows: &mut Vec<Row>, info: &mut
             "CPython and Rust shapes checked identical by their first random string ({first:?})"
         ));
     }
+}
+
+/// Writes the CPython script if CPython is to run and is found, and says
+/// which Python ran (or why none did) in `info.python`.
+fn python_script(plan: &Plan, o: &Opts, out: &Path, info: &mut RunInfo) -> Option<PathBuf> {
+    if o.no_python {
+        info.python = "skipped (--no-python)".into();
+        None
+    } else {
+        match python::version(&o.python) {
+            Some(v) => match python::install(out) {
+                Ok(script) => {
+                    info.python = format!(
+                        "{v} (`{}`), pickle protocol 5 (HIGHEST), cyclic GC {} inside timed regions, {} runs, deep shapes (graph, chain) up to {} objects",
+                        o.python,
+                        if o.python_gc { "enabled" } else { "disabled" },
+                        plan.py_runs,
+                        plan.py_max_deep
+                    );
+                    Some(script)
+                }
+                Err(e) => {
+                    info.python = format!("not run: cannot write the script: {e}");
+                    None
+                }
+            },
+            None => {
+                info.python = format!("not run: `{}` not found", o.python);
+                None
+            }
+        }
+    }
+}
+
+/// The shapes CPython runs: deep ones only up to `--py-max-deep` (a note
+/// for each one skipped).
+fn python_shapes(plan: &Plan, info: &mut RunInfo) -> Vec<Shape> {
+    plan.shapes
+        .iter()
+        .copied()
+        .filter(|s| {
+            let deep = matches!(s, Shape::Graph | Shape::Chain);
+            let ok = !deep || s.size(&plan.sizes) <= plan.py_max_deep;
+            if !ok {
+                info.notes.push(format!(
+                    "CPython {s} skipped: {} > --py-max-deep {} (pickle and deepcopy recurse once per level; raise the cap to run it)",
+                    s.size(&plan.sizes),
+                    plan.py_max_deep
+                ));
+            }
+            ok
+        })
+        .collect()
 }
 
 type PlotFn<'a> = &'a dyn Fn(&Path) -> Result<(), String>;
