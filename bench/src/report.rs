@@ -464,6 +464,38 @@ pub const PEP_TABLE1: [(&str, f64, f64, f64); 4] = [
 pub fn render(rows: &[Row], info: &RunInfo) -> String {
     let mut s = String::new();
     let w = &mut s;
+    header(w, info);
+
+    // Targets.
+    let _ = writeln!(w, "## Targets (WORKLOADS.md)\n");
+    let _ = writeln!(w, "| target | measured | verdict |\n|---|---|---|");
+    for t in targets(rows, info) {
+        let _ = writeln!(w, "| {} | {} | {} |", t.text, t.measured, verdict(t.met));
+    }
+    let _ = writeln!(w);
+
+    table1_section(w, rows, info);
+    transfer_section(w, rows, info);
+    sharing_section(w, rows, info);
+    store_section(w, rows, info);
+
+    if !info.notes.is_empty() {
+        let _ = writeln!(w, "## Notes\n");
+        for n in &info.notes {
+            let _ = writeln!(w, "- {n}");
+        }
+        let _ = writeln!(w);
+    }
+    let _ = writeln!(
+        w,
+        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `cpython_bench.py`: the CPython script that ran",
+        crate::csv::HEADER
+    );
+    s
+}
+
+/// The run's command, machine, load, CPython, suites and sizes.
+fn header(w: &mut String, info: &RunInfo) {
     let _ = writeln!(w, "# permafrost benchmark report\n");
     let _ = writeln!(w, "Command: `{}`  ", info.command);
     let _ = writeln!(
@@ -505,33 +537,6 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
             );
         }
     }
-
-    // Targets.
-    let _ = writeln!(w, "## Targets (WORKLOADS.md)\n");
-    let _ = writeln!(w, "| target | measured | verdict |\n|---|---|---|");
-    for t in targets(rows, info) {
-        let _ = writeln!(w, "| {} | {} | {} |", t.text, t.measured, verdict(t.met));
-    }
-    let _ = writeln!(w);
-
-    table1_section(w, rows, info);
-    transfer_section(w, rows, info);
-    sharing_section(w, rows, info);
-    store_section(w, rows, info);
-
-    if !info.notes.is_empty() {
-        let _ = writeln!(w, "## Notes\n");
-        for n in &info.notes {
-            let _ = writeln!(w, "- {n}");
-        }
-        let _ = writeln!(w);
-    }
-    let _ = writeln!(
-        w,
-        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `cpython_bench.py`: the CPython script that ran",
-        crate::csv::HEADER
-    );
-    s
 }
 
 fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
