@@ -263,29 +263,7 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
                 info.notes.extend(notes);
                 info.transfer = Some(cfg.clone());
             }
-            Command::Sharing => {
-                let cfg = &plan.sharing;
-                let pb = bar(sharing::total_steps(cfg) + 2, "sharing");
-                let (r, notes) = sharing::run(cfg, &mut |m| {
-                    pb.set_message(m.to_string());
-                    pb.inc(1)
-                });
-                rows.extend(r);
-                info.notes.extend(notes);
-                pb.set_message("memory");
-                let m = sharing::Matrices::new(cfg.per_worker, cfg.batch);
-                let w = *cfg.workers.last().unwrap_or(&1);
-                for mode in ["shared", "pickled"] {
-                    match sharing::resident(&m, mode, w) {
-                        Ok(r) => info.resident.push(r),
-                        Err(e) => info.notes.push(format!("memory {mode}: {e}")),
-                    }
-                    pb.inc(1);
-                }
-                drop(m);
-                pb.finish_and_clear();
-                info.sharing = Some(cfg.clone());
-            }
+            Command::Sharing => run_sharing(plan, &mut rows, &mut info),
             Command::Store => {
                 let cfg = &plan.store;
                 let pb = bar(store::total_steps(cfg), "store");
@@ -310,6 +288,32 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
     write_outputs(&out, &rows, &mut info, plan)?;
     println!("{}", summary(&rows, &info, &out));
     Ok(out)
+}
+
+/// Figure 1's throughput runs, then the memory check at the largest
+/// worker count.
+fn run_sharing(plan: &Plan, rows: &mut Vec<Row>, info: &mut RunInfo) {
+    let cfg = &plan.sharing;
+    let pb = bar(sharing::total_steps(cfg) + 2, "sharing");
+    let (r, notes) = sharing::run(cfg, &mut |m| {
+        pb.set_message(m.to_string());
+        pb.inc(1)
+    });
+    rows.extend(r);
+    info.notes.extend(notes);
+    pb.set_message("memory");
+    let m = sharing::Matrices::new(cfg.per_worker, cfg.batch);
+    let w = *cfg.workers.last().unwrap_or(&1);
+    for mode in ["shared", "pickled"] {
+        match sharing::resident(&m, mode, w) {
+            Ok(r) => info.resident.push(r),
+            Err(e) => info.notes.push(format!("memory {mode}: {e}")),
+        }
+        pb.inc(1);
+    }
+    drop(m);
+    pb.finish_and_clear();
+    info.sharing = Some(cfg.clone());
 }
 
 fn run_table1(plan: &Plan, o: &Opts, out: &Path, rows: &mut Vec<Row>, info: &mut RunInfo) {
