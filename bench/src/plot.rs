@@ -193,31 +193,10 @@ pub fn transfer(path: &Path, rows: &[Row]) -> PlotResult {
 /// Figure 1: inversions per second (millions) against workers, shared and
 /// pickled, with the single-worker baseline as a dashed line.
 pub fn figure1(path: &Path, rows: &[Row]) -> PlotResult {
-    let pts = |mode: &str| -> Vec<(f64, f64)> {
-        let mut v: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|r| r.suite == "sharing" && r.mode == mode)
-            .filter_map(|r| Some((r.workers? as f64, 1e3 / r.median_ns?)))
-            .collect();
-        v.sort_by(|a, b| a.0.total_cmp(&b.0));
-        v
-    };
-    let shared = pts("shared");
-    let pickled = pts("pickled");
-    let baseline = pts("baseline").first().map(|p| p.1);
-    let max_w = shared
-        .iter()
-        .chain(&pickled)
-        .map(|p| p.0)
-        .fold(1.0, f64::max);
-    let max_y = shared
-        .iter()
-        .chain(&pickled)
-        .map(|p| p.1)
-        .chain(baseline)
-        .fold(0.0, f64::max)
-        .max(1e-6)
-        * 1.15;
+    let shared = sharing_points(rows, "shared");
+    let pickled = sharing_points(rows, "pickled");
+    let baseline = sharing_points(rows, "baseline").first().map(|p| p.1);
+    let (max_w, max_y) = figure1_extent(&shared, &pickled, baseline);
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
@@ -256,22 +235,8 @@ pub fn figure1(path: &Path, rows: &[Row]) -> PlotResult {
             .map_err(err)?;
     }
     if let Some(b) = baseline {
-        let dashes: Vec<PathElement<(f64, f64)>> = {
-            let mut v = Vec::new();
-            let step = (max_w / 40.0).max(0.05);
-            let mut x = 0.5;
-            while x < max_w + 0.5 {
-                let x2 = (x + step * 0.6).min(max_w + 0.5);
-                v.push(PathElement::new(
-                    vec![(x, b), (x2, b)],
-                    BLACK.stroke_width(1),
-                ));
-                x += step;
-            }
-            v
-        };
         chart
-            .draw_series(dashes)
+            .draw_series(dashes(b, max_w))
             .map_err(err)?
             .label("baseline (1 thread, no messaging)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
@@ -284,6 +249,56 @@ pub fn figure1(path: &Path, rows: &[Row]) -> PlotResult {
         .draw()
         .map_err(err)?;
     root.present().map_err(err)
+}
+
+/// (workers, million inversions per second) of the sharing rows in
+/// `mode`, by worker count.
+fn sharing_points(rows: &[Row], mode: &str) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| r.suite == "sharing" && r.mode == mode)
+        .filter_map(|r| Some((r.workers? as f64, 1e3 / r.median_ns?)))
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+/// Figure 1's largest worker count and its y range (15% headroom).
+fn figure1_extent(
+    shared: &[(f64, f64)],
+    pickled: &[(f64, f64)],
+    baseline: Option<f64>,
+) -> (f64, f64) {
+    let max_w = shared
+        .iter()
+        .chain(pickled)
+        .map(|p| p.0)
+        .fold(1.0, f64::max);
+    let max_y = shared
+        .iter()
+        .chain(pickled)
+        .map(|p| p.1)
+        .chain(baseline)
+        .fold(0.0, f64::max)
+        .max(1e-6)
+        * 1.15;
+    (max_w, max_y)
+}
+
+/// A dashed horizontal line at `y` across the x range.
+fn dashes(y: f64, max_w: f64) -> Vec<PathElement<(f64, f64)>> {
+    let mut v = Vec::new();
+    let step = (max_w / 40.0).max(0.05);
+    let mut x = 0.5;
+    while x < max_w + 0.5 {
+        let x2 = (x + step * 0.6).min(max_w + 0.5);
+        v.push(PathElement::new(
+            vec![(x, y), (x2, y)],
+            BLACK.stroke_width(1),
+        ));
+        x += step;
+    }
+    v
 }
 
 #[cfg(test)]
