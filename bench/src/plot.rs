@@ -34,21 +34,7 @@ pub fn grouped_bars(
     groups: &[String],
     series: &[Series],
 ) -> PlotResult {
-    let vals: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.values.iter().flatten().copied())
-        .filter(|v| *v > 0.0 && v.is_finite())
-        .collect();
-    let (lo, hi) = if vals.is_empty() {
-        (1e-3, 1.0)
-    } else {
-        let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = vals.iter().copied().fold(0.0, f64::max);
-        (
-            10f64.powf(min.log10().floor()),
-            10f64.powf(max.log10().ceil() + 0.3),
-        )
-    };
+    let (lo, hi) = log_range(series);
     let per_group = series.len() as i32 + 1; // one gap bar
     let width = (groups.len().max(1) as i32) * per_group;
     let w = (300 + 12 * width as u32).clamp(900, 2000);
@@ -73,31 +59,10 @@ pub fn grouped_bars(
         .map_err(err)?;
     for (k, s) in series.iter().enumerate() {
         let color = Palette99::pick(k).to_rgba();
-        let bars: Vec<Rectangle<(i32, f64)>> = s
-            .values
-            .iter()
-            .enumerate()
-            .filter_map(|(g, v)| {
-                let v = (*v)?;
-                (v > 0.0).then(|| {
-                    let x = g as i32 * per_group + k as i32;
-                    Rectangle::new([(x, lo), (x + 1, v)], color.filled())
-                })
-            })
-            .collect();
-        chart.draw_series(bars).map_err(err)?;
-        // Legend entry, right of the plot.
-        let y = 60 + 22 * k as i32;
-        legend_area
-            .draw(&Rectangle::new([(10, y), (24, y + 14)], color.filled()))
+        chart
+            .draw_series(bars(s, k, per_group, lo, color))
             .map_err(err)?;
-        legend_area
-            .draw(&Text::new(
-                s.label.clone(),
-                (32, y + 1),
-                ("sans-serif", 13).into_font().color(&BLACK),
-            ))
-            .map_err(err)?;
+        legend_entry(&legend_area, k, &s.label, color)?;
     }
     // Group names under the axis, centred on each group.
     let style = ("sans-serif", 14)
@@ -117,6 +82,68 @@ pub fn grouped_bars(
             .map_err(err)?;
     }
     root.present().map_err(err)
+}
+
+/// The log-scale y range covering every positive value, whole decades
+/// (with headroom at the top).
+fn log_range(series: &[Series]) -> (f64, f64) {
+    let vals: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.values.iter().flatten().copied())
+        .filter(|v| *v > 0.0 && v.is_finite())
+        .collect();
+    if vals.is_empty() {
+        (1e-3, 1.0)
+    } else {
+        let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = vals.iter().copied().fold(0.0, f64::max);
+        (
+            10f64.powf(min.log10().floor()),
+            10f64.powf(max.log10().ceil() + 0.3),
+        )
+    }
+}
+
+/// Series `k`'s legend entry, right of the plot.
+fn legend_entry(
+    legend_area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    k: usize,
+    label: &str,
+    color: RGBAColor,
+) -> PlotResult {
+    let y = 60 + 22 * k as i32;
+    legend_area
+        .draw(&Rectangle::new([(10, y), (24, y + 14)], color.filled()))
+        .map_err(err)?;
+    legend_area
+        .draw(&Text::new(
+            label.to_string(),
+            (32, y + 1),
+            ("sans-serif", 13).into_font().color(&BLACK),
+        ))
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Series `k`'s bars, one in each group where it has a positive value.
+fn bars(
+    s: &Series,
+    k: usize,
+    per_group: i32,
+    lo: f64,
+    color: RGBAColor,
+) -> Vec<Rectangle<(i32, f64)>> {
+    s.values
+        .iter()
+        .enumerate()
+        .filter_map(|(g, v)| {
+            let v = (*v)?;
+            (v > 0.0).then(|| {
+                let x = g as i32 * per_group + k as i32;
+                Rectangle::new([(x, lo), (x + 1, v)], color.filled())
+            })
+        })
+        .collect()
 }
 
 /// Table 1 as grouped bars: one group per shape, one bar per operation
