@@ -20,7 +20,7 @@
 
 use permafrost::{
     freezable, freeze, is_frozen, set_freezable, set_pre_freeze_hook, unbounded, Error,
-    Freezability, FreezeReason, Message, RecvError, ShareError, Value,
+    Freezability, FreezeReason, Message, Mode, RecvError, SendError, Value,
 };
 
 fn section(title: &str) {
@@ -137,24 +137,24 @@ fn main() {
     section("5. sending a mutable object by reference is refused");
     let (tx, rx) = unbounded();
     let draft = Value::list(vec!["unfinished".into()]);
-    let err = tx.send_shared(draft.clone()).unwrap_err();
-    println!("send_shared(draft) -> Err: {err}");
-    assert!(matches!(err, ShareError::NotFrozen(_)));
+    let err = tx.send(draft.clone(), Mode::Share).unwrap_err();
+    println!("send(draft, Share) -> Err: {err}");
+    assert!(matches!(err, SendError::NotFrozen(_)));
     // The very same value comes back, unchanged and still mutable.
     let back = err.into_inner();
     assert!(back.is(&draft));
     back.append("still mine".into()).unwrap();
     println!("handed back: {back:?} (same object: {})", back.is(&draft));
     // Two ways forward: send a copy, or freeze and share.
-    tx.send_pickled(&back).unwrap();
+    tx.send(back.clone(), Mode::Pickle).unwrap();
     println!(
-        "send_pickled(draft) -> Ok; received {:?}",
+        "send(draft, Pickle) -> Ok; received {:?}",
         rx.recv().unwrap()
     );
     freeze(&[&back]).unwrap();
-    tx.send_shared(back).unwrap();
+    tx.send(back, Mode::Share).unwrap();
     println!(
-        "freeze + send_shared -> Ok; received {:?}",
+        "freeze + send(draft, Share) -> Ok; received {:?}",
         rx.recv().unwrap()
     );
     // Lower level: Value::share refuses the same way.
@@ -167,7 +167,7 @@ fn main() {
     freeze(&[&secret]).unwrap(); // frozen, but never register_class'ed
     let obj = secret.instantiate(vec![]).unwrap();
     let msg = Message::pickle(&obj).unwrap();
-    tx.send(msg).unwrap();
+    tx.send_message(msg).unwrap();
     match std::thread::scope(|s| s.spawn(|| rx.recv().map(|_| ())).join().unwrap()) {
         Err(RecvError::Decode(e)) => println!("recv on another thread -> Err: {e}"),
         other => panic!("expected a decode error, got {other:?}"),

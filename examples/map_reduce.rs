@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use permafrost::{freeze, Error, Frozen, Mode, Pool, Value};
+use permafrost::{freeze, Error, Mode, Pool, Value};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -136,18 +136,18 @@ fn main() {
     freeze(&[&corpus]).unwrap();
     let freeze_time = t.elapsed();
     let t = Instant::now();
-    let tasks: Vec<Frozen> = ranges
+    let tasks: Vec<Value> = ranges
         .iter()
         .map(|&(s, e)| {
             // Freezing the small tuple is O(1): the walk stops at the
             // corpus, which is frozen already.
             let task = Value::tuple(vec![corpus.clone(), s.into(), e.into()]);
             freeze(&[&task]).unwrap();
-            task.share().unwrap()
+            task
         })
         .collect();
     let results = pool
-        .map_shared(tasks, |task| {
+        .map(tasks, Mode::Share, |task| {
             let lines = task.get(0)?;
             let start = task.get(1)?.as_int().unwrap_or(0) as usize;
             let end = task.get(2)?.as_int().unwrap_or(0) as usize;
@@ -155,7 +155,7 @@ fn main() {
             count_words(&lines, start, end)
         })
         .unwrap();
-    let shared_total = merge(results.iter().map(Frozen::value));
+    let shared_total = merge(results);
     let shared_time = t.elapsed();
     assert_eq!(shared_total, expected);
     println!(
@@ -182,7 +182,7 @@ fn main() {
     ] {
         let t = Instant::now();
         let results = pool
-            .map(&slices, mode, |slice| {
+            .map(slices.clone(), mode, |slice| {
                 let n = slice.len()?;
                 count_words(&slice, 0, n)
             })

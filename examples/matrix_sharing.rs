@@ -20,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use permafrost::{freeze, register_class, unbounded, Error, Runtime, Sender, Value};
+use permafrost::{freeze, register_class, unbounded, Error, Mode, Runtime, Sender, Value};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -160,7 +160,7 @@ fn start_consumers(rt: &Runtime, n: usize, replies: &Sender) -> Vec<Sender> {
                     let count = count_invertible(&batch).expect("a batch of matrices");
                     drop(batch);
                     replies
-                        .send_shared(Value::Int(count))
+                        .send(Value::Int(count), Mode::Share)
                         .expect("main listens");
                 }
             });
@@ -214,7 +214,7 @@ fn main() {
     }
     let freeze_time = t.elapsed();
     let shared = run(&c, &batches, |tx, b| {
-        tx.send_shared(b.clone()).expect("consumer listens")
+        tx.send(b.clone(), Mode::Share).expect("consumer listens")
     });
     assert_eq!(shared.1, expected, "shared run counted differently");
     println!(
@@ -228,7 +228,7 @@ fn main() {
     // unpickles it into its own heap.
     let batches = make_batches(&matrix, &c, 795);
     let pickled = run(&c, &batches, |tx, b| {
-        tx.send_pickled(b).expect("consumer listens")
+        tx.send(b.clone(), Mode::Pickle).expect("consumer listens")
     });
     assert_eq!(pickled.1, expected, "pickled run counted differently");
     println!(

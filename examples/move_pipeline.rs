@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use permafrost::{bounded, Error, Runtime, Sender, Value};
+use permafrost::{bounded, Error, Mode, Runtime, Sender, Value};
 
 /// Run sizes, from the command line.
 struct Config {
@@ -57,11 +57,12 @@ impl How {
     }
 
     fn send(self, to: &Sender, batch: Value) -> Result<(), String> {
-        match self {
-            How::Move => to.send_moved(batch).map_err(|e| e.to_string()),
-            How::Copy => to.send_copied(&batch).map_err(|e| e.to_string()),
-            How::Pickle => to.send_pickled(&batch).map_err(|e| e.to_string()),
-        }
+        let mode = match self {
+            How::Move => Mode::Move,
+            How::Copy => Mode::Copy,
+            How::Pickle => Mode::Pickle,
+        };
+        to.send(batch, mode).map_err(|e| e.to_string())
     }
 }
 
@@ -158,11 +159,11 @@ fn main() -> Result<(), String> {
         let (tx, _rx) = bounded(1);
         let b = batch(3, 0).map_err(|e| e.to_string())?;
         let kept = b.get(1).map_err(|e| e.to_string())?;
-        let refused = tx.send_moved(b).unwrap_err();
+        let refused = tx.send(b, Mode::Move).unwrap_err();
         println!("refused: {refused}");
         let b = refused.into_inner();
         drop(kept);
-        tx.send_moved(b).map_err(|e| e.to_string())?;
+        tx.send(b, Mode::Move).map_err(|e| e.to_string())?;
         println!("sent once the alias was gone");
     }
 

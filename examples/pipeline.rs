@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use permafrost::{bounded, freeze, is_frozen, Error, Frozen, Runtime, Value};
+use permafrost::{bounded, freeze, is_frozen, Error, Frozen, Mode, Runtime, Value};
 
 const SENSORS: i64 = 8;
 const SAMPLES: usize = 32;
@@ -114,7 +114,7 @@ fn main() {
             let batch = Value::list(readings);
             // Freeze, then pass on by reference: O(1) whatever the size.
             freeze(&[&batch]).unwrap();
-            to_transformer.send_shared(batch).unwrap();
+            to_transformer.send(batch, Mode::Share).unwrap();
         }
         seq // dropping `to_transformer` ends the transformer's loop
     });
@@ -139,7 +139,7 @@ fn main() {
             n += out.len();
             let out = Value::list(out);
             freeze(&[&out]).unwrap();
-            to_consumer.send_shared(out).unwrap();
+            to_consumer.send(out, Mode::Share).unwrap();
         }
         (n, refused.unwrap_or_default())
     });

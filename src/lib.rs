@@ -11,8 +11,8 @@
 //!   handles that are `Send + Sync`, and the [`pickle`] / [`deep_copy`]
 //!   primitives.
 //! * The runtime ([`runtime`], main types re-exported at the top): worker
-//!   threads, channels that carry graphs by share, pickle or copy, and a
-//!   [`Pool`].
+//!   threads, channels that carry graphs by share, pickle, copy or move
+//!   ([`Sender::send`] with a [`Mode`]), and a [`Pool`].
 //!
 //! # A tour
 //!
@@ -55,7 +55,7 @@
 //! objects.
 //!
 //! ```
-//! use permafrost::{freeze, unbounded, Runtime, Value};
+//! use permafrost::{freeze, unbounded, Mode, Runtime, Value};
 //!
 //! let table = Value::list((0..1000).map(Value::Int).collect());
 //! freeze(&[&table]).unwrap();
@@ -71,7 +71,7 @@
 //!             .step_by(4)
 //!             .map(|k| t.get(k as i64).unwrap().as_int().unwrap())
 //!             .sum();
-//!         results.send_shared(Value::Int(part)).unwrap();
+//!         results.send(Value::Int(part), Mode::Share).unwrap();
 //!     }));
 //! }
 //! drop(results);
@@ -92,7 +92,7 @@
 //! mutable graph, with sharing and cycles kept.
 //!
 //! ```
-//! use permafrost::{pickle, unpickle, Runtime, Value};
+//! use permafrost::{pickle, unpickle, Mode, Runtime, Value};
 //!
 //! let a = Value::list(vec![]);
 //! let b = Value::dict_from(vec![("a".into(), a.clone())]).unwrap();
@@ -109,7 +109,7 @@
 //!     v.set_item("seen".into(), true.into()).unwrap(); // and mutable
 //!     v.len().unwrap()
 //! });
-//! w.sender().send_copied(&b).unwrap();
+//! w.sender().send(b.clone(), Mode::Copy).unwrap();
 //! assert_eq!(w.join().unwrap(), 2);
 //! assert_eq!(b.len().unwrap(), 1); // the sender's graph is untouched
 //! ```
@@ -130,7 +130,7 @@
 //!
 //! let pool = Pool::new(2);
 //! let items: Vec<Value> = (1..=4).map(Value::Int).collect();
-//! let out = pool.map(&items, Mode::Pickle, square).unwrap();
+//! let out = pool.map(items, Mode::Pickle, square).unwrap();
 //! let out: Vec<i64> = out.iter().map(|v| v.as_int().unwrap()).collect();
 //! assert_eq!(out, [1, 4, 9, 16]);
 //! ```
@@ -141,7 +141,9 @@
 //! nothing is lost.
 //!
 //! ```
-//! use permafrost::{freeze, set_freezable, unbounded, Freezability, FreezeReason, Value};
+//! use permafrost::{
+//!     freeze, set_freezable, unbounded, Freezability, FreezeReason, Mode, SendError, Value,
+//! };
 //!
 //! // A failed freeze changes nothing and names the path to the culprit.
 //! let socket = Value::list(vec![]);
@@ -154,7 +156,9 @@
 //!
 //! // Sharing a mutable value is refused, and the value is handed back.
 //! let (tx, _rx) = unbounded();
-//! let back = tx.send_shared(cfg).unwrap_err().into_inner();
+//! let err = tx.send(cfg, Mode::Share).unwrap_err();
+//! assert!(matches!(err, SendError::NotFrozen(_)));
+//! let back = err.into_inner();
 //! assert_eq!(back.len().unwrap(), 2);
 //!
 //! // Corrupt bytes are a decode error, never a panic.
@@ -212,8 +216,8 @@
 pub use permafrost_freeze::*;
 pub use permafrost_runtime as runtime;
 pub use permafrost_runtime::{
-    bounded, select, select_timeout, unbounded, Ctx, Joined, Message, Mode, Pool, PoolError,
-    Receiver, RecvError, Runtime, Sender, ShareError, TransferError, WorkerError, WorkerHandle,
+    bounded, select, select_timeout, unbounded, Ctx, Disconnected, Joined, Message, Mode, Pool,
+    PoolError, Receiver, RecvError, Runtime, SendError, Sender, WorkerError, WorkerHandle,
     WorkerReport,
 };
 pub use permafrost_runtime::{

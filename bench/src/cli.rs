@@ -263,29 +263,7 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
                 info.notes.extend(notes);
                 info.transfer = Some(cfg.clone());
             }
-            Command::Sharing => {
-                let cfg = &plan.sharing;
-                let pb = bar(sharing::total_steps(cfg) + 2, "sharing");
-                let (r, notes) = sharing::run(cfg, &mut |m| {
-                    pb.set_message(m.to_string());
-                    pb.inc(1)
-                });
-                rows.extend(r);
-                info.notes.extend(notes);
-                pb.set_message("memory");
-                let m = sharing::Matrices::new(cfg.per_worker, cfg.batch);
-                let w = *cfg.workers.last().unwrap_or(&1);
-                for mode in ["shared", "pickled"] {
-                    match sharing::resident(&m, mode, w) {
-                        Ok(r) => info.resident.push(r),
-                        Err(e) => info.notes.push(format!("memory {mode}: {e}")),
-                    }
-                    pb.inc(1);
-                }
-                drop(m);
-                pb.finish_and_clear();
-                info.sharing = Some(cfg.clone());
-            }
+            Command::Sharing => run_sharing(plan, &mut rows, &mut info),
             Command::Store => {
                 let cfg = &plan.store;
                 let pb = bar(store::total_steps(cfg), "store");
@@ -312,53 +290,38 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
     Ok(out)
 }
 
+/// Figure 1's throughput runs, then the memory check at the largest
+/// worker count.
+fn run_sharing(plan: &Plan, rows: &mut Vec<Row>, info: &mut RunInfo) {
+    let cfg = &plan.sharing;
+    let pb = bar(sharing::total_steps(cfg) + 2, "sharing");
+    let (r, notes) = sharing::run(cfg, &mut |m| {
+        pb.set_message(m.to_string());
+        pb.inc(1)
+    });
+    rows.extend(r);
+    info.notes.extend(notes);
+    pb.set_message("memory");
+    let m = sharing::Matrices::new(cfg.per_worker, cfg.batch);
+    let w = *cfg.workers.last().unwrap_or(&1);
+    for mode in ["shared", "pickled"] {
+        match sharing::resident(&m, mode, w) {
+            Ok(r) => info.resident.push(r),
+            Err(e) => info.notes.push(format!("memory {mode}: {e}")),
+        }
+        pb.inc(1);
+    }
+    drop(m);
+    pb.finish_and_clear();
+    info.sharing = Some(cfg.clone());
+}
+
 fn run_table1(plan: &Plan, o: &Opts, out: &Path, rows: &mut Vec<Row>, info: &mut RunInfo) {
     info.sizes = Some(plan.sizes);
     info.shapes = plan.shapes.clone();
-    let py = if o.no_python {
-        info.python = "skipped (--no-python)".into();
-        None
-    } else {
-        match python::version(&o.python) {
-            Some(v) => match python::install(out) {
-                Ok(script) => {
-                    info.python = format!(
-                        "{v} (`{}`), pickle protocol 5 (HIGHEST), cyclic GC {} inside timed regions, {} runs, deep shapes (graph, chain) up to {} objects",
-                        o.python,
-                        if o.python_gc { "enabled" } else { "disabled" },
-                        plan.py_runs,
-                        plan.py_max_deep
-                    );
-                    Some(script)
-                }
-                Err(e) => {
-                    info.python = format!("not run: cannot write the script: {e}");
-                    None
-                }
-            },
-            None => {
-                info.python = format!("not run: `{}` not found", o.python);
-                None
-            }
-        }
-    };
-    let py_shapes: Vec<Shape> = if py.is_some() {
-        plan.shapes
-            .iter()
-            .copied()
-            .filter(|s| {
-                let deep = matches!(s, Shape::Graph | Shape::Chain);
-                let ok = !deep || s.size(&plan.sizes) <= plan.py_max_deep;
-                if !ok {
-                    info.notes.push(format!(
-                        "CPython {s} skipped: {} > --py-max-deep {} (pickle and deepcopy recurse once per level; raise the cap to run it)",
-                        s.size(&plan.sizes),
-                        plan.py_max_deep
-                    ));
-                }
-                ok
-            })
-            .collect()
+    let py = python_script(plan, o, out, info);
+    let py_shapes = if py.is_some() {
+        python_shapes(plan, info)
     } else {
         Vec::new()
     };
@@ -408,6 +371,59 @@ fn run_table1(plan: &Plan, o: &Opts, out: &Path, rows: &mut Vec<Row>, info: &mut
             "CPython and Rust shapes checked identical by their first random string ({first:?})"
         ));
     }
+}
+
+/// Writes the CPython script if CPython is to run and is found, and says
+/// which Python ran (or why none did) in `info.python`.
+fn python_script(plan: &Plan, o: &Opts, out: &Path, info: &mut RunInfo) -> Option<PathBuf> {
+    if o.no_python {
+        info.python = "skipped (--no-python)".into();
+        None
+    } else {
+        match python::version(&o.python) {
+            Some(v) => match python::install(out) {
+                Ok(script) => {
+                    info.python = format!(
+                        "{v} (`{}`), pickle protocol 5 (HIGHEST), cyclic GC {} inside timed regions, {} runs, deep shapes (graph, chain) up to {} objects",
+                        o.python,
+                        if o.python_gc { "enabled" } else { "disabled" },
+                        plan.py_runs,
+                        plan.py_max_deep
+                    );
+                    Some(script)
+                }
+                Err(e) => {
+                    info.python = format!("not run: cannot write the script: {e}");
+                    None
+                }
+            },
+            None => {
+                info.python = format!("not run: `{}` not found", o.python);
+                None
+            }
+        }
+    }
+}
+
+/// The shapes CPython runs: deep ones only up to `--py-max-deep` (a note
+/// for each one skipped).
+fn python_shapes(plan: &Plan, info: &mut RunInfo) -> Vec<Shape> {
+    plan.shapes
+        .iter()
+        .copied()
+        .filter(|s| {
+            let deep = matches!(s, Shape::Graph | Shape::Chain);
+            let ok = !deep || s.size(&plan.sizes) <= plan.py_max_deep;
+            if !ok {
+                info.notes.push(format!(
+                    "CPython {s} skipped: {} > --py-max-deep {} (pickle and deepcopy recurse once per level; raise the cap to run it)",
+                    s.size(&plan.sizes),
+                    plan.py_max_deep
+                ));
+            }
+            ok
+        })
+        .collect()
 }
 
 type PlotFn<'a> = &'a dyn Fn(&Path) -> Result<(), String>;

@@ -34,21 +34,7 @@ pub fn grouped_bars(
     groups: &[String],
     series: &[Series],
 ) -> PlotResult {
-    let vals: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.values.iter().flatten().copied())
-        .filter(|v| *v > 0.0 && v.is_finite())
-        .collect();
-    let (lo, hi) = if vals.is_empty() {
-        (1e-3, 1.0)
-    } else {
-        let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = vals.iter().copied().fold(0.0, f64::max);
-        (
-            10f64.powf(min.log10().floor()),
-            10f64.powf(max.log10().ceil() + 0.3),
-        )
-    };
+    let (lo, hi) = log_range(series);
     let per_group = series.len() as i32 + 1; // one gap bar
     let width = (groups.len().max(1) as i32) * per_group;
     let w = (300 + 12 * width as u32).clamp(900, 2000);
@@ -73,31 +59,10 @@ pub fn grouped_bars(
         .map_err(err)?;
     for (k, s) in series.iter().enumerate() {
         let color = Palette99::pick(k).to_rgba();
-        let bars: Vec<Rectangle<(i32, f64)>> = s
-            .values
-            .iter()
-            .enumerate()
-            .filter_map(|(g, v)| {
-                let v = (*v)?;
-                (v > 0.0).then(|| {
-                    let x = g as i32 * per_group + k as i32;
-                    Rectangle::new([(x, lo), (x + 1, v)], color.filled())
-                })
-            })
-            .collect();
-        chart.draw_series(bars).map_err(err)?;
-        // Legend entry, right of the plot.
-        let y = 60 + 22 * k as i32;
-        legend_area
-            .draw(&Rectangle::new([(10, y), (24, y + 14)], color.filled()))
+        chart
+            .draw_series(bars(s, k, per_group, lo, color))
             .map_err(err)?;
-        legend_area
-            .draw(&Text::new(
-                s.label.clone(),
-                (32, y + 1),
-                ("sans-serif", 13).into_font().color(&BLACK),
-            ))
-            .map_err(err)?;
+        legend_entry(&legend_area, k, &s.label, color)?;
     }
     // Group names under the axis, centred on each group.
     let style = ("sans-serif", 14)
@@ -117,6 +82,68 @@ pub fn grouped_bars(
             .map_err(err)?;
     }
     root.present().map_err(err)
+}
+
+/// The log-scale y range covering every positive value, whole decades
+/// (with headroom at the top).
+fn log_range(series: &[Series]) -> (f64, f64) {
+    let vals: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.values.iter().flatten().copied())
+        .filter(|v| *v > 0.0 && v.is_finite())
+        .collect();
+    if vals.is_empty() {
+        (1e-3, 1.0)
+    } else {
+        let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = vals.iter().copied().fold(0.0, f64::max);
+        (
+            10f64.powf(min.log10().floor()),
+            10f64.powf(max.log10().ceil() + 0.3),
+        )
+    }
+}
+
+/// Series `k`'s legend entry, right of the plot.
+fn legend_entry(
+    legend_area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    k: usize,
+    label: &str,
+    color: RGBAColor,
+) -> PlotResult {
+    let y = 60 + 22 * k as i32;
+    legend_area
+        .draw(&Rectangle::new([(10, y), (24, y + 14)], color.filled()))
+        .map_err(err)?;
+    legend_area
+        .draw(&Text::new(
+            label.to_string(),
+            (32, y + 1),
+            ("sans-serif", 13).into_font().color(&BLACK),
+        ))
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Series `k`'s bars, one in each group where it has a positive value.
+fn bars(
+    s: &Series,
+    k: usize,
+    per_group: i32,
+    lo: f64,
+    color: RGBAColor,
+) -> Vec<Rectangle<(i32, f64)>> {
+    s.values
+        .iter()
+        .enumerate()
+        .filter_map(|(g, v)| {
+            let v = (*v)?;
+            (v > 0.0).then(|| {
+                let x = g as i32 * per_group + k as i32;
+                Rectangle::new([(x, lo), (x + 1, v)], color.filled())
+            })
+        })
+        .collect()
 }
 
 /// Table 1 as grouped bars: one group per shape, one bar per operation
@@ -193,31 +220,10 @@ pub fn transfer(path: &Path, rows: &[Row]) -> PlotResult {
 /// Figure 1: inversions per second (millions) against workers, shared and
 /// pickled, with the single-worker baseline as a dashed line.
 pub fn figure1(path: &Path, rows: &[Row]) -> PlotResult {
-    let pts = |mode: &str| -> Vec<(f64, f64)> {
-        let mut v: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|r| r.suite == "sharing" && r.mode == mode)
-            .filter_map(|r| Some((r.workers? as f64, 1e3 / r.median_ns?)))
-            .collect();
-        v.sort_by(|a, b| a.0.total_cmp(&b.0));
-        v
-    };
-    let shared = pts("shared");
-    let pickled = pts("pickled");
-    let baseline = pts("baseline").first().map(|p| p.1);
-    let max_w = shared
-        .iter()
-        .chain(&pickled)
-        .map(|p| p.0)
-        .fold(1.0, f64::max);
-    let max_y = shared
-        .iter()
-        .chain(&pickled)
-        .map(|p| p.1)
-        .chain(baseline)
-        .fold(0.0, f64::max)
-        .max(1e-6)
-        * 1.15;
+    let shared = sharing_points(rows, "shared");
+    let pickled = sharing_points(rows, "pickled");
+    let baseline = sharing_points(rows, "baseline").first().map(|p| p.1);
+    let (max_w, max_y) = figure1_extent(&shared, &pickled, baseline);
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
@@ -256,22 +262,8 @@ pub fn figure1(path: &Path, rows: &[Row]) -> PlotResult {
             .map_err(err)?;
     }
     if let Some(b) = baseline {
-        let dashes: Vec<PathElement<(f64, f64)>> = {
-            let mut v = Vec::new();
-            let step = (max_w / 40.0).max(0.05);
-            let mut x = 0.5;
-            while x < max_w + 0.5 {
-                let x2 = (x + step * 0.6).min(max_w + 0.5);
-                v.push(PathElement::new(
-                    vec![(x, b), (x2, b)],
-                    BLACK.stroke_width(1),
-                ));
-                x += step;
-            }
-            v
-        };
         chart
-            .draw_series(dashes)
+            .draw_series(dashes(b, max_w))
             .map_err(err)?
             .label("baseline (1 thread, no messaging)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
@@ -284,6 +276,56 @@ pub fn figure1(path: &Path, rows: &[Row]) -> PlotResult {
         .draw()
         .map_err(err)?;
     root.present().map_err(err)
+}
+
+/// (workers, million inversions per second) of the sharing rows in
+/// `mode`, by worker count.
+fn sharing_points(rows: &[Row], mode: &str) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| r.suite == "sharing" && r.mode == mode)
+        .filter_map(|r| Some((r.workers? as f64, 1e3 / r.median_ns?)))
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+/// Figure 1's largest worker count and its y range (15% headroom).
+fn figure1_extent(
+    shared: &[(f64, f64)],
+    pickled: &[(f64, f64)],
+    baseline: Option<f64>,
+) -> (f64, f64) {
+    let max_w = shared
+        .iter()
+        .chain(pickled)
+        .map(|p| p.0)
+        .fold(1.0, f64::max);
+    let max_y = shared
+        .iter()
+        .chain(pickled)
+        .map(|p| p.1)
+        .chain(baseline)
+        .fold(0.0, f64::max)
+        .max(1e-6)
+        * 1.15;
+    (max_w, max_y)
+}
+
+/// A dashed horizontal line at `y` across the x range.
+fn dashes(y: f64, max_w: f64) -> Vec<PathElement<(f64, f64)>> {
+    let mut v = Vec::new();
+    let step = (max_w / 40.0).max(0.05);
+    let mut x = 0.5;
+    while x < max_w + 0.5 {
+        let x2 = (x + step * 0.6).min(max_w + 0.5);
+        v.push(PathElement::new(
+            vec![(x, y), (x2, y)],
+            BLACK.stroke_width(1),
+        ));
+        x += step;
+    }
+    v
 }
 
 #[cfg(test)]

@@ -80,23 +80,7 @@ pub fn run_shape(
         s
     });
     let stdout = child.stdout.take().expect("piped");
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { break };
-        if let Some(rest) = line.strip_prefix("#progress ") {
-            progress(rest.split_whitespace().next().unwrap_or(""));
-        } else if let Some(rest) = line.strip_prefix("#error ") {
-            out.errors.push(format!("{shape}: CPython {rest}"));
-        } else if let Some(rest) = line.strip_prefix("#info ") {
-            out.info.push(rest.to_string());
-        } else if let Some(rest) = line.strip_prefix("#first ") {
-            out.first = Some(rest.trim().to_string());
-        } else if line.starts_with("table1,") {
-            match Row::parse(&line) {
-                Ok(r) => out.rows.push(r),
-                Err(e) => out.errors.push(format!("{shape}: bad CPython row: {e}")),
-            }
-        }
-    }
+    read_lines(stdout, shape, &mut out, progress);
     let status = child.wait();
     let err_text = err_reader.join().unwrap_or_default();
     match status {
@@ -117,4 +101,31 @@ pub fn run_shape(
         Err(e) => out.errors.push(format!("{shape}: CPython: {e}")),
     }
     out
+}
+
+/// Reads the script's output: progress ticks, errors, notes, its first
+/// random string (the shapes check) and its CSV rows.
+fn read_lines(
+    stdout: impl std::io::Read,
+    shape: &str,
+    out: &mut PyOutcome,
+    progress: &mut dyn FnMut(&str),
+) {
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        if let Some(rest) = line.strip_prefix("#progress ") {
+            progress(rest.split_whitespace().next().unwrap_or(""));
+        } else if let Some(rest) = line.strip_prefix("#error ") {
+            out.errors.push(format!("{shape}: CPython {rest}"));
+        } else if let Some(rest) = line.strip_prefix("#info ") {
+            out.info.push(rest.to_string());
+        } else if let Some(rest) = line.strip_prefix("#first ") {
+            out.first = Some(rest.trim().to_string());
+        } else if line.starts_with("table1,") {
+            match Row::parse(&line) {
+                Ok(r) => out.rows.push(r),
+                Err(e) => out.errors.push(format!("{shape}: bad CPython row: {e}")),
+            }
+        }
+    }
 }

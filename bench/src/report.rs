@@ -188,6 +188,24 @@ fn per_shape(
 
 /// Evaluates every target of WORKLOADS.md on `rows`.
 pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
+    let mut out = freeze_targets(rows, info);
+    // Transfer: the largest lists graph against a single int.
+    let biggest = rows
+        .iter()
+        .filter(|r| r.suite == "transfer" && r.workload == "lists")
+        .filter_map(|r| r.n)
+        .max();
+    out.push(share_target(rows, biggest));
+    out.push(move_target(rows, biggest));
+    out.push(resident_target(info));
+    out.push(sharing_target(rows, info));
+    out.push(store_get_target(rows));
+    out
+}
+
+/// Freeze against a bare traversal and against pickling (CPython's and
+/// this runtime's), and the two picklers against each other.
+fn freeze_targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
     let mut out = Vec::new();
     let t1_shapes: Vec<&str> = Shape::TABLE1.iter().map(|s| s.name()).collect();
     let all_shapes: Vec<&str> = info.shapes.iter().map(|s| s.name()).collect();
@@ -238,13 +256,12 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
         measured: m,
         met,
     });
+    out
+}
 
-    // Transfer: the largest lists graph against a single int.
-    let biggest = rows
-        .iter()
-        .filter(|r| r.suite == "transfer" && r.workload == "lists")
-        .filter_map(|r| r.n)
-        .max();
+/// Sharing the largest lists graph against sharing one int, and against
+/// pickling the same graph.
+fn share_target(rows: &[Row], biggest: Option<u64>) -> Target {
     let share_int = median(rows, "transfer", "int", "share", "");
     let (m, met) = match biggest {
         Some(n) => {
@@ -287,13 +304,15 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
         }
         None => ("–".into(), None),
     };
-    out.push(Target {
+    Target {
         text: "transfer by reference independent of size: a 1,000,000-object graph costs no more than 2x a single int, and at least 1000x less than pickling it".into(),
         measured: m,
         met,
-    });
-    out.push(move_target(rows, biggest));
+    }
+}
 
+/// One copy of a shared graph in memory, N copies of a pickled one.
+fn resident_target(info: &RunInfo) -> Target {
     let (m, met) = {
         let s = info.resident.iter().find(|r| r.mode == "shared");
         let p = info.resident.iter().find(|r| r.mode == "pickled");
@@ -328,13 +347,15 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
             _ => ("–".into(), None),
         }
     };
-    out.push(Target {
+    Target {
         text: "N workers reading one shared graph hold one copy of it in memory; the pickled path holds N".into(),
         measured: m,
         met,
-    });
+    }
+}
 
-    // Scaling and shared vs pickled.
+/// Scaling of shared reads with workers, and shared against pickled.
+fn sharing_target(rows: &[Row], info: &RunInfo) -> Target {
     let thr = |mode: &str, w: u64| {
         rows.iter()
             .find(|r| r.suite == "sharing" && r.mode == mode && r.workers == Some(w))
@@ -380,13 +401,11 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
             met,
         )
     };
-    out.push(Target {
+    Target {
         text: "sharing throughput scales with workers up to the core count; shared at least 4x pickled at the largest worker count".into(),
         measured: m,
         met,
-    });
-    out.push(store_get_target(rows));
-    out
+    }
 }
 
 /// The store's get of the largest graph against a get of a 1-object graph.
@@ -445,6 +464,38 @@ pub const PEP_TABLE1: [(&str, f64, f64, f64); 4] = [
 pub fn render(rows: &[Row], info: &RunInfo) -> String {
     let mut s = String::new();
     let w = &mut s;
+    header(w, info);
+
+    // Targets.
+    let _ = writeln!(w, "## Targets (WORKLOADS.md)\n");
+    let _ = writeln!(w, "| target | measured | verdict |\n|---|---|---|");
+    for t in targets(rows, info) {
+        let _ = writeln!(w, "| {} | {} | {} |", t.text, t.measured, verdict(t.met));
+    }
+    let _ = writeln!(w);
+
+    table1_section(w, rows, info);
+    transfer_section(w, rows, info);
+    sharing_section(w, rows, info);
+    store_section(w, rows, info);
+
+    if !info.notes.is_empty() {
+        let _ = writeln!(w, "## Notes\n");
+        for n in &info.notes {
+            let _ = writeln!(w, "- {n}");
+        }
+        let _ = writeln!(w);
+    }
+    let _ = writeln!(
+        w,
+        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `cpython_bench.py`: the CPython script that ran",
+        crate::csv::HEADER
+    );
+    s
+}
+
+/// The run's command, machine, load, CPython, suites and sizes.
+fn header(w: &mut String, info: &RunInfo) {
     let _ = writeln!(w, "# permafrost benchmark report\n");
     let _ = writeln!(w, "Command: `{}`  ", info.command);
     let _ = writeln!(
@@ -486,33 +537,6 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
             );
         }
     }
-
-    // Targets.
-    let _ = writeln!(w, "## Targets (WORKLOADS.md)\n");
-    let _ = writeln!(w, "| target | measured | verdict |\n|---|---|---|");
-    for t in targets(rows, info) {
-        let _ = writeln!(w, "| {} | {} | {} |", t.text, t.measured, verdict(t.met));
-    }
-    let _ = writeln!(w);
-
-    table1_section(w, rows, info);
-    transfer_section(w, rows, info);
-    sharing_section(w, rows, info);
-    store_section(w, rows, info);
-
-    if !info.notes.is_empty() {
-        let _ = writeln!(w, "## Notes\n");
-        for n in &info.notes {
-            let _ = writeln!(w, "- {n}");
-        }
-        let _ = writeln!(w);
-    }
-    let _ = writeln!(
-        w,
-        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `cpython_bench.py`: the CPython script that ran",
-        crate::csv::HEADER
-    );
-    s
 }
 
 fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
@@ -520,6 +544,13 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         return;
     }
     let shapes: Vec<&str> = info.shapes.iter().map(|s| s.name()).collect();
+    table1_medians(w, rows, &shapes);
+    table1_ratios(w, rows, &shapes);
+    table1_all_runs(w, rows);
+}
+
+/// Table 1's medians, one row per shape.
+fn table1_medians(w: &mut String, rows: &[Row], shapes: &[&str]) {
     let _ = writeln!(w, "## Table 1: freeze vs pickle (median)\n");
     let _ = write!(w, "| shape | n |");
     for op in OPS {
@@ -530,7 +561,7 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "|{}", "---|".repeat(2 + OPS.len() + PY_OPS.len()));
-    for s in &shapes {
+    for s in shapes {
         let n = find(rows, "table1", s, "freeze", "rust")
             .or_else(|| find(rows, "table1", s, "build", "rust"))
             .and_then(|r| r.n);
@@ -544,13 +575,16 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         let _ = writeln!(w);
     }
     let _ = writeln!(w);
+}
 
+/// Table 1's ratios per shape, and the PEP prototype's figures beside them.
+fn table1_ratios(w: &mut String, rows: &[Row], shapes: &[&str]) {
     let _ = writeln!(w, "### Ratios\n");
     let _ = writeln!(
         w,
         "| shape | freeze / traverse | own pickle+unpickle / freeze | CPython pickle+unpickle / freeze | CPython / own pickle+unpickle | CPython / own deepcopy | pickle bytes (own / CPython) |\n|---|---|---|---|---|---|---|"
     );
-    for s in &shapes {
+    for s in shapes {
         let own = round_trip(rows, s, "rust");
         let cp = round_trip(rows, s, "cpython");
         let fr = t1(rows, s, "freeze", "rust");
@@ -582,7 +616,10 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
             .collect::<Vec<_>>()
             .join("; ")
     );
+}
 
+/// Every Table 1 row with its spread.
+fn table1_all_runs(w: &mut String, rows: &[Row]) {
     let _ = writeln!(w, "### All runs (min / median / max)\n");
     let _ = writeln!(w, "| shape | op | mode | n | runs | min | median | max | bytes |\n|---|---|---|---|---|---|---|---|---|");
     for r in rows.iter().filter(|r| r.suite == "table1") {
@@ -752,28 +789,34 @@ fn sharing_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         );
     }
     let _ = writeln!(w);
-    if !info.resident.is_empty() {
-        let _ = writeln!(w, "### Memory: N workers holding one graph at once\n");
+    resident_table(w, info);
+}
+
+/// How many copies of one graph N workers hold, shared against pickled.
+fn resident_table(w: &mut String, info: &RunInfo) {
+    if info.resident.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "### Memory: N workers holding one graph at once\n");
+    let _ = writeln!(
+        w,
+        "| mode | workers | graph objects | objects in the workers' heaps | frozen objects Δ | resident set Δ |\n|---|---|---|---|---|---|"
+    );
+    for r in &info.resident {
         let _ = writeln!(
             w,
-            "| mode | workers | graph objects | objects in the workers' heaps | frozen objects Δ | resident set Δ |\n|---|---|---|---|---|---|"
+            "| {} | {} | {} | {} | {:+} | {} |",
+            r.mode,
+            r.workers,
+            r.graph_objects,
+            r.worker_objects,
+            r.frozen_delta,
+            opt(r
+                .rss_delta
+                .map(|b| format!("{:+.1} MiB", b as f64 / 1048576.0)))
         );
-        for r in &info.resident {
-            let _ = writeln!(
-                w,
-                "| {} | {} | {} | {} | {:+} | {} |",
-                r.mode,
-                r.workers,
-                r.graph_objects,
-                r.worker_objects,
-                r.frozen_delta,
-                opt(r
-                    .rss_delta
-                    .map(|b| format!("{:+.1} MiB", b as f64 / 1048576.0)))
-            );
-        }
-        let _ = writeln!(w);
     }
+    let _ = writeln!(w);
 }
 
 fn store_section(w: &mut String, rows: &[Row], info: &RunInfo) {
@@ -789,11 +832,7 @@ fn store_section(w: &mut String, rows: &[Row], info: &RunInfo) {
             c.runs, c.small_reps, c.small_reps, c.get_batch, c.gets_per_worker, c.ids, c.runs
         );
     }
-    let med = |op: &str, n: Option<u64>| {
-        t.iter()
-            .find(|r| r.op == op && (n.is_none() || r.n == n))
-            .and_then(|r| r.median_ns)
-    };
+    let med = |op: &str, n: Option<u64>| store_median(&t, op, n);
     let one = med("get", Some(1));
     let _ = writeln!(
         w,
@@ -817,56 +856,76 @@ fn store_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         );
     }
     let _ = writeln!(w);
+    store_throughput(w, &t);
+    store_spill(w, &t);
+}
+
+/// The median of store op `op` (on `n`-object graphs, if given).
+fn store_median(t: &[&Row], op: &str, n: Option<u64>) -> Option<f64> {
+    t.iter()
+        .find(|r| r.op == op && (n.is_none() || r.n == n))
+        .and_then(|r| r.median_ns)
+}
+
+/// Gets per second against the worker count.
+fn store_throughput(w: &mut String, t: &[&Row]) {
     let thr: Vec<&&Row> = t.iter().filter(|r| r.op == "throughput").collect();
-    if !thr.is_empty() {
-        let per_s = |r: &Row| r.median_ns.map(|ns| 1e9 / ns);
-        let base = thr
-            .iter()
-            .find(|r| r.workers == Some(1))
-            .and_then(|r| per_s(r));
-        let _ = writeln!(
-            w,
-            "| workers | get + release (M/s) | vs 1 worker |\n|---|---|---|"
-        );
-        for r in thr {
-            let x = per_s(r);
-            let _ = writeln!(
-                w,
-                "| {} | {} | {} |",
-                opt(r.workers.map(|w| w.to_string())),
-                opt(x.map(|x| format!("{:.3}", x / 1e6))),
-                opt(ratio(x, base).map(fmt_ratio)),
-            );
-        }
-        let _ = writeln!(w);
+    if thr.is_empty() {
+        return;
     }
-    if let Some(spill) = t.iter().find(|r| r.op == "spill") {
-        let mb = spill.bytes.map(|b| b as f64 / 1e6);
-        let per_mb = |ns: Option<f64>| match (ns, mb) {
-            (Some(ns), Some(mb)) if mb > 0.0 => Some(fmt_ns(ns / mb)),
-            _ => None,
-        };
-        let (sp, re) = (med("spill", spill.n), med("restore", spill.n));
-        let (pk, un) = (med("pickle", spill.n), med("unpickle", spill.n));
+    let per_s = |r: &Row| r.median_ns.map(|ns| 1e9 / ns);
+    let base = thr
+        .iter()
+        .find(|r| r.workers == Some(1))
+        .and_then(|r| per_s(r));
+    let _ = writeln!(
+        w,
+        "| workers | get + release (M/s) | vs 1 worker |\n|---|---|---|"
+    );
+    for r in thr {
+        let x = per_s(r);
         let _ = writeln!(
             w,
-            "| objects | pickle MB | spill | restore | pickle | unpickle | spill / MB | restore / MB | pickle + unpickle / MB | (spill + restore) / (pickle + unpickle) |\n|---|---|---|---|---|---|---|---|---|---|"
-        );
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            opt(spill.n.map(|n| n.to_string())),
-            opt(mb.map(|m| format!("{m:.2}"))),
-            opt(sp.map(fmt_ns)),
-            opt(re.map(fmt_ns)),
-            opt(pk.map(fmt_ns)),
-            opt(un.map(fmt_ns)),
-            opt(per_mb(sp)),
-            opt(per_mb(re)),
-            opt(per_mb(sum2(pk, un))),
-            opt(ratio(sum2(sp, re), sum2(pk, un)).map(fmt_ratio)),
+            "| {} | {} | {} |",
+            opt(r.workers.map(|w| w.to_string())),
+            opt(x.map(|x| format!("{:.3}", x / 1e6))),
+            opt(ratio(x, base).map(fmt_ratio)),
         );
     }
+    let _ = writeln!(w);
+}
+
+/// Spill and restore of one graph against pickling it in memory.
+fn store_spill(w: &mut String, t: &[&Row]) {
+    let Some(spill) = t.iter().find(|r| r.op == "spill") else {
+        return;
+    };
+    let med = |op: &str, n: Option<u64>| store_median(t, op, n);
+    let mb = spill.bytes.map(|b| b as f64 / 1e6);
+    let per_mb = |ns: Option<f64>| match (ns, mb) {
+        (Some(ns), Some(mb)) if mb > 0.0 => Some(fmt_ns(ns / mb)),
+        _ => None,
+    };
+    let (sp, re) = (med("spill", spill.n), med("restore", spill.n));
+    let (pk, un) = (med("pickle", spill.n), med("unpickle", spill.n));
+    let _ = writeln!(
+        w,
+        "| objects | pickle MB | spill | restore | pickle | unpickle | spill / MB | restore / MB | pickle + unpickle / MB | (spill + restore) / (pickle + unpickle) |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let _ = writeln!(
+        w,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        opt(spill.n.map(|n| n.to_string())),
+        opt(mb.map(|m| format!("{m:.2}"))),
+        opt(sp.map(fmt_ns)),
+        opt(re.map(fmt_ns)),
+        opt(pk.map(fmt_ns)),
+        opt(un.map(fmt_ns)),
+        opt(per_mb(sp)),
+        opt(per_mb(re)),
+        opt(per_mb(sum2(pk, un))),
+        opt(ratio(sum2(sp, re), sum2(pk, un)).map(fmt_ratio)),
+    );
 }
 
 #[cfg(test)]

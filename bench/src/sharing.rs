@@ -14,7 +14,7 @@
 //! Throughput is inversions (matrices examined) per second, from the first
 //! send to the last reply; CSV rows carry ns per inversion. Consumers are
 //! workers of this runtime ([`Runtime::spawn`], a thread and a heap each)
-//! fed through their inboxes with `send_frozen` / `send_pickled`; counts
+//! fed through their inboxes with `share` / `send(v, Mode::Pickle)`; counts
 //! come back on a `std::sync::mpsc` channel.
 //!
 //! [`resident`] measures memory: N workers all holding one graph at once,
@@ -25,7 +25,7 @@ use std::sync::{Arc, Barrier, RwLock};
 use std::time::Instant;
 
 use permafrost::{collect, freeze, frozen_live, heap_live, register_class};
-use permafrost::{Frozen, Runtime, Sender, Value, WorkerHandle};
+use permafrost::{Frozen, Mode, Runtime, Sender, Value, WorkerHandle};
 
 use crate::csv::Row;
 use crate::measure::Stats;
@@ -130,10 +130,11 @@ fn send_all(m: &Matrices, mode: &str, to: &[Sender]) -> Result<(), String> {
     for b in &m.batches {
         for tx in to {
             if mode == "shared" {
-                tx.send_frozen(b.clone())
+                tx.share(b.clone())
                     .map_err(|_| "a consumer is gone".to_string())?;
             } else {
-                tx.send_pickled(&b.value()).map_err(|e| format!("{e:?}"))?;
+                tx.send(b.value(), Mode::Pickle)
+                    .map_err(|e| format!("{e:?}"))?;
             }
         }
     }

@@ -209,6 +209,19 @@ pub fn run(cfg: &Config, tick: &mut dyn FnMut(&str)) -> (Vec<Row>, Vec<String>) 
         }
     }
 
+    throughputs(cfg, tick, &mut rows, &mut notes);
+
+    spills(cfg, tick, &mut rows, &mut notes);
+    (rows, notes)
+}
+
+/// Get + release throughput over one-object ids, per worker count.
+fn throughputs(
+    cfg: &Config,
+    tick: &mut dyn FnMut(&str),
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) {
     let store = Store::new();
     let ids: Result<Vec<ObjectId>, _> = (0..cfg.ids.max(1) as i64)
         .map(|i| store.put(&Value::list(vec![Value::Int(i)])))
@@ -237,7 +250,10 @@ pub fn run(cfg: &Config, tick: &mut dyn FnMut(&str)) -> (Vec<Row>, Vec<String>) 
         Err(e) => notes.push(format!("store throughput: {e}")),
     }
     drop(store);
+}
 
+/// Spill and restore of one graph, beside an in-memory pickle and unpickle.
+fn spills(cfg: &Config, tick: &mut dyn FnMut(&str), rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     let bytes = pickle(&lists(cfg.spill_n)).map(|b| b.len() as u64).ok();
     let mut samples: [Vec<f64>; 4] = Default::default();
     for _ in 0..cfg.runs.max(1) {
@@ -264,7 +280,6 @@ pub fn run(cfg: &Config, tick: &mut dyn FnMut(&str)) -> (Vec<Row>, Vec<String>) 
             rows.push(r);
         }
     }
-    (rows, notes)
 }
 
 #[cfg(test)]

@@ -68,6 +68,24 @@ fn tidy(shape: Shape) {
     }
 }
 
+/// Timings per operation of [`OPS`], in run order.
+struct Samples(Vec<(&'static str, Vec<f64>)>);
+
+impl Samples {
+    fn new() -> Samples {
+        Samples(OPS.iter().map(|op| (*op, Vec::new())).collect())
+    }
+
+    fn push(&mut self, op: &str, ns: f64) {
+        self.0
+            .iter_mut()
+            .find(|(o, _)| *o == op)
+            .expect("known op")
+            .1
+            .push(ns);
+    }
+}
+
 /// Runs every operation on one shape; `tick(op)` is called after each
 /// timed run. Returns rows (mode `rust`) and notes on anything that failed.
 pub fn run_shape(
@@ -81,108 +99,15 @@ pub fn run_shape(
     let runs = runs.max(1);
     let live_before = heap_live();
     let mut notes = Vec::new();
-    let mut samples: Vec<(&str, Vec<f64>)> = OPS.iter().map(|op| (*op, Vec::new())).collect();
-    let mut push = |op: &str, ns: f64| {
-        samples
-            .iter_mut()
-            .find(|(o, _)| *o == op)
-            .expect("known op")
-            .1
-            .push(ns);
-    };
-    let mut bytes = None;
+    let mut samples = Samples::new();
 
-    for _ in 0..runs {
-        // Build a graph, walk it (the floor), then freeze the same graph and
-        // drop it: traverse and freeze see the same objects in the same
-        // places, so their ratio does not depend on where the allocator
-        // put two different graphs.
-        let t = Instant::now();
-        let b = build(&input);
-        push("build", t.elapsed().as_nanos() as f64);
-        tick("build");
-        let t = Instant::now();
-        let visited = traverse(&b.root);
-        push("traverse", t.elapsed().as_nanos() as f64);
-        tick("traverse");
-        std::hint::black_box(visited);
-        let t = Instant::now();
-        let frozen = b.freeze();
-        let ns = t.elapsed().as_nanos() as f64;
-        tick("freeze");
-        match frozen {
-            Ok(()) => {
-                push("freeze", ns);
-                let Built { root, classes } = b;
-                let t = Instant::now();
-                drop(root);
-                push("drop", t.elapsed().as_nanos() as f64);
-                drop(classes);
-            }
-            Err(e) => notes.push(format!("{shape}: freeze failed: {e}")),
-        }
-        tick("drop");
-        tidy(shape);
-    }
+    time_build_to_drop(&input, shape, runs, &mut samples, &mut notes, tick);
 
     // pickle / unpickle / deepcopy of one mutable graph.
     let b = build(&input);
     register_classes(&b);
-    let mut data: Option<Vec<u8>> = None;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let r = pickle(&b.root);
-        let ns = t.elapsed().as_nanos() as f64;
-        tick("pickle");
-        match r {
-            Ok(d) => {
-                push("pickle", ns);
-                bytes = Some(d.len() as u64);
-                data = Some(d);
-            }
-            Err(e) => {
-                notes.push(format!("{shape}: pickle failed: {e}"));
-                break;
-            }
-        }
-    }
-    if let Some(d) = &data {
-        for _ in 0..runs {
-            let t = Instant::now();
-            let r = unpickle(d);
-            let ns = t.elapsed().as_nanos() as f64;
-            tick("unpickle");
-            match r {
-                Ok(v) => {
-                    push("unpickle", ns);
-                    drop(v);
-                    tidy(shape);
-                }
-                Err(e) => {
-                    notes.push(format!("{shape}: unpickle failed: {e}"));
-                    break;
-                }
-            }
-        }
-    }
-    drop(data);
-    for _ in 0..runs {
-        let t = Instant::now();
-        let r = permafrost::deep_copy(&b.root).map(permafrost::Detached::adopt);
-        let ns = t.elapsed().as_nanos() as f64;
-        tick("deepcopy");
-        match r {
-            Ok(v) => {
-                push("deepcopy", ns);
-                drop::<Value>(v);
-                tidy(shape);
-            }
-            Err(e) => {
-                notes.push(format!("{shape}: deep copy failed: {e}"));
-                break;
-            }
-        }
-    }
+    let bytes = time_pickle(&b.root, shape, runs, &mut samples, &mut notes, tick);
+    time_deep_copy(&b.root, shape, runs, &mut samples, &mut notes, tick);
     drop(b);
     clear_local_classes();
     tidy(shape);
@@ -194,6 +119,7 @@ pub fn run_shape(
     }
 
     let rows = samples
+        .0
         .into_iter()
         .filter_map(|(op, s)| {
             let stats = Stats::from_samples(&s)?;
@@ -206,6 +132,129 @@ pub fn run_shape(
         })
         .collect();
     (rows, notes)
+}
+
+/// build, traverse, freeze and drop, `runs` times.
+fn time_build_to_drop(
+    input: &Input,
+    shape: Shape,
+    runs: usize,
+    samples: &mut Samples,
+    notes: &mut Vec<String>,
+    tick: &mut dyn FnMut(&str),
+) {
+    for _ in 0..runs {
+        // Build a graph, walk it (the floor), then freeze the same graph and
+        // drop it: traverse and freeze see the same objects in the same
+        // places, so their ratio does not depend on where the allocator
+        // put two different graphs.
+        let t = Instant::now();
+        let b = build(input);
+        samples.push("build", t.elapsed().as_nanos() as f64);
+        tick("build");
+        let t = Instant::now();
+        let visited = traverse(&b.root);
+        samples.push("traverse", t.elapsed().as_nanos() as f64);
+        tick("traverse");
+        std::hint::black_box(visited);
+        let t = Instant::now();
+        let frozen = b.freeze();
+        let ns = t.elapsed().as_nanos() as f64;
+        tick("freeze");
+        match frozen {
+            Ok(()) => {
+                samples.push("freeze", ns);
+                let Built { root, classes } = b;
+                let t = Instant::now();
+                drop(root);
+                samples.push("drop", t.elapsed().as_nanos() as f64);
+                drop(classes);
+            }
+            Err(e) => notes.push(format!("{shape}: freeze failed: {e}")),
+        }
+        tick("drop");
+        tidy(shape);
+    }
+}
+
+/// pickle, then unpickle the bytes, `runs` times each; returns the
+/// pickle's size.
+fn time_pickle(
+    root: &Value,
+    shape: Shape,
+    runs: usize,
+    samples: &mut Samples,
+    notes: &mut Vec<String>,
+    tick: &mut dyn FnMut(&str),
+) -> Option<u64> {
+    let mut bytes = None;
+    let mut data: Option<Vec<u8>> = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = pickle(root);
+        let ns = t.elapsed().as_nanos() as f64;
+        tick("pickle");
+        match r {
+            Ok(d) => {
+                samples.push("pickle", ns);
+                bytes = Some(d.len() as u64);
+                data = Some(d);
+            }
+            Err(e) => {
+                notes.push(format!("{shape}: pickle failed: {e}"));
+                break;
+            }
+        }
+    }
+    let Some(d) = &data else {
+        return bytes;
+    };
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = unpickle(d);
+        let ns = t.elapsed().as_nanos() as f64;
+        tick("unpickle");
+        match r {
+            Ok(v) => {
+                samples.push("unpickle", ns);
+                drop(v);
+                tidy(shape);
+            }
+            Err(e) => {
+                notes.push(format!("{shape}: unpickle failed: {e}"));
+                break;
+            }
+        }
+    }
+    bytes
+}
+
+/// deep copy (and adopt), `runs` times.
+fn time_deep_copy(
+    root: &Value,
+    shape: Shape,
+    runs: usize,
+    samples: &mut Samples,
+    notes: &mut Vec<String>,
+    tick: &mut dyn FnMut(&str),
+) {
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = permafrost::deep_copy(root).map(permafrost::Detached::adopt);
+        let ns = t.elapsed().as_nanos() as f64;
+        tick("deepcopy");
+        match r {
+            Ok(v) => {
+                samples.push("deepcopy", ns);
+                drop::<Value>(v);
+                tidy(shape);
+            }
+            Err(e) => {
+                notes.push(format!("{shape}: deep copy failed: {e}"));
+                break;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

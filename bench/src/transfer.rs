@@ -18,14 +18,14 @@
 //!
 //! The receiver ([`Peer`]) is a worker of this runtime
 //! ([`permafrost::Runtime`]), and the graphs travel through its inbox with
-//! the runtime's `send_shared`, `send_pickled` and `send_copied`; only the
+//! the runtime's `Sender::send` in each `Mode`; only the
 //! receiver's "done reading" instant comes back on a `std::sync::mpsc`
 //! channel.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use permafrost::{collect, freeze, pickle, RecvError, Runtime, Sender, Value, WorkerHandle};
+use permafrost::{collect, freeze, pickle, Mode, RecvError, Runtime, Sender, Value, WorkerHandle};
 
 use crate::csv::Row;
 use crate::measure::Stats;
@@ -119,9 +119,13 @@ impl Peer {
         let to = self.to.as_ref().expect("open until dropped");
         let t0 = Instant::now();
         let sent = match mode {
-            "share" => to.send_shared(v.clone()).map_err(|e| format!("{e:?}")),
-            "pickle" => to.send_pickled(v).map_err(|e| format!("{e:?}")),
-            "copy" => to.send_copied(v).map_err(|e| format!("{e:?}")),
+            "share" => to
+                .send(v.clone(), Mode::Share)
+                .map_err(|e| format!("{e:?}")),
+            "pickle" => to
+                .send(v.clone(), Mode::Pickle)
+                .map_err(|e| format!("{e:?}")),
+            "copy" => to.send(v.clone(), Mode::Copy).map_err(|e| format!("{e:?}")),
             other => Err(format!("unknown transfer mode {other:?}")),
         };
         sent?;
@@ -133,7 +137,7 @@ impl Peer {
     pub fn transfer_moved(&self, v: Value) -> Result<Duration, String> {
         let to = self.to.as_ref().expect("open until dropped");
         let t0 = Instant::now();
-        to.send_moved(v).map_err(|e| format!("{e}"))?;
+        to.send(v, Mode::Move).map_err(|e| format!("{e}"))?;
         self.wait(t0)
     }
 

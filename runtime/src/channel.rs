@@ -1,16 +1,16 @@
-//! Channels between workers: crossbeam channels carrying [`Message`]s, with
-//! typed helpers for each transfer mode.
+//! Channels between workers: crossbeam channels carrying [`Message`]s.
+//! One way to send a value ([`Sender::send`] with a [`Mode`]), one shortcut
+//! for a handle already frozen ([`Sender::share`]), and the raw message
+//! sends; receives always rebuild a value in the receiving heap.
 
 use std::time::Duration;
 
 use crossbeam_channel as cb;
 use permafrost_freeze::{Frozen, Value};
 
-use crate::error::MoveSendError;
-
 use crate::error::{
-    RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, ShareError,
-    TransferError, TryRecvError, TrySendError,
+    Disconnected, RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError,
+    TryRecvError, TrySendError,
 };
 use crate::message::{Message, Mode};
 
@@ -41,13 +41,63 @@ pub fn bounded(cap: usize) -> (Sender, Receiver) {
 }
 
 impl Sender {
-    /// Sends a message, blocking while a bounded channel is full. If every
-    /// receiver is gone the message comes back.
-    pub fn send(&self, msg: Message) -> Result<(), SendError<Message>> {
-        self.inner.send(msg).map_err(|e| SendError(e.into_inner()))
+    /// Sends `v` in `mode`, blocking while a bounded channel is full. The
+    /// value is taken so that every failure hands it back untouched
+    /// ([`SendError::into_inner`]): [`Mode::Share`] refuses a mutable
+    /// graph, [`Mode::Move`] one something else refers into, a pickle or
+    /// copy can fail to encode, and the receiver can be gone.
+    ///
+    /// ```
+    /// use permafrost_runtime::{unbounded, Mode, SendError, Value};
+    /// let (tx, rx) = unbounded();
+    /// let batch = Value::list(vec![Value::Int(1)]);
+    /// let id = batch.id();
+    /// let alias = batch.clone();
+    /// let err = tx.send(batch, Mode::Move).unwrap_err(); // `alias` refers into it
+    /// assert!(matches!(err, SendError::NotIsolated(_)));
+    /// assert!(err.to_string().contains("at root has 1 reference from outside"));
+    /// drop(alias);
+    /// tx.send(err.into_inner(), Mode::Move).unwrap();
+    /// let got = std::thread::spawn(move || rx.recv().unwrap().id()).join().unwrap();
+    /// assert_eq!(got, id);
+    /// ```
+    pub fn send(&self, v: Value, mode: Mode) -> Result<(), SendError> {
+        match mode {
+            // Encoded from a borrow: `v` stays here to hand back if the
+            // receiver is gone (the clone is one reference-count bump).
+            Mode::Pickle | Mode::Copy => {
+                let msg = Message::new(v.clone(), mode)?;
+                self.send_message(msg)
+                    .map_err(|_| SendError::Disconnected(v))
+            }
+            // The message owns the graph: take it back out if refused.
+            Mode::Share | Mode::Move => {
+                let msg = Message::new(v, mode)?;
+                self.send_message(msg).map_err(|e| reclaim(e.0))
+            }
+        }
     }
 
-    /// Sends without blocking.
+    /// Shares an already frozen handle by reference: O(1), the receiver
+    /// sees the same objects. Fails only if the receiver is gone, handing
+    /// the handle back.
+    pub fn share(&self, f: Frozen) -> Result<(), Disconnected<Frozen>> {
+        // A second handle (one atomic increment) to hand back, rather than
+        // unpicking the returned message.
+        let back = f.clone();
+        self.inner
+            .send(Message::Shared(f))
+            .map_err(|_| Disconnected(back))
+    }
+
+    /// Sends a pre-built [`Message`] (a pickle made once for many
+    /// receivers, say), blocking while a bounded channel is full. If every
+    /// receiver is gone the message comes back.
+    pub fn send_message(&self, msg: Message) -> Result<(), Disconnected<Message>> {
+        self.inner.send(msg).map_err(|e| Disconnected(e.0))
+    }
+
+    /// Sends a pre-built message without blocking.
     pub fn try_send(&self, msg: Message) -> Result<(), TrySendError<Message>> {
         self.inner.try_send(msg).map_err(|e| match e {
             cb::TrySendError::Full(m) => TrySendError::Full(m),
@@ -55,7 +105,7 @@ impl Sender {
         })
     }
 
-    /// Sends, waiting at most `timeout` for room.
+    /// Sends a pre-built message, waiting at most `timeout` for room.
     pub fn send_timeout(
         &self,
         msg: Message,
@@ -66,76 +116,6 @@ impl Sender {
             cb::SendTimeoutError::Disconnected(m) => SendTimeoutError::Disconnected(m),
         })
     }
-
-    /// Shares a frozen graph by reference: O(1), the receiver sees the same
-    /// objects. A mutable value is refused; either way a failed send hands
-    /// the value back intact.
-    pub fn send_shared(&self, v: Value) -> Result<(), ShareError> {
-        let msg = Message::share(v)?;
-        self.send(msg).map_err(|e| match e.0 {
-            Message::Shared(f) => ShareError::Disconnected(f.into_value()),
-            _ => unreachable!("a shared message comes back shared"),
-        })
-    }
-
-    /// Sends an already shareable handle by reference.
-    pub fn send_frozen(&self, f: Frozen) -> Result<(), SendError<Frozen>> {
-        self.send(Message::Shared(f)).map_err(|e| match e.0 {
-            Message::Shared(f) => SendError(f),
-            _ => unreachable!("a shared message comes back shared"),
-        })
-    }
-
-    /// Pickles the graph under `v` and sends the bytes; the receiver
-    /// rebuilds a mutable graph in its own heap.
-    pub fn send_pickled(&self, v: &Value) -> Result<(), TransferError> {
-        self.send_value(v, Mode::Pickle)
-    }
-
-    /// Deep-copies the graph under `v` (no byte stream) and sends the copy;
-    /// the receiver adopts it into its own heap. Frozen parts travel by
-    /// reference.
-    pub fn send_copied(&self, v: &Value) -> Result<(), TransferError> {
-        self.send_value(v, Mode::Copy)
-    }
-
-    /// Moves the isolated mutable graph under `v` to the receiver: the same
-    /// objects, still mutable, nothing copied or allocated per object. If
-    /// anything outside the graph refers into it, the move is refused with
-    /// the first such object and the path to it, and `v` comes back
-    /// untouched ([`MoveSendError::Refused`]); a disconnected channel hands
-    /// it back too, re-adopted by this heap.
-    ///
-    /// ```
-    /// use permafrost_runtime::{unbounded, Value};
-    /// let (tx, rx) = unbounded();
-    /// let batch = Value::list(vec![Value::Int(1)]);
-    /// let id = batch.id();
-    /// let alias = batch.clone();
-    /// let err = tx.send_moved(batch).unwrap_err(); // `alias` refers into it
-    /// assert!(err.to_string().contains("at root has 1 reference from outside"));
-    /// drop(alias);
-    /// tx.send_moved(err.into_inner()).unwrap();
-    /// let got = std::thread::spawn(move || rx.recv().unwrap().id()).join().unwrap();
-    /// assert_eq!(got, id);
-    /// ```
-    pub fn send_moved(&self, v: Value) -> Result<(), MoveSendError> {
-        let msg = Message::moved(v).map_err(MoveSendError::Refused)?;
-        self.send(msg).map_err(|e| match e.0.into_value() {
-            Ok(v) => MoveSendError::Disconnected(v),
-            Err(_) => unreachable!("a moved graph is adopted back without decoding"),
-        })
-    }
-
-    /// Sends `v` in `mode` (a mutable value in [`Mode::Share`] gives
-    /// [`TransferError::Encode`]; use [`send_shared`](Sender::send_shared)
-    /// to get the value itself back).
-    pub fn send_value(&self, v: &Value, mode: Mode) -> Result<(), TransferError> {
-        let msg = Message::new(v, mode).map_err(TransferError::Encode)?;
-        self.send(msg)
-            .map_err(|e| TransferError::Disconnected(e.into_inner()))
-    }
-
     /// Messages waiting in the channel.
     pub fn len(&self) -> usize {
         self.inner.len()
@@ -161,39 +141,26 @@ impl Receiver {
     /// Waits for a message and turns it into a value in this thread's heap
     /// (see [`Message::into_value`]).
     pub fn recv(&self) -> Result<Value, RecvError> {
-        decode(self.recv_message()?)
+        let msg = self.inner.recv().map_err(|_| RecvError::Disconnected)?;
+        decode(msg)
     }
 
     /// Takes a waiting message, if any, as a value in this thread's heap.
     pub fn try_recv(&self) -> Result<Value, TryRecvError> {
-        Ok(decode(self.try_recv_message()?)?)
+        let msg = self.inner.try_recv().map_err(|e| match e {
+            cb::TryRecvError::Empty => TryRecvError::Empty,
+            cb::TryRecvError::Disconnected => TryRecvError::Disconnected,
+        })?;
+        Ok(decode(msg)?)
     }
 
     /// Waits at most `timeout` for a message.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Value, RecvTimeoutError> {
-        Ok(decode(self.recv_message_timeout(timeout)?)?)
-    }
-
-    /// Waits for a message and returns it as it travelled (benchmarks use
-    /// this to time decoding separately).
-    pub fn recv_message(&self) -> Result<Message, RecvError> {
-        self.inner.recv().map_err(|_| RecvError::Disconnected)
-    }
-
-    /// Takes a waiting message, if any, as it travelled.
-    pub fn try_recv_message(&self) -> Result<Message, TryRecvError> {
-        self.inner.try_recv().map_err(|e| match e {
-            cb::TryRecvError::Empty => TryRecvError::Empty,
-            cb::TryRecvError::Disconnected => TryRecvError::Disconnected,
-        })
-    }
-
-    /// Waits at most `timeout` for a message, as it travelled.
-    pub fn recv_message_timeout(&self, timeout: Duration) -> Result<Message, RecvTimeoutError> {
-        self.inner.recv_timeout(timeout).map_err(|e| match e {
+        let msg = self.inner.recv_timeout(timeout).map_err(|e| match e {
             cb::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
             cb::RecvTimeoutError::Disconnected => RecvTimeoutError::Disconnected,
-        })
+        })?;
+        Ok(decode(msg)?)
     }
 
     /// Messages waiting in the channel.
@@ -225,55 +192,56 @@ fn decode(msg: Message) -> Result<Value, RecvError> {
     msg.into_value().map_err(RecvError::Decode)
 }
 
+/// Takes back a shared or moved message that was never received.
+fn reclaim(msg: Message) -> SendError {
+    match msg.into_value() {
+        Ok(v) => SendError::Disconnected(v),
+        // Only a pickle decodes, and pickles are sent from a borrow, so
+        // this is not reached; report it rather than panic.
+        Err(e) => SendError::Encode(e, Value::None),
+    }
+}
+
 /// Waits until one of `receivers` has a message (or is disconnected) and
 /// receives from it. Returns the receiver's position and what it gave:
 /// `Err(RecvError::Disconnected)` means that receiver's channel is empty
-/// and closed, so a fan-in loop should drop it and select again.
+/// and closed, so a fan-in loop should drop it and select again, and
+/// `Err(RecvError::Decode(_))` that its message could not be rebuilt (the
+/// channel is still usable).
 ///
 /// An empty slice gives `(0, Err(RecvError::Disconnected))` at once.
+///
+/// ```
+/// use permafrost_runtime::{select, unbounded, Mode, Value};
+/// let (tx_a, rx_a) = unbounded();
+/// let (_tx_b, rx_b) = unbounded();
+/// tx_a.send(Value::Int(7), Mode::Share).unwrap();
+/// let (i, got) = select(&[&rx_b, &rx_a]);
+/// assert_eq!((i, got.unwrap().as_int()), (1, Some(7)));
+/// ```
 pub fn select(receivers: &[&Receiver]) -> (usize, Result<Value, RecvError>) {
-    let (i, r) = select_message(receivers);
-    (i, r.and_then(decode))
-}
-
-/// Like [`select`], but gives up after `timeout`.
-pub fn select_timeout(
-    receivers: &[&Receiver],
-    timeout: Duration,
-) -> Result<(usize, Result<Value, RecvError>), SelectTimeoutError> {
-    let (i, r) = select_message_timeout(receivers, timeout)?;
-    Ok((i, r.and_then(decode)))
-}
-
-/// Like [`select`], returning the message as it travelled.
-pub fn select_message(receivers: &[&Receiver]) -> (usize, Result<Message, RecvError>) {
     if receivers.is_empty() {
         return (0, Err(RecvError::Disconnected));
     }
-    let mut sel = cb::Select::new();
-    for r in receivers {
-        sel.recv(&r.inner);
-    }
+    let mut sel = selector(receivers);
     let op = sel.select();
     let i = op.index();
     let got = op
         .recv(&receivers[i].inner)
         .map_err(|_| RecvError::Disconnected);
-    (i, got)
+    (i, got.and_then(decode))
 }
 
-/// Like [`select_message`], but gives up after `timeout`.
-pub fn select_message_timeout(
+/// Like [`select`], but gives up after `timeout` with
+/// [`SelectTimeoutError`] if no receiver was ready.
+pub fn select_timeout(
     receivers: &[&Receiver],
     timeout: Duration,
-) -> Result<(usize, Result<Message, RecvError>), SelectTimeoutError> {
+) -> Result<(usize, Result<Value, RecvError>), SelectTimeoutError> {
     if receivers.is_empty() {
         return Ok((0, Err(RecvError::Disconnected)));
     }
-    let mut sel = cb::Select::new();
-    for r in receivers {
-        sel.recv(&r.inner);
-    }
+    let mut sel = selector(receivers);
     let op = sel
         .select_timeout(timeout)
         .map_err(|_| SelectTimeoutError)?;
@@ -281,7 +249,15 @@ pub fn select_message_timeout(
     let got = op
         .recv(&receivers[i].inner)
         .map_err(|_| RecvError::Disconnected);
-    Ok((i, got))
+    Ok((i, got.and_then(decode)))
+}
+
+fn selector<'a>(receivers: &[&'a Receiver]) -> cb::Select<'a> {
+    let mut sel = cb::Select::new();
+    for r in receivers {
+        sel.recv(&r.inner);
+    }
+    sel
 }
 
 impl std::fmt::Debug for Sender {

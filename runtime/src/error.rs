@@ -1,18 +1,94 @@
 //! Error types, one small type per operation, in crossbeam's manner: a
-//! failed send hands the message (or value) back to the caller.
+//! failed send hands the value (or message) back to the caller.
+//!
+//! This module depends on nothing else in the crate: the errors are
+//! generic over what they hand back, or hold object-model types only.
 
 use std::fmt;
 
 use permafrost_freeze::{Error, MoveError, Value};
 
-use crate::message::Message;
+/// Why [`Sender::send`](crate::Sender::send) (or
+/// [`Message::new`](crate::Message::new)) failed. Every case hands the
+/// value back untouched: [`into_inner`](SendError::into_inner).
+#[non_exhaustive]
+pub enum SendError {
+    /// [`Mode::Share`](crate::Mode::Share) of a value that is (or reaches)
+    /// a mutable object; only frozen graphs may be shared. Freeze it
+    /// first, or send it in another mode.
+    NotFrozen(Value),
+    /// [`Mode::Move`](crate::Mode::Move) of a graph something outside it
+    /// refers into (or that holds what cannot move). The [`MoveError`]
+    /// names the object and the path to it, and holds the value.
+    NotIsolated(MoveError),
+    /// The graph could not be pickled or copied.
+    Encode(Error, Value),
+    /// The receiving side is gone.
+    Disconnected(Value),
+}
 
-/// The receiving side is gone; the message comes back.
+impl SendError {
+    /// The value that could not be sent, unchanged (a moved graph is back
+    /// in this heap).
+    pub fn into_inner(self) -> Value {
+        match self {
+            SendError::NotFrozen(v) | SendError::Encode(_, v) | SendError::Disconnected(v) => v,
+            SendError::NotIsolated(e) => e.into_inner(),
+        }
+    }
+
+    /// True when the receiver was gone (rather than the value unfit for
+    /// the mode).
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, SendError::Disconnected(_))
+    }
+}
+
+impl fmt::Debug for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::NotFrozen(v) => write!(f, "NotFrozen({})", v.type_name()),
+            SendError::NotIsolated(e) => write!(f, "NotIsolated({e:?})"),
+            SendError::Encode(e, v) => write!(f, "Encode({e:?}, {})", v.type_name()),
+            SendError::Disconnected(v) => write!(f, "Disconnected({})", v.type_name()),
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::NotFrozen(v) => write!(
+                f,
+                "cannot send a mutable {} by share: freeze it first, or send it by pickle or copy",
+                v.type_name()
+            ),
+            SendError::NotIsolated(e) => e.fmt(f),
+            SendError::Encode(e, _) => write!(f, "cannot encode the message: {e}"),
+            SendError::Disconnected(_) => f.write_str("sending on a disconnected channel"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::NotIsolated(e) => Some(e),
+            SendError::Encode(e, _) => Some(e),
+            SendError::NotFrozen(_) | SendError::Disconnected(_) => None,
+        }
+    }
+}
+
+/// The receiving side is gone; what was sent comes back (a
+/// [`Message`](crate::Message) from
+/// [`Sender::send_message`](crate::Sender::send_message), a
+/// [`Frozen`](crate::Frozen) from [`Sender::share`](crate::Sender::share)).
 #[derive(PartialEq, Eq, Clone, Copy)]
-pub struct SendError<T>(pub T);
+pub struct Disconnected<T>(pub T);
 
-impl<T> SendError<T> {
-    /// The message that could not be sent.
+impl<T> Disconnected<T> {
+    /// What could not be sent.
     pub fn into_inner(self) -> T {
         self.0
     }
@@ -20,6 +96,7 @@ impl<T> SendError<T> {
 
 /// Why [`Sender::try_send`](crate::Sender::try_send) failed; the message
 /// comes back.
+#[non_exhaustive]
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum TrySendError<T> {
     /// The channel is bounded and full.
@@ -39,6 +116,7 @@ impl<T> TrySendError<T> {
 
 /// Why [`Sender::send_timeout`](crate::Sender::send_timeout) failed; the
 /// message comes back.
+#[non_exhaustive]
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum SendTimeoutError<T> {
     /// The channel stayed full for the whole timeout.
@@ -56,87 +134,8 @@ impl<T> SendTimeoutError<T> {
     }
 }
 
-/// Why [`Sender::send_shared`](crate::Sender::send_shared) or
-/// [`Message::share`] failed. The value always comes back intact.
-pub enum ShareError {
-    /// The value is (or reaches) a mutable object; only frozen graphs may
-    /// be shared. Freeze it first, or send it by pickle or copy.
-    NotFrozen(Value),
-    /// The receiving side is gone.
-    Disconnected(Value),
-}
-
-impl ShareError {
-    /// The value that could not be sent, unchanged.
-    pub fn into_inner(self) -> Value {
-        match self {
-            ShareError::NotFrozen(v) | ShareError::Disconnected(v) => v,
-        }
-    }
-
-    /// True when the receiver was gone (rather than the value mutable).
-    pub fn is_disconnected(&self) -> bool {
-        matches!(self, ShareError::Disconnected(_))
-    }
-}
-
-/// Why [`Sender::send_moved`](crate::Sender::send_moved) failed. The value
-/// always comes back intact.
-pub enum MoveSendError {
-    /// Something outside the graph refers into it (or it holds what
-    /// cannot move); the error names the object and the path to it.
-    Refused(MoveError),
-    /// The receiving side is gone; the graph is back in this heap.
-    Disconnected(Value),
-}
-
-impl MoveSendError {
-    /// The value that could not be moved, unchanged.
-    pub fn into_inner(self) -> Value {
-        match self {
-            MoveSendError::Refused(e) => e.into_inner(),
-            MoveSendError::Disconnected(v) => v,
-        }
-    }
-}
-
-impl fmt::Debug for MoveSendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MoveSendError::Refused(e) => write!(f, "Refused({e:?})"),
-            MoveSendError::Disconnected(v) => write!(f, "Disconnected({})", v.type_name()),
-        }
-    }
-}
-
-impl fmt::Display for MoveSendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MoveSendError::Refused(e) => e.fmt(f),
-            MoveSendError::Disconnected(_) => f.write_str("sending on a disconnected channel"),
-        }
-    }
-}
-
-impl std::error::Error for MoveSendError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            MoveSendError::Refused(e) => Some(e),
-            MoveSendError::Disconnected(_) => None,
-        }
-    }
-}
-
-/// Why a pickle or copy send failed.
-pub enum TransferError {
-    /// The graph could not be pickled or copied (the caller still holds
-    /// it, unchanged).
-    Encode(Error),
-    /// The receiving side is gone; the encoded message comes back.
-    Disconnected(Message),
-}
-
 /// Why [`Receiver::recv`](crate::Receiver::recv) failed.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecvError {
     /// The channel is empty and every sender is gone.
@@ -148,6 +147,7 @@ pub enum RecvError {
 }
 
 /// Why [`Receiver::try_recv`](crate::Receiver::try_recv) failed.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TryRecvError {
     /// Nothing is waiting.
@@ -159,6 +159,7 @@ pub enum TryRecvError {
 }
 
 /// Why [`Receiver::recv_timeout`](crate::Receiver::recv_timeout) failed.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecvTimeoutError {
     /// Nothing arrived within the timeout.
@@ -174,6 +175,7 @@ pub enum RecvTimeoutError {
 pub struct SelectTimeoutError;
 
 /// How a worker ended, when it did not return a result.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerError {
     /// The worker's closure panicked; `message` is the panic payload when
@@ -195,6 +197,7 @@ pub enum WorkerError {
 
 /// Why [`Pool::map`](crate::Pool::map) failed. Results for other items
 /// are dropped; the pool stays usable.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolError {
     /// Item `index` could not travel in the chosen mode (a mutable item
@@ -231,9 +234,15 @@ pub enum PoolError {
     Closed,
 }
 
-impl<T> fmt::Debug for SendError<T> {
+impl<T> fmt::Debug for Disconnected<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SendError(..)")
+        f.write_str("Disconnected(..)")
+    }
+}
+
+impl<T> fmt::Display for Disconnected<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("sending on a disconnected channel")
     }
 }
 
@@ -255,30 +264,6 @@ impl<T> fmt::Debug for SendTimeoutError<T> {
     }
 }
 
-impl fmt::Debug for ShareError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ShareError::NotFrozen(v) => write!(f, "NotFrozen({})", v.type_name()),
-            ShareError::Disconnected(v) => write!(f, "Disconnected({})", v.type_name()),
-        }
-    }
-}
-
-impl fmt::Debug for TransferError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TransferError::Encode(e) => write!(f, "Encode({e:?})"),
-            TransferError::Disconnected(m) => write!(f, "Disconnected({:?})", m.mode()),
-        }
-    }
-}
-
-impl<T> fmt::Display for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("sending on a disconnected channel")
-    }
-}
-
 impl<T> fmt::Display for TrySendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -293,28 +278,6 @@ impl<T> fmt::Display for SendTimeoutError<T> {
         match self {
             SendTimeoutError::Timeout(_) => f.write_str("timed out waiting on send operation"),
             SendTimeoutError::Disconnected(_) => f.write_str("sending on a disconnected channel"),
-        }
-    }
-}
-
-impl fmt::Display for ShareError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ShareError::NotFrozen(v) => write!(
-                f,
-                "cannot send a mutable {} by share: freeze it first, or send it by pickle or copy",
-                v.type_name()
-            ),
-            ShareError::Disconnected(_) => f.write_str("sending on a disconnected channel"),
-        }
-    }
-}
-
-impl fmt::Display for TransferError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TransferError::Encode(e) => write!(f, "cannot encode the message: {e}"),
-            TransferError::Disconnected(_) => f.write_str("sending on a disconnected channel"),
         }
     }
 }
@@ -389,27 +352,49 @@ impl fmt::Display for PoolError {
     }
 }
 
-impl<T> std::error::Error for SendError<T> {}
+impl<T> std::error::Error for Disconnected<T> {}
 impl<T> std::error::Error for TrySendError<T> {}
 impl<T> std::error::Error for SendTimeoutError<T> {}
-impl std::error::Error for ShareError {}
-impl std::error::Error for TransferError {}
-impl std::error::Error for RecvError {}
-impl std::error::Error for TryRecvError {}
-impl std::error::Error for RecvTimeoutError {}
-impl std::error::Error for SelectTimeoutError {}
-impl std::error::Error for WorkerError {}
-impl std::error::Error for PoolError {}
-
-impl<T> From<SendError<T>> for TrySendError<T> {
-    fn from(e: SendError<T>) -> Self {
-        TrySendError::Disconnected(e.0)
+impl std::error::Error for RecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecvError::Decode(e) => Some(e),
+            RecvError::Disconnected => None,
+        }
     }
 }
 
-impl<T> From<SendError<T>> for SendTimeoutError<T> {
-    fn from(e: SendError<T>) -> Self {
-        SendTimeoutError::Disconnected(e.0)
+impl std::error::Error for TryRecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TryRecvError::Decode(e) => Some(e),
+            TryRecvError::Empty | TryRecvError::Disconnected => None,
+        }
+    }
+}
+
+impl std::error::Error for RecvTimeoutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecvTimeoutError::Decode(e) => Some(e),
+            RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected => None,
+        }
+    }
+}
+
+impl std::error::Error for SelectTimeoutError {}
+
+// A panic or a refused thread start is carried as text: nothing to chain.
+impl std::error::Error for WorkerError {}
+
+impl std::error::Error for PoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PoolError::Send { error, .. }
+            | PoolError::Task { error, .. }
+            | PoolError::Result { error, .. } => Some(error),
+            PoolError::Panicked { .. } | PoolError::Closed => None,
+        }
     }
 }
 

@@ -12,26 +12,29 @@
 //!   something leaked). Workers share nothing mutable: a mutable
 //!   [`Value`] is `!Send`, so it cannot even be moved into a worker.
 //! * [`unbounded`] and [`bounded`] channels (crossbeam underneath) carry
-//!   [`Message`]s: blocking, `try_`, timeout, and [`select`] over several
-//!   receivers. A failed send hands the message back. Every worker also has
-//!   an inbox ([`WorkerHandle::sender`], [`Ctx::recv`]).
+//!   [`Message`]s. One way to send a value, [`Sender::send`]`(v, mode)`,
+//!   and a shortcut for a handle already frozen, [`Sender::share`]; a
+//!   failed send hands the value back. Receives ([`Receiver::recv`],
+//!   `try_recv`, `recv_timeout`, [`select`], [`select_timeout`]) give a
+//!   value rebuilt in the receiving heap. Every worker also has an inbox
+//!   ([`WorkerHandle::sender`], [`Ctx::recv`]).
 //! * Four transfer modes, explicit at the call site ([`Mode`]):
-//!   - **share** ([`Sender::send_shared`]): a frozen graph by reference,
-//!     O(1) whatever its size; the receiver sees the very same objects. A
-//!     mutable value is refused and handed back ([`ShareError::NotFrozen`]).
-//!   - **pickle** ([`Sender::send_pickled`]): the sender serialises the graph
-//!     to bytes; the receiver rebuilds a mutable graph in its own heap, with
+//!   - **share** ([`Mode::Share`]): a frozen graph by reference, O(1)
+//!     whatever its size; the receiver sees the very same objects. A
+//!     mutable value is refused and handed back ([`SendError::NotFrozen`]).
+//!   - **pickle** ([`Mode::Pickle`]): the sender serialises the graph to
+//!     bytes; the receiver rebuilds a mutable graph in its own heap, with
 //!     sharing and cycles preserved. Bad bytes give
 //!     [`RecvError::Decode`], never a panic.
-//!   - **copy** ([`Sender::send_copied`]): a direct deep copy into the
-//!     receiver's heap with no byte stream; frozen parts go by reference.
-//!   - **move** ([`Sender::send_moved`]): an isolated mutable graph changes
-//!     heap, the same objects and still mutable, nothing copied; a graph
+//!   - **copy** ([`Mode::Copy`]): a direct deep copy into the receiver's
+//!     heap with no byte stream; frozen parts go by reference.
+//!   - **move** ([`Mode::Move`]): an isolated mutable graph changes heap,
+//!     the same objects and still mutable, nothing copied; a graph
 //!     something else refers into is refused and handed back
-//!     ([`MoveSendError`]).
+//!     ([`SendError::NotIsolated`]).
 //! * [`Pool`] maps a function over items on N workers, like CPython's
 //!   `InterpreterPoolExecutor`, items and results travelling in the mode the
-//!   caller picks.
+//!   caller picks ([`Pool::map`]).
 //! * [`Store`], a sealed object store after Plasma and Ray, shared by all
 //!   workers of a process: [`Store::put`] freezes a graph and seals it
 //!   under an [`ObjectId`]; any worker [`get`](Store::get)s it by id, an
@@ -45,7 +48,7 @@
 //! Freeze a graph, share it with a worker, and get a pickled answer back:
 //!
 //! ```
-//! use permafrost_runtime::{freeze, unbounded, Runtime, Value};
+//! use permafrost_runtime::{freeze, unbounded, Mode, Runtime, SendError, Value};
 //!
 //! let rt = Runtime::new();
 //! let (to_main, from_worker) = unbounded();
@@ -56,21 +59,22 @@
 //!         let total: i64 = data.to_vec().unwrap().iter().map(|v| v.as_int().unwrap()).sum();
 //!         // A fresh, mutable answer: it cannot be shared, so pickle it.
 //!         let answer = Value::list(vec![Value::from("total"), Value::Int(total)]);
-//!         to_main.send_pickled(&answer).unwrap();
+//!         to_main.send(answer, Mode::Pickle).unwrap();
 //!     }
 //!     ctx.name().to_string()
 //! });
 //!
 //! let data = Value::list((1..=100).map(Value::Int).collect());
 //! freeze(&[&data]).unwrap(); // deeply immutable from now on
-//! worker.sender().send_shared(data.clone()).unwrap(); // O(1): by reference
+//! worker.sender().send(data.clone(), Mode::Share).unwrap(); // O(1): by reference
 //!
 //! let answer = from_worker.recv().unwrap(); // rebuilt here, mutable
 //! assert_eq!(answer.get(1).unwrap().as_int(), Some(5050));
 //! answer.append(Value::None).unwrap();
 //!
 //! // A mutable value is refused by share, and handed back intact.
-//! let err = worker.sender().send_shared(answer).unwrap_err();
+//! let err = worker.sender().send(answer, Mode::Share).unwrap_err();
+//! assert!(matches!(err, SendError::NotFrozen(_)));
 //! let answer = err.into_inner();
 //! assert_eq!(answer.len().unwrap(), 3);
 //!
@@ -116,12 +120,14 @@
 //!
 //! # Errors
 //!
-//! One small error type per operation, as crossbeam does: [`SendError`],
-//! [`TrySendError`] and [`SendTimeoutError`] hand the message back;
-//! [`ShareError`] hands the value back; [`RecvError`] and friends add a
-//! `Decode` case for messages that cannot be rebuilt; [`WorkerError`] for
-//! joins and [`PoolError`] for pool maps; [`StoreError`] for the object
-//! store.
+//! One small error type per operation, as crossbeam does: [`SendError`]
+//! hands the value back whatever went wrong; [`Disconnected`],
+//! [`TrySendError`] and [`SendTimeoutError`] hand a frozen handle or a
+//! message back; [`RecvError`] and friends add a `Decode` case for
+//! messages that cannot be rebuilt; [`WorkerError`] for joins and
+//! [`PoolError`] for pool maps; [`StoreError`] for the object store. The
+//! enums are `#[non_exhaustive]`, and `source()` gives the object-model
+//! error underneath where there is one.
 #![forbid(unsafe_code)]
 
 mod channel;
@@ -131,13 +137,10 @@ mod pool;
 mod store;
 mod worker;
 
-pub use channel::{
-    bounded, select, select_message, select_message_timeout, select_timeout, unbounded, Receiver,
-    Sender,
-};
+pub use channel::{bounded, select, select_timeout, unbounded, Receiver, Sender};
 pub use error::{
-    MoveSendError, PoolError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
-    SendTimeoutError, ShareError, TransferError, TryRecvError, TrySendError, WorkerError,
+    Disconnected, PoolError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryRecvError, TrySendError, WorkerError,
 };
 pub use message::{Message, Mode};
 pub use pool::Pool;

@@ -5,10 +5,10 @@
 use std::fmt;
 
 use permafrost_freeze::{
-    deep_copy, detach_moved, pickle, unpickle, Detached, Error, Frozen, MoveError, Value,
+    deep_copy, detach_moved, pickle, unpickle, Detached, Error, Frozen, Value,
 };
 
-use crate::error::ShareError;
+use crate::error::SendError;
 
 /// How a value travels from one worker to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,9 +23,8 @@ pub enum Mode {
     /// receiver's heap; frozen parts travel by reference.
     Copy,
     /// Moved: an isolated mutable graph changes heap, same objects, still
-    /// mutable, nothing copied ([`detach_moved`]). Needs the value itself
-    /// ([`Message::moved`], [`Sender::send_moved`](crate::Sender::send_moved),
-    /// [`Pool::map_moved`](crate::Pool::map_moved)).
+    /// mutable, nothing copied ([`detach_moved`]). The sender must hold
+    /// the only handle into the graph.
     Move,
 }
 
@@ -47,47 +46,35 @@ pub enum Message {
 }
 
 impl Message {
-    /// Wraps `v` for sharing by reference. A mutable value is refused and
-    /// handed back unchanged in [`ShareError::NotFrozen`].
-    pub fn share(v: Value) -> Result<Message, ShareError> {
-        v.into_shared()
-            .map(Message::Shared)
-            .map_err(ShareError::NotFrozen)
+    /// Encodes `v` in `mode`, taking it by value so that a failure hands
+    /// it back untouched ([`SendError::into_inner`]): [`Mode::Share`]
+    /// needs a frozen graph ([`SendError::NotFrozen`]), [`Mode::Move`] an
+    /// isolated one ([`SendError::NotIsolated`]); [`Mode::Pickle`] and
+    /// [`Mode::Copy`] encode a borrow and drop `v` once encoded (the
+    /// caller's other handles keep the graph alive).
+    pub fn new(v: Value, mode: Mode) -> Result<Message, SendError> {
+        match mode {
+            Mode::Share => v
+                .into_shared()
+                .map(Message::Shared)
+                .map_err(SendError::NotFrozen),
+            Mode::Pickle => Message::pickle(&v).map_err(|e| SendError::Encode(e, v)),
+            Mode::Copy => match deep_copy(&v) {
+                Ok(d) => Ok(Message::Copied(d)),
+                Err(e) => Err(SendError::Encode(e, v)),
+            },
+            Mode::Move => detach_moved(v)
+                .map(Message::Moved)
+                .map_err(SendError::NotIsolated),
+        }
     }
 
-    /// Pickles the graph under `v` (the caller keeps `v`, unchanged).
+    /// Pickles the graph under `v` (the caller keeps `v`, unchanged). The
+    /// bytes can go to many receivers ([`try_clone`](Message::try_clone))
+    /// or leave the process.
     pub fn pickle(v: &Value) -> Result<Message, Error> {
         let bytes = pickle(v)?;
         Ok(Message::Pickled(triomphe::Arc::from(bytes)))
-    }
-
-    /// Deep-copies the graph under `v` for another heap (the caller keeps
-    /// `v`, unchanged).
-    pub fn copy(v: &Value) -> Result<Message, Error> {
-        deep_copy(v).map(Message::Copied)
-    }
-
-    /// Moves the isolated graph under `v` (see [`detach_moved`]). A graph
-    /// something else refers into is refused and handed back in the
-    /// [`MoveError`] ([`MoveError::into_inner`]).
-    pub fn moved(v: Value) -> Result<Message, MoveError> {
-        detach_moved(v).map(Message::Moved)
-    }
-
-    /// Encodes `v` in `mode`. For [`Mode::Share`] a mutable value gives
-    /// [`Error::NotFrozen`]. [`Mode::Move`] needs the value itself, not a
-    /// borrow: it gives an error pointing at [`Message::moved`].
-    pub fn new(v: &Value, mode: Mode) -> Result<Message, Error> {
-        match mode {
-            Mode::Share => v.share().map(Message::Shared),
-            Mode::Pickle => Message::pickle(v),
-            Mode::Copy => Message::copy(v),
-            Mode::Move => Err(Error::Other(
-                "Mode::Move takes the value itself: use Message::moved, \
-                 Sender::send_moved or Pool::map_moved"
-                    .into(),
-            )),
-        }
     }
 
     /// A message carrying pickle bytes made elsewhere (a file, a socket,

@@ -5,9 +5,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crossbeam_channel as cb;
-use permafrost_freeze::{freeze, is_frozen, Error, Frozen, Value};
+use permafrost_freeze::{freeze, is_frozen, Error, Value};
 
-use crate::error::PoolError;
+use crate::error::{PoolError, SendError};
 use crate::message::{Message, Mode};
 use crate::worker::{panic_message, Runtime, WorkerReport};
 
@@ -29,17 +29,18 @@ struct Job {
 /// ```
 /// use permafrost_runtime::{freeze, Pool, Value};
 /// let pool = Pool::new(2);
+/// use permafrost_runtime::Mode;
 /// let items: Vec<_> = (0..4)
 ///     .map(|i| {
 ///         let v = Value::list(vec![Value::Int(i), Value::Int(10)]);
 ///         freeze(&[&v]).unwrap();
-///         v.share().unwrap()
+///         v
 ///     })
 ///     .collect();
 /// let sums = pool
-///     .map_shared(items, |v| Ok(Value::Int(v.get(0)?.as_int().unwrap() + v.get(1)?.as_int().unwrap())))
+///     .map(items, Mode::Share, |v| Ok(Value::Int(v.get(0)?.as_int().unwrap() + v.get(1)?.as_int().unwrap())))
 ///     .unwrap();
-/// let sums: Vec<i64> = sums.iter().map(|f| f.value().as_int().unwrap()).collect();
+/// let sums: Vec<i64> = sums.iter().map(|v| v.as_int().unwrap()).collect();
 /// assert_eq!(sums, [10, 11, 12, 13]);
 /// ```
 pub struct Pool {
@@ -76,27 +77,42 @@ impl Pool {
 
     /// Applies `f` to every item on the pool's workers. Items travel in
     /// `mode` and results come back in `mode`, rebuilt in the caller's
-    /// heap, in input order.
+    /// heap, in input order. This is the pool's one entry point: the mode
+    /// says how items and results travel, as for
+    /// [`Sender::send`](crate::Sender::send).
     ///
-    /// With [`Mode::Share`] every item must be frozen (or an immediate),
-    /// and each result is frozen by the worker that made it before it is
-    /// shared back (a result that cannot be frozen is an error). With
-    /// [`Mode::Pickle`] and [`Mode::Copy`] items and results are mutable
-    /// copies on the other side.
+    /// * [`Mode::Share`]: every item must be frozen (or an immediate) and
+    ///   goes by reference, O(1) whatever its size; each result is frozen
+    ///   by the worker that made it and shared back (a result that cannot
+    ///   be frozen is an error). Pass [`Frozen`](crate::Frozen) handles
+    ///   as `f.into_value()`.
+    /// * [`Mode::Pickle`], [`Mode::Copy`]: items and results are mutable
+    ///   copies on the other side; the caller's items are unchanged.
+    /// * [`Mode::Move`]: each item's isolated graph changes heap to a
+    ///   worker and its result's graph moves back, the same objects,
+    ///   nothing copied. An item (or a result) something else refers into
+    ///   fails with the object and the path to it in the error.
     ///
-    /// The first failing item (lowest index) is reported; the function
-    /// panicking on an item is reported as [`PoolError::Panicked`] and the
-    /// worker carries on. Calling `map` from inside `f` on the same pool
-    /// can deadlock (every worker waiting on the others).
-    pub fn map<F>(&self, items: &[Value], mode: Mode, f: F) -> Result<Vec<Value>, PoolError>
+    /// All items are encoded before any is sent, so a refused item means
+    /// no work was done; the items are dropped then (the caller gave them
+    /// up). The first failing item (lowest index) is reported; the
+    /// function panicking on an item is reported as
+    /// [`PoolError::Panicked`] and the worker carries on. Calling `map`
+    /// from inside `f` on the same pool can deadlock (every worker waiting
+    /// on the others).
+    pub fn map<I, F>(&self, items: I, mode: Mode, f: F) -> Result<Vec<Value>, PoolError>
     where
+        I: IntoIterator<Item = Value>,
         F: Fn(Value) -> Result<Value, Error> + Send + Sync + 'static,
     {
         let msgs = items
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(index, v)| {
-                Message::new(v, mode).map_err(|error| PoolError::Send { index, error })
+                Message::new(v, mode).map_err(|e| PoolError::Send {
+                    index,
+                    error: plain_error(e),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.run(msgs, mode, Arc::new(f))?
@@ -107,73 +123,6 @@ impl Pool {
                     .map_err(|error| PoolError::Result { index, error })
             })
             .collect()
-    }
-
-    /// [`map`](Pool::map) over frozen items by reference, O(1) per item
-    /// whatever its size; results (frozen by the workers) come back by
-    /// reference too.
-    pub fn map_shared<F>(&self, items: Vec<Frozen>, f: F) -> Result<Vec<Frozen>, PoolError>
-    where
-        F: Fn(Value) -> Result<Value, Error> + Send + Sync + 'static,
-    {
-        let msgs = items.into_iter().map(Message::Shared).collect();
-        self.run(msgs, Mode::Share, Arc::new(f))?
-            .into_iter()
-            .enumerate()
-            .map(|(index, m)| match m {
-                Message::Shared(f) => Ok(f),
-                other => Err(PoolError::Result {
-                    index,
-                    error: Error::Other(format!("expected a shared result, got {other:?}")),
-                }),
-            })
-            .collect()
-    }
-
-    /// [`map`](Pool::map) with items and results pickled.
-    pub fn map_pickled<F>(&self, items: &[Value], f: F) -> Result<Vec<Value>, PoolError>
-    where
-        F: Fn(Value) -> Result<Value, Error> + Send + Sync + 'static,
-    {
-        self.map(items, Mode::Pickle, f)
-    }
-
-    /// [`map`](Pool::map) with items and results moved: each item's
-    /// isolated graph changes heap to a worker and its result's graph
-    /// moves back, the same objects, nothing copied. All items are checked
-    /// before any is sent; an item (or a result) something else refers
-    /// into fails with the object and the path to it in the error, and
-    /// the items are dropped then (the caller gave them up).
-    pub fn map_moved<F>(&self, items: Vec<Value>, f: F) -> Result<Vec<Value>, PoolError>
-    where
-        F: Fn(Value) -> Result<Value, Error> + Send + Sync + 'static,
-    {
-        let msgs = items
-            .into_iter()
-            .enumerate()
-            .map(|(index, v)| {
-                Message::moved(v).map_err(|e| PoolError::Send {
-                    index,
-                    error: Error::Other(e.to_string()),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.run(msgs, Mode::Move, Arc::new(f))?
-            .into_iter()
-            .enumerate()
-            .map(|(index, m)| {
-                m.into_value()
-                    .map_err(|error| PoolError::Result { index, error })
-            })
-            .collect()
-    }
-
-    /// [`map`](Pool::map) with items and results deep-copied.
-    pub fn map_copied<F>(&self, items: &[Value], f: F) -> Result<Vec<Value>, PoolError>
-    where
-        F: Fn(Value) -> Result<Value, Error> + Send + Sync + 'static,
-    {
-        self.map(items, Mode::Copy, f)
     }
 
     fn run(&self, msgs: Vec<Message>, mode: Mode, task: Task) -> Result<Vec<Message>, PoolError> {
@@ -274,14 +223,18 @@ fn apply(
         .map_err(|error| PoolError::Result { index, error })?;
     let r = f(v).map_err(|error| PoolError::Task { index, error })?;
     let result = |error| PoolError::Result { index, error };
-    match mode {
-        Mode::Share => {
-            if !is_frozen(&r) {
-                freeze(&[&r]).map_err(|e| result(e.into()))?;
-            }
-            r.share().map(Message::Shared).map_err(result)
-        }
-        Mode::Pickle | Mode::Copy => Message::new(&r, mode).map_err(result),
-        Mode::Move => Message::moved(r).map_err(|e| result(Error::Other(e.to_string()))),
+    if mode == Mode::Share && !is_frozen(&r) {
+        freeze(&[&r]).map_err(|e| result(e.into()))?;
+    }
+    Message::new(r, mode).map_err(|e| result(plain_error(e)))
+}
+
+/// The object-model error behind a refused send, for [`PoolError`] (which
+/// stays `Clone + Eq` and does not carry the value: the pool owns it).
+fn plain_error(e: SendError) -> Error {
+    match e {
+        SendError::NotFrozen(v) => Error::NotFrozen(v.type_name()),
+        SendError::Encode(e, _) => e,
+        other => Error::Other(other.to_string()),
     }
 }

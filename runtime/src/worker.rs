@@ -48,11 +48,11 @@ impl Ctx {
     /// every sender to it is gone or the runtime is shutting down, so
     /// `while let Ok(v) = ctx.recv()` is a worker's main loop.
     pub fn recv(&self) -> Result<Value, RecvError> {
-        self.recv_message()?.into_value().map_err(RecvError::Decode)
+        self.next_message()?.into_value().map_err(RecvError::Decode)
     }
 
-    /// Like [`recv`](Ctx::recv), returning the message as it travelled.
-    pub fn recv_message(&self) -> Result<Message, RecvError> {
+    /// The next message as it travelled, or the end of the inbox.
+    fn next_message(&self) -> Result<Message, RecvError> {
         let inbox = self.inbox.raw();
         if let Ok(m) = inbox.try_recv() {
             return Ok(m);

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use permafrost_freeze::{freeze, Value};
 use permafrost_runtime::{
-    bounded, select, select_message, select_timeout, unbounded, Message, Mode, RecvError,
-    RecvTimeoutError, Runtime, SelectTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
+    bounded, select, select_timeout, unbounded, Message, Mode, RecvError, RecvTimeoutError,
+    Runtime, SelectTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
 };
 
 const SHORT: Duration = Duration::from_millis(20);
@@ -21,14 +21,15 @@ fn bounded_try_and_timeout() {
         Err(RecvTimeoutError::Timeout)
     ));
 
-    tx.try_send(Message::share(Value::Int(1)).unwrap()).unwrap();
+    tx.try_send(Message::new(Value::Int(1), Mode::Share).unwrap())
+        .unwrap();
     assert_eq!(tx.len(), 1);
-    match tx.try_send(Message::share(Value::Int(2)).unwrap()) {
+    match tx.try_send(Message::new(Value::Int(2), Mode::Share).unwrap()) {
         Err(TrySendError::Full(m)) => assert_eq!(m.into_value().unwrap().as_int(), Some(2)),
         other => panic!("expected Full, got {other:?}"),
     }
     let t = Instant::now();
-    match tx.send_timeout(Message::share(Value::Int(3)).unwrap(), SHORT) {
+    match tx.send_timeout(Message::new(Value::Int(3), Mode::Share).unwrap(), SHORT) {
         Err(SendTimeoutError::Timeout(m)) => assert_eq!(m.mode(), Mode::Share),
         other => panic!("expected Timeout, got {other:?}"),
     }
@@ -37,13 +38,13 @@ fn bounded_try_and_timeout() {
     assert_eq!(rx.try_recv().unwrap().as_int(), Some(1));
     assert!(rx.is_empty());
     drop(rx);
-    match tx.try_send(Message::share(Value::Int(4)).unwrap()) {
+    match tx.try_send(Message::new(Value::Int(4), Mode::Share).unwrap()) {
         Err(TrySendError::Disconnected(m)) => {
             assert_eq!(m.into_value().unwrap().as_int(), Some(4))
         }
         other => panic!("expected Disconnected, got {other:?}"),
     }
-    match tx.send_timeout(Message::share(Value::Int(5)).unwrap(), SHORT) {
+    match tx.send_timeout(Message::new(Value::Int(5), Mode::Share).unwrap(), SHORT) {
         Err(e @ SendTimeoutError::Disconnected(_)) => {
             assert_eq!(e.to_string(), "sending on a disconnected channel");
             assert_eq!(e.into_inner().into_value().unwrap().as_int(), Some(5));
@@ -56,7 +57,8 @@ fn bounded_try_and_timeout() {
 fn receivers_see_disconnection_after_draining() {
     let (tx, rx) = unbounded();
     assert_eq!(tx.capacity(), None);
-    tx.send_pickled(&Value::list(vec![Value::Int(1)])).unwrap();
+    tx.send(Value::list(vec![Value::Int(1)]), Mode::Pickle)
+        .unwrap();
     drop(tx);
     let v = rx.recv().unwrap();
     assert_eq!(v.len().unwrap(), 1);
@@ -75,7 +77,7 @@ fn rendezvous_between_workers() {
     let w = rt.spawn("producer", move |_ctx| {
         for i in 0..100 {
             let v = Value::list(vec![Value::Int(i)]);
-            tx.send_copied(&v).unwrap();
+            tx.send(v.clone(), Mode::Copy).unwrap();
         }
     });
     let mut total = 0;
@@ -103,7 +105,7 @@ fn select_fans_in_from_several_workers() {
                 if mode == Mode::Share {
                     freeze(&[&v]).unwrap();
                 }
-                tx.send_value(&v, mode).unwrap();
+                tx.send(v.clone(), mode).unwrap();
             }
         }));
     }
@@ -138,13 +140,12 @@ fn select_with_timeouts_and_edge_cases() {
         select_timeout(&[&r1, &r2], SHORT).unwrap_err(),
         SelectTimeoutError
     );
-    t2.send_shared(Value::Int(7)).unwrap();
+    t2.send(Value::Int(7), Mode::Share).unwrap();
     let (i, v) = select_timeout(&[&r1, &r2], SHORT).unwrap();
     assert_eq!((i, v.unwrap().as_int()), (1, Some(7)));
-    t2.send_shared(Value::Int(8)).unwrap();
-    let (i, m) = select_message(&[&r1, &r2]);
-    assert_eq!(i, 1);
-    assert_eq!(m.unwrap().mode(), Mode::Share);
+    t2.send(Value::Int(8), Mode::Share).unwrap();
+    let (i, v) = select(&[&r1, &r2]);
+    assert_eq!((i, v.unwrap().as_int()), (1, Some(8)));
     // No receivers: nothing can ever arrive.
     assert!(matches!(select(&[]), (0, Err(RecvError::Disconnected))));
     drop(t2);
@@ -157,10 +158,10 @@ fn select_with_timeouts_and_edge_cases() {
 #[test]
 fn a_bad_message_is_a_decode_error_and_the_channel_goes_on() {
     let (tx, rx) = unbounded();
-    tx.send(Message::from_pickle_bytes(b"not a pickle"))
+    tx.send_message(Message::from_pickle_bytes(b"not a pickle"))
         .unwrap();
-    tx.send(Message::from_pickle_bytes(b"")).unwrap();
-    tx.send_pickled(&Value::from("fine")).unwrap();
+    tx.send_message(Message::from_pickle_bytes(b"")).unwrap();
+    tx.send(Value::from("fine"), Mode::Pickle).unwrap();
     match rx.recv() {
         Err(RecvError::Decode(e)) => assert!(e.to_string().contains("corrupt"), "{e}"),
         other => panic!("expected Decode, got {other:?}"),
@@ -179,4 +180,35 @@ fn senders_and_receivers_are_send_and_sync() {
     send::<Runtime>();
     fn sync<T: Sync>() {}
     sync::<Runtime>();
+}
+
+#[test]
+fn errors_chain_to_the_object_model_error_underneath() {
+    use std::error::Error as _;
+    let (tx, rx) = unbounded();
+    // A weak reference cannot be copied: Encode, with the cause as source.
+    let target = Value::list(vec![]);
+    let weak = Value::weakref(&target).unwrap();
+    let err = tx.send(weak.clone(), Mode::Copy).unwrap_err();
+    let cause = err.source().expect("an encode error has a source");
+    assert!(cause.to_string().contains("weakref"), "{cause}");
+    assert!(err.into_inner().is(&weak), "the value comes back");
+    // A refused move chains to the MoveError.
+    let b = Value::list(vec![]);
+    let alias = b.clone();
+    let err = tx.send(b, Mode::Move).unwrap_err();
+    assert!(err.source().unwrap().to_string().contains("cannot move"));
+    drop((err, alias));
+    // Sharing a mutable value has no cause beyond itself.
+    assert!(tx
+        .send(Value::list(vec![]), Mode::Share)
+        .unwrap_err()
+        .source()
+        .is_none());
+    // A decode error chains to the unpickling error.
+    tx.send_message(Message::from_pickle_bytes(b"junk"))
+        .unwrap();
+    let err = rx.recv().unwrap_err();
+    assert!(matches!(err, RecvError::Decode(_)));
+    assert!(err.source().is_some());
 }

@@ -276,6 +276,7 @@ fn a_worker_survives_a_stream_of_garbage() {
                 Ok(_) => ok += 1,
                 Err(RecvError::Decode(_)) => bad += 1,
                 Err(RecvError::Disconnected) => break,
+                Err(e) => panic!("unexpected {e}"),
             }
         }
         (ok, bad)
@@ -286,9 +287,9 @@ fn a_worker_survives_a_stream_of_garbage() {
         let n = m.len();
         m[(i * 7919) % n] ^= 0x5a;
         m.truncate(n - i % 3);
-        tx.send(Message::from_pickle_bytes(&m)).unwrap();
+        tx.send_message(Message::from_pickle_bytes(&m)).unwrap();
     }
-    tx.send(Message::from_pickle_bytes(&good)).unwrap();
+    tx.send_message(Message::from_pickle_bytes(&good)).unwrap();
     drop(tx);
     let j = w.join_report();
     let (ok, bad) = j.result.unwrap();

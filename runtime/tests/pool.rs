@@ -1,5 +1,6 @@
 //! Pool: map a function over items on N workers, items and results by
 //! share, pickle or copy, results in input order, failures by index.
+//! (Moving items is in moving.rs.)
 
 #[path = "../../freeze/tests/serial/mod.rs"]
 mod serial;
@@ -32,22 +33,26 @@ fn map_shared_keeps_order_and_identity() {
     {
         let pool = Pool::new(4);
         assert_eq!(pool.size(), 4);
+        // Frozen handles (`Send + Sync`) go in as values of this heap.
         let items: Vec<_> = (0..1000)
             .map(|i| frozen_int_list(i).share().unwrap())
             .collect();
-        let sums = pool.map_shared(items.clone(), sum).unwrap();
+        let values = || items.iter().map(|f| f.value());
+        let sums = pool.map(values(), Mode::Share, sum).unwrap();
         for (i, s) in sums.iter().enumerate() {
             let i = i as i64;
-            assert_eq!(s.value().as_int(), Some(i + i * i));
+            assert_eq!(s.as_int(), Some(i + i * i));
         }
         // The identity function gives back the very same objects.
-        let same = pool.map_shared(items.clone(), Ok).unwrap();
-        assert!(same.iter().zip(&items).all(|(a, b)| a.is(b)));
+        let same = pool.map(values(), Mode::Share, Ok).unwrap();
+        assert!(same.iter().zip(&items).all(|(a, b)| a.is(&b.value())));
         // A fresh mutable result is frozen by the worker before it comes back.
         let fresh = pool
-            .map_shared(items, |v| Ok(Value::list(vec![v, Value::from("new")])))
+            .map(values(), Mode::Share, |v| {
+                Ok(Value::list(vec![v, Value::from("new")]))
+            })
             .unwrap();
-        assert!(fresh.iter().all(|f| is_frozen(&f.value())));
+        assert!(fresh.iter().all(is_frozen));
         for r in pool.shutdown() {
             assert_eq!(r.heap_live, 0, "{} leaked", r.name);
         }
@@ -65,7 +70,7 @@ fn map_pickled_and_copied_give_fresh_mutable_graphs() {
         let items: Vec<Value> = (0..12).map(|i| make_graph(10, &cls, i)).collect();
         for mode in [Mode::Pickle, Mode::Copy] {
             let out = pool
-                .map(&items, mode, |g| {
+                .map(items.clone(), mode, |g| {
                     // Mutable on the worker: change it and send it back.
                     g.get(0)?.setattr("label", "seen".into())?;
                     Ok(g)
@@ -90,11 +95,11 @@ fn map_pickled_and_copied_give_fresh_mutable_graphs() {
             }
         }
         let via = pool
-            .map_pickled(&items, |g| g.len().map(Value::from))
+            .map(items.clone(), Mode::Pickle, |g| g.len().map(Value::from))
             .unwrap();
         assert!(via.iter().all(|v| v.as_int() == Some(12)));
         let via = pool
-            .map_copied(&items, |g| g.len().map(Value::from))
+            .map(items.clone(), Mode::Copy, |g| g.len().map(Value::from))
             .unwrap();
         assert!(via.iter().all(|v| v.as_int() == Some(12)));
         for r in pool.shutdown() {
@@ -112,7 +117,7 @@ fn failures_are_reported_by_lowest_index_and_the_pool_goes_on() {
     let items: Vec<Value> = (0..10).map(Value::Int).collect();
 
     let err = pool
-        .map(&items, Mode::Share, |v| match v.as_int() {
+        .map(items.clone(), Mode::Share, |v| match v.as_int() {
             Some(3) | Some(7) => Err(Error::Other(format!("bad {v:?}"))),
             _ => Ok(v),
         })
@@ -126,7 +131,7 @@ fn failures_are_reported_by_lowest_index_and_the_pool_goes_on() {
     );
 
     let err = pool
-        .map(&items, Mode::Pickle, |v| {
+        .map(items.clone(), Mode::Pickle, |v| {
             if v.as_int() == Some(5) {
                 panic!("task panicked on five");
             }
@@ -145,13 +150,13 @@ fn failures_are_reported_by_lowest_index_and_the_pool_goes_on() {
     // A mutable item cannot go by share.
     let mut mixed = items.clone();
     mixed[4] = Value::list(vec![]);
-    match pool.map(&mixed, Mode::Share, Ok) {
+    match pool.map(mixed, Mode::Share, Ok) {
         Err(PoolError::Send { index: 4, error }) => assert_eq!(error, Error::NotFrozen("list")),
         other => panic!("expected Send error, got {other:?}"),
     }
     // A result that cannot be frozen cannot come back by share.
     let err = pool
-        .map(&items, Mode::Share, |_| {
+        .map(items.clone(), Mode::Share, |_| {
             let v = Value::list(vec![]);
             permafrost_freeze::set_freezable(&v, permafrost_freeze::Freezability::No)?;
             Ok(v)
@@ -161,7 +166,7 @@ fn failures_are_reported_by_lowest_index_and_the_pool_goes_on() {
 
     // Still works.
     let ok = pool
-        .map(&items, Mode::Copy, |v| {
+        .map(items.clone(), Mode::Copy, |v| {
             Ok(Value::Int(v.as_int().unwrap() * 2))
         })
         .unwrap();
@@ -184,18 +189,22 @@ fn map_over_shared_frozen_graphs() {
             .collect();
         let pool = Pool::new(4);
         let labels = pool
-            .map_shared(graphs, |g| {
-                let mut n = 0;
-                for node in g.to_vec()? {
-                    if node.getattr("label").is_ok() {
-                        n += 1;
+            .map(
+                graphs.into_iter().map(|f| f.into_value()),
+                Mode::Share,
+                |g| {
+                    let mut n = 0;
+                    for node in g.to_vec()? {
+                        if node.getattr("label").is_ok() {
+                            n += 1;
+                        }
                     }
-                }
-                Ok(Value::Int(n))
-            })
+                    Ok(Value::Int(n))
+                },
+            )
             .unwrap();
-        assert!(labels.iter().all(|l| l.value().as_int() == Some(50)));
-        assert_eq!(pool.map_shared(vec![], Ok).unwrap().len(), 0);
+        assert!(labels.iter().all(|l| l.as_int() == Some(50)));
+        assert_eq!(pool.map(vec![], Mode::Share, Ok).unwrap().len(), 0);
     }
     assert_eq!(frozen_live(), fbase);
 }

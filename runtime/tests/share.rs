@@ -9,8 +9,8 @@ use serial::lock;
 mod common;
 
 use common::{iso, make_frozen_graph, make_graph, node_class};
-use permafrost_freeze::{collect, frozen_live, heap_live, is_frozen, Error, Frozen, Value};
-use permafrost_runtime::{unbounded, Message, Mode, Runtime, SendError, ShareError, TransferError};
+use permafrost_freeze::{collect, frozen_live, heap_live, is_frozen, Frozen, Value};
+use permafrost_runtime::{unbounded, Disconnected, Message, Mode, Runtime, SendError};
 
 fn ids(v: &Value) -> Vec<usize> {
     let mut ids: Vec<usize> = iso(v, v)
@@ -38,10 +38,10 @@ fn shared_graph_arrives_as_the_same_objects() {
             let v = ctx.recv().unwrap();
             assert!(is_frozen(&v));
             let seen = ids(&v);
-            back_tx.send_shared(v).unwrap();
+            back_tx.send(v, Mode::Share).unwrap();
             seen
         });
-        w.sender().send_shared(g.clone()).unwrap();
+        w.sender().send(g.clone(), Mode::Share).unwrap();
         let back = back_rx.recv().unwrap();
         assert!(back.is(&g), "the graph came back as the same root object");
         let joined = w.join_report();
@@ -73,7 +73,9 @@ fn one_graph_shared_with_many_workers() {
             })
             .collect();
         for w in &workers {
-            w.sender().send(Message::Shared(root.clone())).unwrap();
+            w.sender()
+                .send_message(Message::Shared(root.clone()))
+                .unwrap();
         }
         let mine = ids(&g);
         for w in workers {
@@ -94,7 +96,7 @@ fn the_last_reference_may_die_on_the_worker() {
     let (ack_tx, ack_rx) = unbounded();
     let w = rt.spawn("holder", move |ctx| {
         let v = ctx.recv().unwrap();
-        ack_tx.send_shared(Value::Int(1)).unwrap();
+        ack_tx.send(Value::Int(1), Mode::Share).unwrap();
         // Wait until the main thread has dropped its handles.
         let _ = ctx.recv();
         drop(v); // the last reference: the whole graph is freed here
@@ -103,10 +105,10 @@ fn the_last_reference_may_die_on_the_worker() {
     let g = make_frozen_graph(100, &cls, 3);
     let grown = frozen_live();
     assert!(grown > fbase);
-    w.sender().send_shared(g).unwrap(); // moved: main holds nothing now
+    w.sender().send(g, Mode::Share).unwrap(); // moved: main holds nothing now
     assert_eq!(ack_rx.recv().unwrap().as_int(), Some(1));
     assert_eq!(frozen_live(), grown, "the worker still holds the graph");
-    w.sender().send_shared(Value::None).unwrap();
+    w.sender().send(Value::None, Mode::Share).unwrap();
     let after = w.join().unwrap();
     assert_eq!(after, fbase, "freed on the worker");
     assert_eq!(frozen_live(), fbase);
@@ -123,8 +125,8 @@ fn mutable_graph_by_share_is_refused_and_handed_back_intact() {
         let live = heap_live();
         let (tx, rx) = unbounded();
 
-        let err = tx.send_shared(g.clone()).unwrap_err();
-        assert!(matches!(err, ShareError::NotFrozen(_)));
+        let err = tx.send(g.clone(), Mode::Share).unwrap_err();
+        assert!(matches!(err, SendError::NotFrozen(_)));
         let msg = err.to_string();
         assert!(msg.contains("mutable list"), "{msg}");
         assert!(msg.contains("freeze it first"), "{msg}");
@@ -136,30 +138,25 @@ fn mutable_graph_by_share_is_refused_and_handed_back_intact() {
         back.append(Value::Int(7)).unwrap(); // still mutable
         assert!(rx.try_recv().is_err(), "nothing was sent");
 
-        // The same refusal through the other entry points.
-        match Message::share(g.clone()) {
-            Err(ShareError::NotFrozen(v)) => assert!(v.is(&g)),
+        // The same refusal when building the message by hand.
+        match Message::new(g.clone(), Mode::Share) {
+            Err(SendError::NotFrozen(v)) => assert!(v.is(&g)),
             other => panic!("expected NotFrozen, got {other:?}"),
         }
-        match tx.send_value(&g, Mode::Share) {
-            Err(TransferError::Encode(Error::NotFrozen("list"))) => {}
-            other => panic!("expected Encode(NotFrozen), got {other:?}"),
-        }
-        assert!(Message::new(&g, Mode::Share).is_err());
 
         // A frozen graph holding... nothing mutable is possible (freeze is
         // deep), but a mutable list of frozen items is still mutable.
         let frozen_item = make_frozen_graph(3, &cls, 5);
         let outer = Value::list(vec![frozen_item.clone()]);
-        let err = tx.send_shared(outer.clone()).unwrap_err();
+        let err = tx.send(outer.clone(), Mode::Share).unwrap_err();
         assert!(err.into_inner().is(&outer));
 
         // A worker's inbox refuses the same way.
         let rt = Runtime::new();
         let w = rt.spawn("inbox", |ctx| ctx.recv().map(|v| v.as_int()).ok());
-        let err = w.sender().send_shared(g.clone()).unwrap_err();
+        let err = w.sender().send(g.clone(), Mode::Share).unwrap_err();
         assert!(err.into_inner().is(&g));
-        w.sender().send_shared(Value::Int(3)).unwrap();
+        w.sender().send(Value::Int(3), Mode::Share).unwrap();
         assert_eq!(w.join().unwrap(), Some(Some(3)));
     }
     collect();
@@ -179,36 +176,31 @@ fn a_send_to_a_gone_worker_hands_the_message_back() {
 
         // share: the value itself comes back
         let g = make_frozen_graph(10, &cls, 6);
-        match inbox.send_shared(g.clone()) {
-            Err(ShareError::Disconnected(v)) => assert!(v.is(&g)),
+        match inbox.send(g.clone(), Mode::Share) {
+            Err(SendError::Disconnected(v)) => assert!(v.is(&g)),
             other => panic!("expected Disconnected, got {other:?}"),
         }
-        match inbox.send_frozen(g.share().unwrap()) {
-            Err(SendError(f)) => assert_eq!(f.id(), g.share().unwrap().id()),
+        match inbox.share(g.share().unwrap()) {
+            Err(Disconnected(f)) => assert_eq!(f.id(), g.share().unwrap().id()),
             Ok(()) => panic!("sent to a gone worker"),
         }
         // a raw message comes back as it was
-        let err = inbox.send(Message::share(g.clone()).unwrap()).unwrap_err();
+        let err = inbox
+            .send_message(Message::new(g.clone(), Mode::Share).unwrap())
+            .unwrap_err();
         assert!(err.to_string().contains("disconnected"));
         assert!(err.into_inner().into_value().unwrap().is(&g));
 
-        // pickle and copy: the encoded message comes back and still decodes
+        // pickle and copy: the value itself comes back, unchanged
         let m = make_graph(10, &cls, 7);
-        match inbox.send_pickled(&m) {
-            Err(TransferError::Disconnected(msg)) => {
-                assert_eq!(msg.mode(), Mode::Pickle);
-                let v = msg.into_value().unwrap();
-                iso(&m, &v).unwrap();
+        for mode in [Mode::Pickle, Mode::Copy] {
+            match inbox.send(m.clone(), mode) {
+                Err(SendError::Disconnected(v)) => {
+                    assert!(v.is(&m), "{mode:?}");
+                    iso(&m, &v).unwrap();
+                }
+                other => panic!("expected Disconnected, got {other:?}"),
             }
-            other => panic!("expected Disconnected, got {other:?}"),
-        }
-        match inbox.send_copied(&m) {
-            Err(TransferError::Disconnected(msg)) => {
-                assert_eq!(msg.mode(), Mode::Copy);
-                let v = msg.into_value().unwrap();
-                iso(&m, &v).unwrap();
-            }
-            other => panic!("expected Disconnected, got {other:?}"),
         }
         rt.shutdown();
     }
@@ -221,11 +213,11 @@ fn a_send_to_a_gone_worker_hands_the_message_back() {
 fn immediates_and_strings_share_too() {
     let _g = lock();
     let (tx, rx) = unbounded();
-    tx.send_shared(Value::Int(5)).unwrap();
-    tx.send_shared(Value::Float(0.5)).unwrap();
-    tx.send_shared(Value::None).unwrap();
+    tx.send(Value::Int(5), Mode::Share).unwrap();
+    tx.send(Value::Float(0.5), Mode::Share).unwrap();
+    tx.send(Value::None, Mode::Share).unwrap();
     let s = Value::from("born frozen");
-    tx.send_shared(s.clone()).unwrap();
+    tx.send(s.clone(), Mode::Share).unwrap();
     assert_eq!(rx.recv().unwrap().as_int(), Some(5));
     assert_eq!(rx.recv().unwrap().as_float(), Some(0.5));
     assert!(rx.recv().unwrap().is_none());

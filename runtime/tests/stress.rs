@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use common::{make_frozen_graph, node_class};
 use permafrost_freeze::{freeze, frozen_live, heap_live, Frozen, Value};
-use permafrost_runtime::{unbounded, Runtime, Sender};
+use permafrost_runtime::{unbounded, Mode, Runtime, Sender};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -67,13 +67,13 @@ fn workers_exchange_tens_of_thousands_of_shared_graphs() {
                             _ => {}
                         }
                         if ttl == 0 {
-                            done.send_shared(payload).unwrap();
+                            done.send(payload, Mode::Share).unwrap();
                             continue;
                         }
                         let next = Value::tuple(vec![Value::Int(ttl - 1), payload]);
                         freeze(&[&next]).unwrap();
                         peers[rng.gen_range(0..peers.len())]
-                            .send_shared(next)
+                            .send(next, Mode::Share)
                             .unwrap();
                     }
                     (seen, made)
@@ -90,7 +90,7 @@ fn workers_exchange_tens_of_thousands_of_shared_graphs() {
             let g = make_frozen_graph(8, &cls, s as u64);
             let m = Value::tuple(vec![Value::Int(HOPS), g]);
             freeze(&[&m]).unwrap();
-            inboxes[s % WORKERS].send_shared(m).unwrap();
+            inboxes[s % WORKERS].send(m, Mode::Share).unwrap();
         }
         drop(inboxes);
         for _ in 0..SEEDS {

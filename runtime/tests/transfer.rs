@@ -10,7 +10,7 @@ mod common;
 
 use common::{assert_rebuilt_mutable, iso, make_frozen_graph, make_graph, node_class};
 use permafrost_freeze::{collect, frozen_live, heap_live, is_frozen, Value};
-use permafrost_runtime::{unbounded, Message, Mode, RecvError, Runtime, TransferError};
+use permafrost_runtime::{unbounded, Message, Mode, RecvError, Runtime, SendError};
 
 /// Sends a graph built from `seed` in `mode` to a worker, which rebuilds
 /// the same graph locally and checks the received one against it, mutates
@@ -34,11 +34,11 @@ fn round_trip(mode: Mode, class_name: &str, seed: u64) {
                 .unwrap()
                 .setattr("label", "changed".into())
                 .unwrap();
-            back_tx.send_value(&got, mode).unwrap();
+            back_tx.send(got.clone(), mode).unwrap();
             pairs.len()
         });
         let g = make_graph(60, &cls, seed);
-        w.sender().send_value(&g, mode).unwrap();
+        w.sender().send(g.clone(), mode).unwrap();
         let back = back_rx.recv().unwrap();
         let pairs = iso(&g, &back);
         // The worker changed one label: everything else is the same.
@@ -89,7 +89,7 @@ fn a_frozen_graph_pickled_arrives_mutable() {
         got.append(Value::None).unwrap();
         pairs.len()
     });
-    w.sender().send_pickled(&g).unwrap();
+    w.sender().send(g.clone(), Mode::Pickle).unwrap();
     assert!(w.join().unwrap() > 90);
 }
 
@@ -124,7 +124,7 @@ fn a_copy_shares_its_frozen_parts_by_reference() {
             inner.append(Value::None).unwrap();
             heap_live()
         });
-        w.sender().send_copied(&root).unwrap();
+        w.sender().send(root.clone(), Mode::Copy).unwrap();
         assert_eq!(frozen_live(), frozen_before, "no frozen object was copied");
         assert_eq!(
             w.join().unwrap(),
@@ -157,11 +157,11 @@ fn pickling_deep_chains_does_not_overflow_a_worker_stack() {
                     cur = cur.get(1).unwrap();
                 }
                 assert_eq!(depth, n);
-                back.send_pickled(&got).unwrap();
+                back.send(got.clone(), Mode::Pickle).unwrap();
             }
         });
-        w.sender().send_pickled(&chain).unwrap();
-        w.sender().send_copied(&chain).unwrap();
+        w.sender().send(chain.clone(), Mode::Pickle).unwrap();
+        w.sender().send(chain.clone(), Mode::Copy).unwrap();
         let a = from.recv().unwrap();
         let b = from.recv().unwrap();
         assert_eq!(a.get(0).unwrap().as_int(), Some(n - 1));
@@ -188,8 +188,8 @@ fn unregistered_class_is_a_decode_error_and_leaks_nothing() {
         let second = ctx.recv().unwrap();
         (first.err(), second.as_int(), heap_live())
     });
-    w.sender().send_pickled(&obj).unwrap();
-    w.sender().send_pickled(&Value::Int(9)).unwrap();
+    w.sender().send(obj.clone(), Mode::Pickle).unwrap();
+    w.sender().send(Value::Int(9), Mode::Pickle).unwrap();
     let joined = w.join_report();
     let (err, second, live) = joined.result.unwrap();
     match err {
@@ -208,13 +208,16 @@ fn what_cannot_travel_is_refused_before_sending() {
     let target = Value::list(vec![]);
     let weak = Value::weakref(&target).unwrap();
     let (tx, rx) = unbounded();
-    match tx.send_pickled(&Value::list(vec![weak.clone()])) {
-        Err(TransferError::Encode(e)) => assert!(e.to_string().contains("weakref"), "{e}"),
+    match tx.send(Value::list(vec![weak.clone()]), Mode::Pickle) {
+        Err(SendError::Encode(e, v)) => {
+            assert!(e.to_string().contains("weakref"), "{e}");
+            assert!(v.get(0).unwrap().is(&weak), "the value comes back");
+        }
         other => panic!("expected Encode, got {other:?}"),
     }
     assert!(matches!(
-        tx.send_copied(&weak),
-        Err(TransferError::Encode(_))
+        tx.send(weak.clone(), Mode::Copy),
+        Err(SendError::Encode(..))
     ));
     assert!(rx.try_recv().is_err());
 }
@@ -238,9 +241,9 @@ fn one_pickle_can_be_broadcast() {
         })
         .collect();
     for w in &workers {
-        w.sender().send(msg.try_clone().unwrap()).unwrap();
+        w.sender().send_message(msg.try_clone().unwrap()).unwrap();
     }
-    let copy = Message::copy(&g).unwrap();
+    let copy = Message::new(g.clone(), Mode::Copy).unwrap();
     assert!(copy.try_clone().is_none(), "a copy is adopted once");
     let n: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
     assert!(n.iter().all(|&k| k == n[0] && k > 60));

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{make_frozen_graph, make_graph, node_class};
 use permafrost_freeze::{freeze, frozen_live, heap_live, register_class, Frozen, Value};
-use permafrost_runtime::{unbounded, Runtime, WorkerError};
+use permafrost_runtime::{unbounded, Mode, Runtime, WorkerError};
 
 #[test]
 fn a_panicking_worker_is_reported_and_the_others_finish() {
@@ -110,7 +110,7 @@ fn shutdown_wakes_waiting_workers_after_delivering_queued_messages() {
     }
     for s in &senders {
         for k in 1..=3 {
-            s.send_shared(Value::Int(k)).unwrap();
+            s.send(Value::Int(k), Mode::Share).unwrap();
         }
     }
     let reports = rt.shutdown();
@@ -124,7 +124,10 @@ fn shutdown_wakes_waiting_workers_after_delivering_queued_messages() {
     for (w, s) in handles.into_iter().zip(&senders) {
         assert!(w.is_finished());
         assert_eq!(w.join().unwrap(), 6);
-        assert!(s.send_shared(Value::Int(1)).unwrap_err().is_disconnected());
+        assert!(s
+            .send(Value::Int(1), Mode::Share)
+            .unwrap_err()
+            .is_disconnected());
     }
 }
 
@@ -140,7 +143,7 @@ fn join_ends_a_worker_loop_by_closing_its_inbox() {
         n
     });
     for _ in 0..5 {
-        w.sender().send_shared(Value::None).unwrap();
+        w.sender().send(Value::None, Mode::Share).unwrap();
     }
     assert_eq!(w.join().unwrap(), 5);
 }
@@ -157,7 +160,7 @@ fn dropping_the_runtime_joins_everything() {
             drop(rt.spawn(format!("detached{i}"), move |ctx| {
                 let v = Value::tuple(vec![Value::Int(i), Value::from(ctx.name())]);
                 freeze(&[&v]).unwrap();
-                tx.send_shared(v).unwrap();
+                tx.send(v, Mode::Share).unwrap();
             }));
         }
         rt.spawn("kept", |ctx| ctx.index())

@@ -11,6 +11,7 @@ use super::id::ObjectId;
 /// Why a [`Store`](crate::Store) operation failed. Each operation's docs
 /// say which cases it can give; a failed operation changed nothing unless
 /// its docs say otherwise.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     /// No object or reservation has this id (never created, deleted,

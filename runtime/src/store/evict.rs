@@ -7,39 +7,16 @@
 //! pickled): a pinned object is never a candidate, so it is never evicted.
 //! Use is a seal, a restore, or the last release of a pin.
 
+use std::path::{Path, PathBuf};
+
 use parking_lot::MutexGuard;
+use permafrost_freeze::Frozen;
 
 use super::error::StoreError;
 use super::id::ObjectId;
 use super::notify::Notification;
 use super::spill::{self, WriteFailure};
 use super::state::{Guard, Inner, Slot, State};
-
-impl State {
-    /// Puts `id` at the young end of the LRU order if it may be evicted.
-    pub(crate) fn settle(&mut self, id: ObjectId, spill: bool) {
-        self.lru_remove(id);
-        let tick = self.tick;
-        let Some(e) = self.entries.get_mut(&id) else {
-            return;
-        };
-        let evictable = !e.deleted
-            && e.pins == 0
-            && matches!(e.slot, Slot::Resident(_))
-            && !(spill && e.unspillable);
-        if evictable {
-            e.lru = Some(tick);
-            self.lru.insert(tick, id);
-            self.tick += 1;
-        }
-    }
-
-    pub(crate) fn lru_remove(&mut self, id: ObjectId) {
-        if let Some(t) = self.entries.get_mut(&id).and_then(|e| e.lru.take()) {
-            self.lru.remove(&t);
-        }
-    }
-}
 
 /// One eviction step.
 enum Step {
@@ -133,7 +110,40 @@ fn evict_one(inner: &Inner, st: &mut Guard<'_>) -> Result<Step, StoreError> {
     let written = MutexGuard::unlocked(st, || inner.dir.write(id, &path, &object));
     st.spilling -= 1;
     inner.cond.notify_all();
-    let st = &mut **st;
+    let done = Spilled {
+        id,
+        gen,
+        size,
+        object,
+        path,
+    };
+    finish_spill(st, inner.spill, done, written)
+}
+
+/// An object whose pickle was being written with the lock released.
+struct Spilled {
+    id: ObjectId,
+    gen: u64,
+    size: usize,
+    object: Frozen,
+    path: PathBuf,
+}
+
+/// Back under the lock after a spill write: drops the in-memory graph if
+/// the entry is still the one spilled and nobody pinned it meanwhile.
+fn finish_spill(
+    st: &mut State,
+    spill: bool,
+    done: Spilled,
+    written: Result<(), WriteFailure>,
+) -> Result<Step, StoreError> {
+    let Spilled {
+        id,
+        gen,
+        size,
+        object,
+        path,
+    } = done;
     let Some(e) = st
         .entries
         .get_mut(&id)
@@ -173,7 +183,7 @@ fn evict_one(inner: &Inner, st: &mut Guard<'_>) -> Result<Step, StoreError> {
             Ok(Step::Freed(0))
         }
         Err(WriteFailure::Io(err)) => {
-            st.settle(id, inner.spill);
+            st.settle(id, spill);
             Err(err)
         }
     }
@@ -196,25 +206,7 @@ pub(crate) fn restore(inner: &Inner, st: &mut Guard<'_>, id: ObjectId) -> Result
         }
     };
     e.slot = Slot::Restoring(path.clone());
-    let back_to_spilled = |st: &mut State| {
-        match st
-            .entry(id, gen)
-            .filter(|e| matches!(e.slot, Slot::Restoring(_)))
-        {
-            Some(e) => {
-                if let Slot::Restoring(p) = std::mem::replace(&mut e.slot, Slot::Pending) {
-                    e.slot = Slot::Spilled(p);
-                }
-                if e.charged {
-                    e.charged = false;
-                    st.used -= size;
-                }
-            }
-            // Deleted while the lock was released: the file is ours to remove.
-            None => st.dead_files.push(path.clone()),
-        }
-        inner.cond.notify_all();
-    };
+    let back_to_spilled = |st: &mut State| back_to_spilled(inner, st, id, gen, size, &path);
     // why: room first, so a restore never takes the store over capacity.
     if let Err(err) = make_room(inner, st, size) {
         back_to_spilled(st);
@@ -263,4 +255,33 @@ pub(crate) fn restore(inner: &Inner, st: &mut Guard<'_>, id: ObjectId) -> Result
             Err(err)
         }
     }
+}
+
+/// A failed or abandoned restore: the entry (if it is still the one being
+/// restored) is spilled again and its reserved room given back.
+fn back_to_spilled(
+    inner: &Inner,
+    st: &mut State,
+    id: ObjectId,
+    gen: u64,
+    size: usize,
+    path: &Path,
+) {
+    match st
+        .entry(id, gen)
+        .filter(|e| matches!(e.slot, Slot::Restoring(_)))
+    {
+        Some(e) => {
+            if let Slot::Restoring(p) = std::mem::replace(&mut e.slot, Slot::Pending) {
+                e.slot = Slot::Spilled(p);
+            }
+            if e.charged {
+                e.charged = false;
+                st.used -= size;
+            }
+        }
+        // Deleted while the lock was released: the file is ours to remove.
+        None => st.dead_files.push(path.to_path_buf()),
+    }
+    inner.cond.notify_all();
 }

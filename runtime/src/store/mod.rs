@@ -1,7 +1,8 @@
 //! The object store: [`Store`] (its docs describe the model), with one
 //! module per concern: ids, errors, size estimates, the state and its
-//! waiting (`state`), eviction and restore (`evict`), spill files
-//! (`spill`), notifications (`notify`).
+//! waiting (`state`), the operations on it (`ops`), eviction and restore
+//! (`evict`), spill files (`spill`), notifications (`notify`), counters
+//! (`stats`). Imports go one way: `ops` uses `evict`, both use `state`.
 //!
 //! Design choices, in short:
 //!
@@ -19,9 +20,11 @@ mod error;
 mod evict;
 mod id;
 mod notify;
+mod ops;
 mod size;
 mod spill;
 mod state;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,6 +36,7 @@ pub use error::StoreError;
 pub use id::{ObjectId, ParseIdError};
 pub use notify::{Notification, Subscription};
 pub use size::{estimate_size, SLOT_BYTES};
+pub use stats::StoreStats;
 
 use state::Inner;
 
@@ -133,34 +137,6 @@ pub struct StoreBuilder {
     capacity: usize,
     spill: bool,
     spill_dir: Option<PathBuf>,
-}
-
-/// A snapshot of a store's counters: [`Store::stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct StoreStats {
-    /// The capacity in bytes.
-    pub capacity: usize,
-    /// Bytes charged: resident objects' estimated sizes, plus room
-    /// reserved by puts and restores in progress.
-    pub used: usize,
-    /// Sealed objects (resident or spilled).
-    pub objects: usize,
-    /// Reservations not sealed yet.
-    pub pending: usize,
-    /// Sealed objects in memory.
-    pub resident: usize,
-    /// Sealed objects on disk only.
-    pub spilled: usize,
-    /// Objects with at least one pin (deleted ones still pinned included).
-    pub pinned: usize,
-    /// `get` and `wait` calls blocked right now.
-    pub waiting: usize,
-    /// Objects dropped to make room (spilling off), ever.
-    pub evictions: u64,
-    /// Objects written to disk to make room, ever.
-    pub spills: u64,
-    /// Spilled objects read back, ever.
-    pub restores: u64,
 }
 
 impl Default for StoreBuilder {
