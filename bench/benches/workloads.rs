@@ -15,7 +15,8 @@
 use std::time::Duration;
 
 use criterion::{criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use permafrost::{collect, deep_copy, pickle, traverse, unpickle, Detached};
+use permafrost::diag::traverse;
+use permafrost::{collect, deep_copy, pickle, unpickle, Detached};
 use permafrost::{ObjectId, Store};
 use permafrost_bench::shapes::{build, Built, Input, Shape, Sizes};
 use permafrost_bench::sharing::{run_once, Matrices};

@@ -465,11 +465,11 @@ mod tests {
                 }
                 Shape::BinaryTree => {
                     // One Node per distinct key.
-                    assert!(permafrost::traverse(&b.root) > n - 5);
+                    assert!(permafrost::diag::traverse(&b.root) > n - 5);
                 }
                 Shape::Chain => {
                     // The chain's mutable objects: n links and their class.
-                    assert_eq!(permafrost::traverse(&b.root), n + 1);
+                    assert_eq!(permafrost::diag::traverse(&b.root), n + 1);
                 }
             }
             b.freeze().unwrap();

@@ -24,7 +24,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Barrier, RwLock};
 use std::time::Instant;
 
-use permafrost::{collect, freeze, frozen_live, heap_live, register_class};
+use permafrost::diag::{frozen_live, heap_live};
+use permafrost::{collect, freeze, register_class};
 use permafrost::{Frozen, Mode, Runtime, Sender, Value, WorkerHandle};
 
 use crate::csv::Row;

@@ -4,7 +4,7 @@
 //! What each operation times (inputs are always made outside the clock):
 //!
 //! * `build`: the graph from the pre-generated Rust strings (or `n`);
-//! * `traverse`: [`permafrost::traverse`] over a freshly built graph (the
+//! * `traverse`: [`permafrost::diag::traverse`] over a freshly built graph (the
 //!   bare visit-and-mark walk, freeze's floor);
 //! * `freeze`: [`permafrost::freeze`] of that same graph with its classes,
 //!   right after the walk (same objects, same memory layout);
@@ -21,9 +21,9 @@
 
 use std::time::Instant;
 
-use permafrost::{
-    clear_local_classes, collect, heap_live, pickle, register_class, traverse, unpickle, Value,
-};
+use permafrost::diag::{heap_live, traverse};
+use permafrost::embed::clear_local_classes;
+use permafrost::{collect, pickle, register_class, unpickle, Value};
 
 use crate::csv::Row;
 use crate::measure::Stats;

@@ -248,9 +248,9 @@ mod tests {
     #[test]
     fn lists_have_n_objects() {
         let g = lists(10);
-        assert_eq!(permafrost::traverse(&g), 10);
+        assert_eq!(permafrost::diag::traverse(&g), 10);
         assert_eq!(first_read(&g), 0);
-        assert_eq!(permafrost::traverse(&lists(1)), 1);
+        assert_eq!(permafrost::diag::traverse(&lists(1)), 1);
     }
 
     #[test]

@@ -2,6 +2,10 @@
 //! runtime does, and so does an actor system embedding it): what to call
 //! when a worker is done with the object model.
 
+pub use crate::freeze::escape::clear_interpreter_locals;
+pub use crate::model::modules::clear_modules;
+pub use crate::model::registry::clear_local_classes;
+
 use crate::core::heap::{collect, heap_live};
 use crate::core::weak::run_weak_callbacks;
 
@@ -27,9 +31,9 @@ use crate::core::weak::run_weak_callbacks;
 pub fn end_worker() -> usize {
     for _ in 0..4 {
         let ran = run_weak_callbacks().unwrap_or(1);
-        crate::freeze::escape::clear_interpreter_locals();
-        crate::model::registry::clear_local_classes();
-        crate::model::modules::clear_modules();
+        clear_interpreter_locals();
+        clear_local_classes();
+        clear_modules();
         let freed = collect();
         if ran == 0 && freed == 0 {
             break;

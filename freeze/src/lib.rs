@@ -59,17 +59,3 @@ pub use model::view::View;
 pub use transfer::copy::{deep_copy, Detached};
 pub use transfer::moving::{detach_moved, MoveError, MoveRefusal};
 pub use transfer::pickle::{pickle, unpickle};
-
-// Transitional: the old root paths of what moved to `diag` and `embed`,
-// hidden, until every caller in the workspace uses the new ones.
-#[doc(hidden)]
-pub use diag::{
-    check_invariants, check_invariants_exact, frozen_live, heap_live, tracked_containers, traverse,
-    Census, InvariantViolation, HEADER_BYTES, OBJECT_BYTES,
-};
-#[doc(hidden)]
-pub use freeze::escape::clear_interpreter_locals;
-#[doc(hidden)]
-pub use model::modules::clear_modules;
-#[doc(hidden)]
-pub use model::registry::clear_local_classes;

@@ -11,6 +11,7 @@
 mod serial;
 use serial::lock;
 
+use permafrost_freeze::diag::{frozen_live, heap_live, traverse};
 use permafrost_freeze::*;
 
 /// Chain length: 10,000,000, or `PERMAFROST_CHAIN_NODES` (the valgrind run

@@ -3,6 +3,7 @@
 //! frozen objects dying on other threads, borrowed buffers and views read
 //! from scoped threads.
 
+use permafrost_freeze::diag::{frozen_live, heap_live};
 use permafrost_freeze::*;
 
 /// `frozen_live()` is process-wide: tests that check it run one at a time.

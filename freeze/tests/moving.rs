@@ -6,6 +6,7 @@
 mod serial;
 use serial::lock;
 
+use permafrost_freeze::diag::{check_invariants, check_invariants_exact, heap_live};
 use permafrost_freeze::*;
 use proptest::prelude::*;
 

@@ -2,6 +2,7 @@
 //! good, so an unpickled stream may only mint new names from a bounded
 //! process-wide budget. (Its own test binary: the budget is per process.)
 
+use permafrost_freeze::diag::heap_live;
 use permafrost_freeze::*;
 
 #[test]

@@ -1,5 +1,6 @@
 //! Smoke tests for the object model.
 
+use permafrost_freeze::diag::{frozen_live, heap_live};
 use permafrost_freeze::*;
 
 /// `frozen_live()` is process-wide: tests that create frozen objects run

@@ -11,6 +11,7 @@ use serial::lock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use permafrost_freeze::diag::{frozen_live, heap_live};
 use permafrost_freeze::*;
 
 /// Live counts: this thread's mutable heap and the global frozen count.

@@ -14,6 +14,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::{Mutex, MutexGuard};
 
+use permafrost_freeze::diag::{frozen_live, heap_live};
+use permafrost_freeze::embed::clear_interpreter_locals;
 use permafrost_freeze::*;
 
 static LOCK: Mutex<()> = Mutex::new(());

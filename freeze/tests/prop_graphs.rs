@@ -15,6 +15,7 @@ use serial::lock;
 
 use std::collections::BTreeSet;
 
+use permafrost_freeze::diag::{check_invariants_exact, frozen_live, heap_live};
 use permafrost_freeze::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

@@ -12,6 +12,7 @@
 mod serial;
 use serial::lock;
 
+use permafrost_freeze::diag::{check_invariants, check_invariants_exact, frozen_live, heap_live};
 use permafrost_freeze::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

@@ -1,4 +1,6 @@
 //! Round trips through pickle and copy.
+use permafrost_freeze::diag::heap_live;
+use permafrost_freeze::embed::clear_local_classes;
 use permafrost_freeze::*;
 
 fn sample() -> Value {

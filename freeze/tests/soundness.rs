@@ -6,6 +6,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
+use permafrost_freeze::diag::{check_invariants, check_invariants_exact, frozen_live, heap_live};
+use permafrost_freeze::embed::clear_modules;
 use permafrost_freeze::*;
 
 /// Runs `f` on a fresh thread (its own heap) and fails if it takes longer

@@ -1,6 +1,7 @@
 //! Thread teardown: what a thread's heap still holds when the thread ends.
 //! (Its own test binary: it asserts the process-wide frozen count.)
 
+use permafrost_freeze::diag::{frozen_live, heap_live};
 use permafrost_freeze::*;
 
 #[test]

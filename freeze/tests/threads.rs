@@ -12,6 +12,7 @@ use serial::lock;
 
 use std::sync::Barrier;
 
+use permafrost_freeze::diag::{frozen_live, heap_live};
 use permafrost_freeze::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;

@@ -28,11 +28,9 @@
 
 use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use permafrost_freeze::{
-    check_invariants, clear_interpreter_locals, collect, deep_copy, freeze, frozen_live, heap_live,
-    is_frozen, pickle, run_weak_callbacks, set_freezable, set_pre_freeze_hook, unpickle,
-    unset_freezable, Error, Freezability, Value,
-};
+use permafrost_freeze::{collect, deep_copy, freeze, is_frozen, pickle, run_weak_callbacks, set_freezable, set_pre_freeze_hook, unpickle, unset_freezable, Error, Freezability, Value};
+use permafrost_freeze::diag::{check_invariants, frozen_live, heap_live};
+use permafrost_freeze::embed::{clear_interpreter_locals};
 use permafrost_runtime::Mode;
 
 mod common;
@@ -569,7 +567,7 @@ fn run(u: &mut Unstructured<'_>, st: &mut State) -> R<()> {
                 let v = st.get(u)?;
                 let mode = *u.choose(&[Mode::Share, Mode::Pickle, Mode::Copy])?;
                 let (tx, rx) = permafrost_runtime::unbounded();
-                if tx.send_value(&v, mode).is_ok() {
+                if tx.send(v.clone(), mode).is_ok() {
                     drop(tx);
                     drop(v);
                     std::thread::scope(|s| {

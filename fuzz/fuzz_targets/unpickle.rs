@@ -9,7 +9,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use libfuzzer_sys::fuzz_target;
-use permafrost_freeze::{check_invariants, collect, frozen_live, heap_live, pickle, unpickle};
+use permafrost_freeze::{collect, pickle, unpickle};
+use permafrost_freeze::diag::{check_invariants, frozen_live, heap_live};
 
 mod common;
 

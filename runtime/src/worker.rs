@@ -9,10 +9,8 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel as cb;
 use parking_lot::Mutex;
-use permafrost_freeze::{
-    clear_interpreter_locals, clear_local_classes, clear_modules, collect, heap_live,
-    run_weak_callbacks, Value,
-};
+use permafrost_freeze::diag::heap_live;
+use permafrost_freeze::Value;
 
 use crate::channel::{self, Receiver, Sender};
 use crate::error::{RecvError, WorkerError};
@@ -380,17 +378,7 @@ where
 /// Releases what a finished worker's heap still holds; returns how many
 /// objects are left.
 fn clean_heap() -> usize {
-    for _ in 0..4 {
-        let ran = run_weak_callbacks().unwrap_or(1);
-        clear_interpreter_locals();
-        clear_local_classes();
-        clear_modules();
-        let freed = collect();
-        if ran == 0 && freed == 0 {
-            break;
-        }
-    }
-    heap_live()
+    permafrost_freeze::embed::end_worker()
 }
 
 pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {

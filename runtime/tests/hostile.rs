@@ -14,9 +14,8 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use common::{make_graph, node_class};
-use permafrost_freeze::{
-    collect, frozen_live, heap_live, pickle, register_function, Call, Error, Value,
-};
+use permafrost_freeze::diag::{frozen_live, heap_live};
+use permafrost_freeze::{collect, pickle, register_function, Call, Error, Value};
 use permafrost_runtime::{Message, RecvError, Runtime};
 use proptest::prelude::*;
 

@@ -6,7 +6,8 @@
 mod serial;
 use serial::lock;
 
-use permafrost_freeze::{check_invariants_exact, collect, heap_live, Error, Value};
+use permafrost_freeze::diag::{check_invariants_exact, heap_live};
+use permafrost_freeze::{collect, Error, Value};
 use permafrost_runtime::{unbounded, Message, Mode, Pool, PoolError, Runtime, SendError};
 
 /// A batch: a list of `n` dicts, each pointing back at the batch.

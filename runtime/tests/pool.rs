@@ -9,7 +9,8 @@ use serial::lock;
 mod common;
 
 use common::{iso, make_frozen_graph, make_graph, node_class};
-use permafrost_freeze::{collect, freeze, frozen_live, heap_live, is_frozen, Error, Value};
+use permafrost_freeze::diag::{frozen_live, heap_live};
+use permafrost_freeze::{collect, freeze, is_frozen, Error, Value};
 use permafrost_runtime::{Mode, Pool, PoolError};
 
 fn frozen_int_list(i: i64) -> Value {

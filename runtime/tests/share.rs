@@ -9,7 +9,8 @@ use serial::lock;
 mod common;
 
 use common::{iso, make_frozen_graph, make_graph, node_class};
-use permafrost_freeze::{collect, frozen_live, heap_live, is_frozen, Frozen, Value};
+use permafrost_freeze::diag::{frozen_live, heap_live};
+use permafrost_freeze::{collect, is_frozen, Frozen, Value};
 use permafrost_runtime::{unbounded, Disconnected, Message, Mode, Runtime, SendError};
 
 fn ids(v: &Value) -> Vec<usize> {

@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{iso, make_graph, node_class};
+use permafrost_freeze::diag::{frozen_live, heap_live, OBJECT_BYTES};
 use permafrost_freeze::{
-    collect, freeze, frozen_live, heap_live, is_frozen, register_class, set_freezable,
-    Freezability, FreezeReason, Frozen, Value, OBJECT_BYTES,
+    collect, freeze, is_frozen, register_class, set_freezable, Freezability, FreezeReason, Frozen,
+    Value,
 };
 use permafrost_runtime::{
     estimate_size, Notification, ObjectId, Runtime, Store, StoreError, Subscription, SLOT_BYTES,

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use common::{make_frozen_graph, node_class};
-use permafrost_freeze::{freeze, frozen_live, heap_live, Frozen, Value};
+use permafrost_freeze::diag::{frozen_live, heap_live};
+use permafrost_freeze::{freeze, Frozen, Value};
 use permafrost_runtime::{unbounded, Mode, Runtime, Sender};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

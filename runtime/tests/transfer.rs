@@ -9,7 +9,8 @@ use serial::lock;
 mod common;
 
 use common::{assert_rebuilt_mutable, iso, make_frozen_graph, make_graph, node_class};
-use permafrost_freeze::{collect, frozen_live, heap_live, is_frozen, Value};
+use permafrost_freeze::diag::{frozen_live, heap_live};
+use permafrost_freeze::{collect, is_frozen, Value};
 use permafrost_runtime::{unbounded, Message, Mode, RecvError, Runtime, SendError};
 
 /// Sends a graph built from `seed` in `mode` to a worker, which rebuilds
@@ -199,7 +200,7 @@ fn unregistered_class_is_a_decode_error_and_leaks_nothing() {
     assert_eq!(second, Some(9), "the channel still works");
     assert_eq!(live, 0);
     assert_eq!(joined.report.heap_live, 0);
-    permafrost_freeze::clear_local_classes();
+    permafrost_freeze::embed::clear_local_classes();
 }
 
 #[test]

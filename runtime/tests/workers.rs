@@ -10,7 +10,8 @@ mod common;
 use std::time::Duration;
 
 use common::{make_frozen_graph, make_graph, node_class};
-use permafrost_freeze::{freeze, frozen_live, heap_live, register_class, Frozen, Value};
+use permafrost_freeze::diag::{frozen_live, heap_live};
+use permafrost_freeze::{freeze, register_class, Frozen, Value};
 use permafrost_runtime::{unbounded, Mode, Runtime, WorkerError};
 
 #[test]

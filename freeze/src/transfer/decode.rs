@@ -206,6 +206,17 @@ impl Builder {
     /// A new object, contents to follow (or, for `Instance`, included).
     fn open(&mut self, op: Op<'_>) -> Result<(), Error> {
         match op {
+            Op::Instance(..)
+            | Op::OpenInstance(_)
+            | Op::OpenFunction { .. }
+            | Op::OpenClass { .. } => self.open_code(op),
+            _ => self.open_container(op),
+        }
+    }
+
+    /// A new container or cell (its items follow in fills).
+    fn open_container(&mut self, op: Op<'_>) -> Result<(), Error> {
+        match op {
             Op::OpenBuffer => self.new_obj(Body::Buffer(Payload::new(Vec::new())), Kind::Buffer),
             Op::OpenTuple(len) => {
                 let id = self.objs.len() as u32;
@@ -239,6 +250,14 @@ impl Builder {
                 })),
                 Kind::SharedField,
             ),
+            _ => unreachable!("dispatched by apply"),
+        }
+        Ok(())
+    }
+
+    /// A new instance, function or class.
+    fn open_code(&mut self, op: Op<'_>) -> Result<(), Error> {
+        match op {
             Op::Instance(c, attrs) => {
                 self.apply(Op::OpenInstance(c))?;
                 let id = (self.objs.len() - 1) as u32;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, MutexGuard};
-use permafrost_freeze::{freeze, FreezeError, FreezeReason, Frozen, Value};
+use permafrost_freeze::{freeze, Frozen, Value};
 
 use super::error::StoreError;
 use super::evict;

@@ -2,7 +2,8 @@
 
 use std::collections::HashSet;
 
-use permafrost_freeze::{traverse, Value, OBJECT_BYTES};
+use permafrost_freeze::diag::{traverse, OBJECT_BYTES};
+use permafrost_freeze::Value;
 
 /// Bytes an item slot of a tuple, list, set or dict costs (a dict entry
 /// is two).
@@ -34,7 +35,7 @@ pub const SLOT_BYTES: usize = std::mem::size_of::<Value>();
 /// traversal), of the order of the freeze itself.
 ///
 /// ```
-/// use permafrost_freeze::OBJECT_BYTES;
+/// use permafrost_freeze::diag::OBJECT_BYTES;
 /// use permafrost_runtime::{estimate_size, Value, SLOT_BYTES};
 /// let row = Value::list(vec![Value::from("abc"), Value::Int(7)]);
 /// // The list (mutable, M = 1) and the str (frozen from birth, F = 1),
