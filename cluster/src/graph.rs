@@ -109,6 +109,7 @@ pub(crate) struct Counters {
     pub(crate) hits: AtomicU64,
     pub(crate) fetches: AtomicU64,
     pub(crate) served: AtomicU64,
+    pub(crate) served_bytes: AtomicU64,
     pub(crate) rejected: AtomicU64,
 }
 
@@ -314,6 +315,9 @@ pub struct Stats {
     pub fetches: u64,
     /// Fetches this node answered for others.
     pub fetches_served: u64,
+    /// Bytes of the pickles those answers carried (not in [`Stats::sent`]:
+    /// a fetch does not say which node asked).
+    pub bytes_served: u64,
     /// Arrivals whose `resolve` failed (corrupt frame, hash mismatch, not
     /// decodable, fetch failed).
     pub rejected: u64,
@@ -338,6 +342,7 @@ pub fn stats() -> Stats {
         cache_hits: c.counters.hits.load(Relaxed),
         fetches: c.counters.fetches.load(Relaxed),
         fetches_served: c.counters.served.load(Relaxed),
+        bytes_served: c.counters.served_bytes.load(Relaxed),
         rejected: c.counters.rejected.load(Relaxed),
         cached,
         sent,

@@ -65,7 +65,9 @@ impl Actor for Server {
             .ok()
             .and_then(|id| lookup(&ContentId(id)))
             .map(|g| {
-                cache().counters.served.fetch_add(1, Relaxed);
+                let c = &cache().counters;
+                c.served.fetch_add(1, Relaxed);
+                c.served_bytes.fetch_add(g.pickled_len() as u64, Relaxed);
                 g.pickled().to_vec()
             })
             .unwrap_or_default();
