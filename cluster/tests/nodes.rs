@@ -284,7 +284,8 @@ fn an_evicted_or_restarted_node_gets_the_bytes_again() {
     a.cmd("await-peer");
     let r = &a.replies("send")[0];
     assert_eq!(field(r, "intact"), "true", "{r}");
-    assert_ne!(field(r, "source"), "cache", "{r}");
+    assert_eq!(field(r, "carried"), "bytes", "{r}");
+    assert_eq!(field(r, "source"), "decoded", "{r}");
     b2.assert_clean_exit();
     a.assert_clean_exit();
 }
