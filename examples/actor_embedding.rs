@@ -82,6 +82,16 @@ fn count_recent(cat: &Value) -> Result<u64, Error> {
 }
 
 // ---------------------------------------------------------------------------
+// Message types are local-only.
+// The package's dev-dependencies include ractor_cluster (for
+// examples/cluster.rs), which turns on ractor's `cluster` feature and with
+// it turns off ractor's blanket `Message` impl: local-only message types say
+// so themselves.
+impl ractor::Message for StoreMsg {}
+impl ractor::Message for AnalystMsg {}
+impl ractor::Message for EditorMsg {}
+
+// ---------------------------------------------------------------------------
 // Store: holds the current frozen catalogue.
 
 struct Store;

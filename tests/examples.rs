@@ -171,3 +171,16 @@ fn object_store() {
     );
     assert_has(&out, "spill directory removed");
 }
+
+#[test]
+fn cluster() {
+    let out = run("cluster");
+    assert_has(&out, "3 nodes (separate processes on 127.0.0.1)");
+    assert_has(&out, "a table of 20000 rows");
+    assert_has(&out, "sent once per node");
+    assert_has(&out, "pickle every time");
+    assert_has(&out, "all workers agree");
+    assert_has(&out, "node-1: decoded the table 1 time(s)");
+    assert_has(&out, "node-2: live objects heap=0 frozen=0");
+    assert_has(&out, "driver: live objects heap=0 frozen=0");
+}

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::csv::{to_csv, Row};
 use crate::report::{render, targets, RunInfo};
 use crate::shapes::{Shape, Sizes};
-use crate::{plot, python, sharing, store, table1, transfer};
+use crate::{cluster, plot, python, sharing, store, table1, transfer};
 
 /// Benchmarks of permafrost (PEP 795 deep immutability) against pickling,
 /// with CPython side by side.
@@ -43,6 +43,9 @@ pub enum Command {
     /// 1,000,000), get + release throughput over 1, 2, 4, ... workers, and
     /// spill / restore of an n-object graph against pickle / unpickle.
     Store,
+    /// An n-object graph (default 1,000,000) to a worker on another node
+    /// process: sent once (then by id) vs pickled every time. Not in `all`.
+    Cluster,
     /// The four at sizes that finish within a few minutes on 2 cores:
     /// n = 1,000,000, graph 100,000, chain 1,000,000, 3 runs.
     All,
@@ -125,6 +128,8 @@ pub struct Plan {
     pub sharing: sharing::Config,
     /// Object store configuration.
     pub store: store::Config,
+    /// Cluster configuration.
+    pub cluster: cluster::Config,
 }
 
 impl Plan {
@@ -181,6 +186,11 @@ impl Plan {
                 workers: sharing::worker_counts(max_workers),
                 gets_per_worker: o.store_gets.max(1),
                 ids: 64,
+            },
+            cluster: cluster::Config {
+                n,
+                runs,
+                requests: 5,
             },
             transfer: transfer::Config {
                 sizes: tsizes,
@@ -275,6 +285,13 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
                 rows.extend(r);
                 info.notes.extend(notes);
                 info.store = Some(cfg.clone());
+            }
+            Command::Cluster => {
+                let pb = bar(cluster::total_steps(&plan.cluster), "cluster");
+                let (r, notes) = cluster::run(&plan.cluster, &mut || pb.inc(1));
+                pb.finish_and_clear();
+                rows.extend(r);
+                info.notes.extend(notes);
             }
             Command::All => unreachable!("expanded by Plan::new"),
         }

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod cli;
+pub mod cluster;
 pub mod csv;
 pub mod measure;
 pub mod plot;

@@ -478,6 +478,7 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
     transfer_section(w, rows, info);
     sharing_section(w, rows, info);
     store_section(w, rows, info);
+    crate::cluster::section(w, rows);
 
     if !info.notes.is_empty() {
         let _ = writeln!(w, "## Notes\n");

@@ -122,3 +122,26 @@ fn python_draws_the_same_strings() {
         .collect();
     assert_eq!(py, permafrost_bench::prng::strings(50));
 }
+
+#[test]
+fn cluster_suite_reports_time_and_bytes_per_request() {
+    let out = out_dir("cli-cluster");
+    let status = Command::new(env!("CARGO_BIN_EXE_permafrost-bench"))
+        .args(["cluster", "--n", "2000", "--runs", "1", "--out"])
+        .arg(&out)
+        .status()
+        .expect("run the CLI");
+    assert!(status.success());
+    let csv = std::fs::read_to_string(out.join("results.csv")).expect("results.csv");
+    for mode in ["first", "id", "pickle-every-time"] {
+        let row = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("cluster,lists,request,{mode},2000,")))
+            .unwrap_or_else(|| panic!("no cluster {mode} row in:\n{csv}"));
+        let bytes: u64 = row.rsplit(',').next().unwrap().parse().unwrap();
+        // The id-only frame is a header; the others carry the pickle.
+        assert!((mode == "id") == (bytes < 200), "{row}");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(report.contains("## Cluster"), "{report}");
+}
