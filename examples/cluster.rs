@@ -26,8 +26,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use permafrost::{collect, freeze, pickle, unpickle, Error, Value};
 use permafrost::diag::{frozen_live, heap_live};
+use permafrost::{collect, freeze, pickle, unpickle, Error, Value};
 use permafrost_cluster::{Graph, Remote};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster::{NodeServer, RactorClusterMessage};

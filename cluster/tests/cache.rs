@@ -4,8 +4,8 @@
 //! counters are per process.
 
 use permafrost_cluster::{stats, Graph, Remote};
+use permafrost_freeze::diag::frozen_live;
 use permafrost_freeze::{collect, freeze, Value};
-use permafrost_freeze::diag::{frozen_live};
 use ractor::{ActorId, BytesConvertable};
 
 fn graph(n: i64) -> Value {

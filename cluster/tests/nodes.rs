@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use permafrost_cluster::{start, Graph, Remote};
-use permafrost_freeze::{collect, freeze, Value};
 use permafrost_freeze::diag::{frozen_live, heap_live};
+use permafrost_freeze::{collect, freeze, Value};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster::{BytesConvertable, NodeServer, RactorClusterMessage};
 
