@@ -20,7 +20,11 @@
 //!   [`Error::Borrowed`] while it is set. Frozen objects need no mark;
 //! * a [`Write`] guard first checks that the object is mutable (else
 //!   [`Error::Immutable`]) and not borrowed, then sets `BORROWED | WRITING`;
-//!   a read of an object being written is a bug and panics, never aliases.
+//!   a read of an object being written is a bug and panics, never aliases;
+//! * an object a freeze walk is visiting has `VISITED` set from its first
+//!   visit until the walk commits (then it is frozen) or rolls back; writes
+//!   refuse it as they refuse `BORROWED`, so the walk's own reads, the hot
+//!   path, set no mark.
 //!
 //! Both guards check that the payload belongs to the object named as its
 //! owner (the bits live in that object's header), so a guard for one
@@ -36,7 +40,7 @@ use std::ops::{Deref, DerefMut};
 use crate::core::body::{Body, WeakTarget};
 use crate::core::error::Error;
 use crate::core::handle::Frozen;
-use crate::core::object::{ObjPtr, Slot, BORROWED, FROZEN, WRITING};
+use crate::core::object::{ObjPtr, Slot, BORROWED, FROZEN, VISITED, WRITING};
 use crate::core::sym::Sym;
 
 /// An interior-mutable part of an object's payload.
@@ -61,7 +65,9 @@ impl<T> Payload<T> {
         );
         let f = owner.flags();
         assert!(f & WRITING == 0, "payload read while it is being written");
-        let marked = f & (FROZEN | BORROWED) == 0;
+        // A freeze walk holds its objects as it holds a guard (`VISITED`
+        // makes every write refuse), so its reads need no mark of their own.
+        let marked = f & (FROZEN | BORROWED | VISITED) == 0;
         if marked {
             owner.set_flags(BORROWED);
         }
@@ -86,7 +92,7 @@ impl<T> Payload<T> {
         if f & FROZEN != 0 {
             return Err(Error::Immutable(type_label(owner)));
         }
-        if f & BORROWED != 0 {
+        if f & (BORROWED | VISITED) != 0 {
             return Err(Error::Borrowed(type_label(owner)));
         }
         owner.set_flags(BORROWED | WRITING);
@@ -310,7 +316,7 @@ impl EdgeGuard {
     fn new(p: ObjPtr) -> EdgeGuard {
         let f = p.flags();
         assert!(f & WRITING == 0, "edges read while the object is written");
-        let marked = f & (FROZEN | BORROWED) == 0;
+        let marked = f & (FROZEN | BORROWED | VISITED) == 0;
         if marked {
             p.set_flags(BORROWED);
         }

@@ -4,7 +4,7 @@
 //! hook test; cheap enough for users who want to check their own graphs.
 //!
 //! ```
-//! use permafrost_freeze::{check_invariants_exact, freeze, Value};
+//! use permafrost_freeze::{diag::check_invariants_exact, freeze, Value};
 //! let a = Value::list(vec![]);
 //! let b = Value::list(vec![a.clone()]);
 //! a.append(b.clone()).unwrap(); // a cycle

@@ -7,7 +7,7 @@
 //! mutable, by another. Frozen objects it reaches are shared, not moved.
 //!
 //! ```
-//! use permafrost_freeze::{detach_moved, heap_live, Value};
+//! use permafrost_freeze::{detach_moved, diag::heap_live, Value};
 //! let batch = Value::list((0..3).map(Value::Int).collect());
 //! let id = batch.id();
 //! let before = heap_live();
