@@ -37,7 +37,7 @@ use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
-use crate::core::body::{Body, WeakTarget};
+use crate::core::body::{AttrMap, Body, WeakTarget};
 use crate::core::error::Error;
 use crate::core::handle::Frozen;
 use crate::core::object::{ObjPtr, Slot, BORROWED, FROZEN, VISITED, WRITING};
@@ -63,6 +63,12 @@ impl<T> Payload<T> {
             owns(owner, self.addr()),
             "payload read through a foreign owner"
         );
+        self.read_owned(owner)
+    }
+
+    /// `read` for a payload taken from `owner`'s own body by this module.
+    #[inline]
+    fn read_owned(&self, owner: ObjPtr) -> Read<'_, T> {
         let f = owner.flags();
         assert!(f & WRITING == 0, "payload read while it is being written");
         // A freeze walk holds its objects as it holds a guard (`VISITED`
@@ -71,11 +77,13 @@ impl<T> Payload<T> {
         if marked {
             owner.set_flags(BORROWED);
         }
-        // SAFETY: `owner` holds this payload (checked above). It is frozen
+        // SAFETY: `owner` holds this payload (checked by `read`, or taken
+        // from `owner`'s body by the caller in this module). It is frozen
         // (never written: shared reads are fine on any thread) or mutable on
         // this thread (the ownership invariant) and not being written
-        // (checked), and from here until the guard drops `BORROWED` makes
-        // every `write` refuse, so no `&mut` to it can exist meanwhile.
+        // (checked), and from here until the guard drops `BORROWED` (or the
+        // walk's `VISITED`) makes every `write` refuse, so no `&mut` to it
+        // can exist meanwhile.
         let val = unsafe { &*self.0.get() };
         Read { val, owner, marked }
     }
@@ -185,6 +193,17 @@ pub(crate) fn type_label(p: ObjPtr) -> &'static str {
             _ => "instance",
         },
         b => b.type_name(),
+    }
+}
+
+/// An instance's class and its attributes under a read guard (the freeze
+/// walk's common case: the payload comes from `p`'s own body, so it needs
+/// no ownership check).
+#[inline]
+pub(crate) fn instance_attrs(p: &ObjPtr) -> Option<(ObjPtr, Read<'_, AttrMap>)> {
+    match p.body() {
+        Body::Instance(i) => Some((i.class, i.attrs.read_owned(*p))),
+        _ => None,
     }
 }
 

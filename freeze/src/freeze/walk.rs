@@ -339,19 +339,19 @@ impl Walk<'_> {
     /// object edges (the labels error paths are rebuilt from).
     fn push_children(&mut self, w: ObjPtr) {
         let stack = &mut self.stack;
-        if let Body::Instance(i) = w.body() {
+        if let Some((class, attrs)) = crate::core::payload::instance_attrs(&w) {
             // The common case, without the generic edge enumeration. Labels
             // match `payload::for_each_edge`: the class, then each object
             // attribute.
-            if !i.class.is_frozen() {
+            if !class.is_frozen() {
                 stack.push(Frame {
-                    ptr: i.class,
+                    ptr: class,
                     label: 0,
                     post: false,
                 });
             }
             let mut k = 1u32;
-            for (_, s) in i.attrs.read(w).iter() {
+            for (_, s) in attrs.iter() {
                 if let Slot::Obj(c) = s {
                     if !c.is_frozen() {
                         stack.push(Frame {
