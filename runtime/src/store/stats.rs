@@ -1,7 +1,7 @@
 //! The store's counters, a plain snapshot: its own module so that the
 //! state (which fills it) does not import the store's front module.
 
-/// A snapshot of a store's counters: [`Store::stats`].
+/// A snapshot of a store's counters: [`Store::stats`](crate::Store::stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreStats {
     /// The capacity in bytes.
