@@ -364,17 +364,7 @@ impl Walk<'_> {
                 }
             }
         } else {
-            let mut k = 0u32;
-            for_each_walk_child(w, |c| {
-                if !c.is_frozen() {
-                    stack.push(Frame {
-                        ptr: c,
-                        label: k,
-                        post: false,
-                    });
-                }
-                k += 1;
-            });
+            push_walk_children(stack, w);
         }
     }
 
@@ -479,6 +469,22 @@ pub(crate) fn default_status(b: &Body) -> Freezability {
     }
 }
 
+/// Pushes `p`'s mutable children, labelled by their index among its
+/// object edges (the same labels whether the walk or `find_path` pushes).
+fn push_walk_children(stack: &mut Vec<Frame>, p: ObjPtr) {
+    let mut k = 0u32;
+    for_each_walk_child(p, |c| {
+        if !c.is_frozen() {
+            stack.push(Frame {
+                ptr: c,
+                label: k,
+                post: false,
+            });
+        }
+        k += 1;
+    });
+}
+
 /// The edges the freeze walk follows. Escape hatches hide their contents:
 /// a shared field only ever holds frozen values and an interpreter-local
 /// field's values live in each worker's heap.
@@ -581,17 +587,7 @@ fn find_path(roots: &[(u32, ObjPtr)], nroots: usize, target: ObjPtr) -> Path {
             }
             stack.push(Frame { post: true, ..fr });
             let start = stack.len();
-            let mut k = 0u32;
-            for_each_walk_child(fr.ptr, |c| {
-                if !c.is_frozen() {
-                    stack.push(Frame {
-                        ptr: c,
-                        label: k,
-                        post: false,
-                    });
-                }
-                k += 1;
-            });
+            push_walk_children(&mut stack, fr.ptr);
             stack[start..].reverse();
         }
     }
