@@ -333,6 +333,11 @@ pub(crate) fn drop_slots(slots: impl IntoIterator<Item = Slot>) {
     }
 }
 
+/// `n` objects left this heap alive (a move took them off its list).
+pub(crate) fn forget(n: usize) {
+    let _ = HEAP.try_with(|h| h.live.set(h.live.get() - n));
+}
+
 /// Takes freshly built objects out of this heap (a copy on its way out).
 pub(crate) fn detach(objs: &[ObjPtr]) {
     HEAP.with(|h| {
@@ -355,6 +360,8 @@ pub(crate) fn adopt(objs: &[ObjPtr]) {
         let mut t = h.tracker.borrow_mut();
         t.slots.reserve(objs.len());
         for p in objs {
+            // A move leaves its walk's marks for the new owner to clear.
+            p.clear_flags(MARK);
             if p.body().can_have_children() {
                 p.header().gc_idx.set(t.slots.len() as u32);
                 t.slots.push(Some(*p));

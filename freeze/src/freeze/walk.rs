@@ -566,7 +566,7 @@ fn run_hooks(
 /// by the same depth-first order (only when a hook failed, so the walk
 /// itself never spends time on paths). Hooks that ran before may have
 /// changed the graph; a target no longer reachable says so.
-fn find_path(roots: &[(u32, ObjPtr)], nroots: usize, target: ObjPtr) -> Path {
+pub(crate) fn find_path(roots: &[(u32, ObjPtr)], nroots: usize, target: ObjPtr) -> Path {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut stack: Vec<Frame> = Vec::new();
     for &(label, root) in roots {
