@@ -10,16 +10,16 @@ use crate::core::object::{self, ObjPtr, Slot, BORROWED, FROZEN};
 use crate::core::payload::Payload;
 use crate::core::sym::Sym;
 
-fn new_obj(body: Body) -> Value {
+pub(crate) fn new_obj(body: Body) -> Value {
     Value::Obj(Ref::from_owned(object::alloc(body)))
 }
 
-fn slots(items: Vec<Value>) -> Vec<Slot> {
+pub(crate) fn slots(items: Vec<Value>) -> Vec<Slot> {
     items.into_iter().map(Value::into_slot).collect()
 }
 
 #[inline]
-fn writable(p: ObjPtr) -> Result<(), Error> {
+pub(crate) fn writable(p: ObjPtr) -> Result<(), Error> {
     let f = p.flags();
     if f & FROZEN != 0 {
         Err(Error::Immutable(type_label(p)))
@@ -33,7 +33,7 @@ fn writable(p: ObjPtr) -> Result<(), Error> {
 use crate::core::body::set_attr;
 pub(crate) use crate::core::payload::type_label;
 
-fn norm_index(i: i64, len: usize) -> Result<usize, Error> {
+pub(crate) fn norm_index(i: i64, len: usize) -> Result<usize, Error> {
     let j = if i < 0 { i + len as i64 } else { i };
     if j < 0 || j >= len as i64 {
         Err(Error::Index { index: i, len })
@@ -42,7 +42,7 @@ fn norm_index(i: i64, len: usize) -> Result<usize, Error> {
     }
 }
 
-fn type_err(expected: &'static str, found: &Value) -> Error {
+pub(crate) fn type_err(expected: &'static str, found: &Value) -> Error {
     Error::Type {
         expected,
         found: found.type_name(),

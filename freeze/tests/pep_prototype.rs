@@ -1,0 +1,436 @@
+//! The PEP 795 prototype's API surface (issue 15), one test per behaviour,
+//! named after it, in the style of `pep_semantics.rs`: the mutators
+//! Python code uses, shallow freezing, freezability as the prototype
+//! resolves it, the prototype-compatible class default, weak references,
+//! module deletion and the immutable types the PEP lists.
+//!
+//! Every test holds the serial lock (counts are process-wide) and checks
+//! that what it built is freed.
+
+mod serial;
+
+use permafrost_freeze::diag::{frozen_live, heap_live};
+use permafrost_freeze::*;
+use proptest::prelude::*;
+
+/// Asserts that everything a test built was freed.
+fn assert_freed(heap: usize, frozen: isize) {
+    collect();
+    assert_eq!(heap_live(), heap, "mutable objects leaked");
+    assert_eq!(frozen_live(), frozen, "frozen objects leaked");
+}
+
+fn ints(v: &[i64]) -> Value {
+    Value::list(v.iter().map(|&i| i.into()).collect())
+}
+
+fn repr(v: &Value) -> String {
+    format!("{v:?}")
+}
+
+fn key_mod3(c: &Call<'_>) -> Result<Value, Error> {
+    Ok(Value::Int(c.arg(0)?.as_int().expect("int").rem_euclid(3)))
+}
+
+fn key_fails(_: &Call<'_>) -> Result<Value, Error> {
+    Err(Error::Other("key refused".into()))
+}
+
+/// A key function that appends to the list being sorted.
+fn key_mutates(c: &Call<'_>) -> Result<Value, Error> {
+    c.captured(0)?.append(0.into())?;
+    c.arg(0)
+}
+
+// ---------------------------------------------------------------------------
+// Item 4: mutators.
+
+/// Every new list mutator refuses a frozen list with the standard error
+/// and leaves it as it was.
+#[test]
+fn list_mutators_refuse_frozen_list_and_change_nothing() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let l = ints(&[3, 1, 2, 1]);
+        freeze(&[&l]).unwrap();
+        let before = repr(&l);
+        let results: Vec<Result<(), Error>> = vec![
+            l.remove(&1.into()),
+            l.reverse(),
+            l.sort(None, false),
+            l.sort(None, true),
+            l.set_slice(Some(0), Some(1), None, vec![9.into()]),
+            l.set_slice(None, None, Some(2), vec![9.into(), 9.into()]),
+            l.del_slice(Some(0), Some(2), None),
+            l.imul(3),
+            l.imul(0),
+        ];
+        for r in results {
+            assert_eq!(r.unwrap_err(), Error::Immutable("list"));
+        }
+        assert_eq!(repr(&l), before);
+        // Reads still work on a frozen list.
+        assert_eq!(l.index(&1.into()).unwrap(), 1);
+        assert_eq!(l.count(&1.into()).unwrap(), 2);
+        assert_eq!(
+            repr(&l.slice(None, None, Some(-1)).unwrap()),
+            "[1, 2, 1, 3]"
+        );
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn list_remove_reverse_index_count_as_python() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let l = ints(&[1, 2, 3, 2]);
+        l.remove(&2.into()).unwrap();
+        assert_eq!(repr(&l), "[1, 3, 2]");
+        // 2.0 == 2: Python equality.
+        l.remove(&Value::Float(2.0)).unwrap();
+        assert_eq!(repr(&l), "[1, 3]");
+        let e = l.remove(&7.into()).unwrap_err();
+        assert_eq!(e.to_string(), "list.remove(x): x not in list");
+        assert_eq!(repr(&l), "[1, 3]");
+        l.reverse().unwrap();
+        assert_eq!(repr(&l), "[3, 1]");
+        let t = Value::tuple(vec!["a".into(), "b".into(), "a".into()]);
+        assert_eq!(t.index(&"b".into()).unwrap(), 1);
+        assert_eq!(t.count(&"a".into()).unwrap(), 2);
+        assert!(matches!(t.index(&"z".into()), Err(Error::Value(_))));
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn list_slices_get_set_delete_as_python() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let l = ints(&[0, 1, 2, 3, 4, 5]);
+        assert_eq!(repr(&l.slice(Some(1), Some(4), None).unwrap()), "[1, 2, 3]");
+        assert_eq!(repr(&l.slice(None, None, Some(2)).unwrap()), "[0, 2, 4]");
+        assert_eq!(repr(&l.slice(Some(-2), None, None).unwrap()), "[4, 5]");
+        assert_eq!(
+            repr(&l.slice(Some(4), Some(1), Some(-2)).unwrap()),
+            "[4, 2]"
+        );
+        assert_eq!(repr(&l.slice(Some(10), Some(20), None).unwrap()), "[]");
+        let t = Value::tuple(vec![1.into(), 2.into(), 3.into()]);
+        assert_eq!(repr(&t.slice(Some(1), None, None).unwrap()), "(2, 3)");
+        // Step 1 assignment may change the length; an empty slice inserts.
+        l.set_slice(Some(1), Some(3), None, vec!["x".into()])
+            .unwrap();
+        assert_eq!(repr(&l), "[0, 'x', 3, 4, 5]");
+        l.set_slice(Some(2), Some(0), None, vec![7.into(), 8.into()])
+            .unwrap();
+        assert_eq!(repr(&l), "[0, 'x', 7, 8, 3, 4, 5]");
+        // Extended slices need exactly as many items.
+        let e = l
+            .set_slice(None, None, Some(3), vec![1.into()])
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "attempt to assign sequence of size 1 to extended slice of size 3"
+        );
+        assert_eq!(repr(&l), "[0, 'x', 7, 8, 3, 4, 5]");
+        l.set_slice(None, None, Some(3), vec![10.into(), 11.into(), 12.into()])
+            .unwrap();
+        assert_eq!(repr(&l), "[10, 'x', 7, 11, 3, 4, 12]");
+        l.del_slice(None, None, Some(2)).unwrap();
+        assert_eq!(repr(&l), "['x', 11, 4]");
+        l.del_slice(Some(-1), None, Some(-1)).unwrap();
+        assert_eq!(repr(&l), "[]");
+        let e = l.slice(None, None, Some(0)).unwrap_err();
+        assert_eq!(e.to_string(), "slice step cannot be zero");
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn list_inplace_repeat_as_python() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let inner = Value::list(vec![]);
+        let l = Value::list(vec![1.into(), inner.clone()]);
+        l.imul(3).unwrap();
+        assert_eq!(l.len().unwrap(), 6);
+        // The same object repeated, as in Python.
+        assert!(l.get(5).unwrap().is(&inner));
+        l.imul(-1).unwrap();
+        assert_eq!(repr(&l), "[]");
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn list_sort_stable_with_key_and_reverse() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let key = Value::function("key", 1, key_mod3, vec![], vec![]);
+        let l = ints(&[5, 3, 4, 6, 1, 9, 2]);
+        l.sort(Some(&key), false).unwrap();
+        // Keys 2 0 1 0 1 0 2: equal keys keep their order.
+        assert_eq!(repr(&l), "[3, 6, 9, 4, 1, 5, 2]");
+        let l = ints(&[5, 3, 4, 6, 1, 9, 2]);
+        l.sort(Some(&key), true).unwrap();
+        assert_eq!(repr(&l), "[5, 2, 4, 1, 3, 6, 9]");
+        let mixed = Value::list(vec![Value::Float(2.5), 1.into(), true.into(), 0.into()]);
+        mixed.sort(None, false).unwrap();
+        assert_eq!(repr(&mixed), "[0, 1, True, 2.5]");
+        let words = Value::list(vec!["b".into(), "a".into(), "B".into()]);
+        words.sort(None, false).unwrap();
+        assert_eq!(repr(&words), "['B', 'a', 'b']");
+        let tuples = Value::list(vec![
+            Value::tuple(vec![1.into(), "b".into()]),
+            Value::tuple(vec![1.into()]),
+            Value::tuple(vec![0.into(), "z".into()]),
+        ]);
+        tuples.sort(None, false).unwrap();
+        assert_eq!(repr(&tuples), "[(0, 'z'), (1,), (1, 'b')]");
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn list_sort_errors_leave_list_unchanged() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let l = Value::list(vec![3.into(), "a".into(), 1.into()]);
+        let e = l.sort(None, false).unwrap_err();
+        assert!(matches!(e, Error::Unorderable { .. }), "{e}");
+        assert!(e
+            .to_string()
+            .contains("'<' not supported between instances of"));
+        assert_eq!(repr(&l), "[3, 'a', 1]");
+        let nested = Value::list(vec![
+            Value::tuple(vec![1.into(), Value::None]),
+            Value::tuple(vec![1.into(), 2.into()]),
+        ]);
+        assert!(nested.sort(None, false).is_err());
+        assert_eq!(repr(&nested), "[(1, None), (1, 2)]");
+        let l = ints(&[2, 1]);
+        let bad = Value::function("bad", 1, key_fails, vec![], vec![]);
+        assert_eq!(
+            l.sort(Some(&bad), false).unwrap_err().to_string(),
+            "key refused"
+        );
+        assert_eq!(repr(&l), "[2, 1]");
+        let sneaky = Value::function("sneaky", 1, key_mutates, vec![l.clone()], vec![]);
+        let e = l.sort(Some(&sneaky), false).unwrap_err();
+        assert_eq!(e.to_string(), "list modified during sort");
+        assert_eq!(repr(&l), "[2, 1, 0, 0]");
+    }
+    assert_freed(h, f);
+}
+
+/// Every new dict mutator refuses a frozen dict and changes nothing.
+#[test]
+fn dict_mutators_refuse_frozen_dict_and_change_nothing() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let d = Value::dict_from(vec![("a".into(), 1.into()), ("b".into(), 2.into())]).unwrap();
+        freeze(&[&d]).unwrap();
+        let before = repr(&d);
+        assert_eq!(d.popitem().unwrap_err(), Error::Immutable("dict"));
+        assert_eq!(
+            d.setdefault("c".into(), 3.into()).unwrap_err(),
+            Error::Immutable("dict")
+        );
+        // Even for a key already there: setdefault is a mutator.
+        assert_eq!(
+            d.setdefault("a".into(), 3.into()).unwrap_err(),
+            Error::Immutable("dict")
+        );
+        let other = Value::dict_from(vec![("z".into(), 0.into())]).unwrap();
+        assert_eq!(d.update(&other).unwrap_err(), Error::Immutable("dict"));
+        assert_eq!(repr(&d), before);
+        // copy gives a fresh, mutable dict.
+        let c = d.copy().unwrap();
+        assert!(!is_frozen(&c));
+        c.update(&other).unwrap();
+        assert_eq!(repr(&c), "{'a': 1, 'b': 2, 'z': 0}");
+        assert_eq!(repr(&Value::list(d.keys().unwrap())), "['a', 'b']");
+        assert_eq!(repr(&Value::list(d.values().unwrap())), "[1, 2]");
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn dict_popitem_setdefault_update_as_python() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let d = Value::dict_from(vec![("a".into(), 1.into())]).unwrap();
+        let l = Value::list(vec![]);
+        assert!(d.setdefault("l".into(), l.clone()).unwrap().is(&l));
+        assert_eq!(
+            d.setdefault("a".into(), 5.into()).unwrap().as_int(),
+            Some(1)
+        );
+        let pairs = Value::list(vec![
+            Value::tuple(vec!["a".into(), 10.into()]),
+            Value::list(vec!["n".into(), Value::None]),
+        ]);
+        d.update(&pairs).unwrap();
+        assert_eq!(repr(&d), "{'a': 10, 'l': [], 'n': None}");
+        let bad = Value::list(vec![Value::tuple(vec![1.into()])]);
+        assert!(matches!(d.update(&bad), Err(Error::Value(_))));
+        let unhashable = Value::list(vec![Value::tuple(vec![Value::list(vec![]), 1.into()])]);
+        assert!(matches!(
+            d.update(&unhashable),
+            Err(Error::Unhashable("list"))
+        ));
+        assert_eq!(repr(&d), "{'a': 10, 'l': [], 'n': None}");
+        // A dict updated with itself is unchanged.
+        d.update(&d.clone()).unwrap();
+        assert_eq!(d.len().unwrap(), 3);
+        let (k, v) = d.popitem().unwrap();
+        assert_eq!((k.as_str(), v.is_none()), (Some("n"), true));
+        d.popitem().unwrap();
+        d.popitem().unwrap();
+        assert!(matches!(d.popitem(), Err(Error::Key(_))));
+    }
+    assert_freed(h, f);
+}
+
+/// Every new set mutator refuses a frozen set and changes nothing.
+#[test]
+fn set_mutators_refuse_frozen_set_and_change_nothing() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let s = Value::set_from(vec![1.into(), 2.into()]).unwrap();
+        freeze(&[&s]).unwrap();
+        let before = repr(&s);
+        let other = Value::list(vec![2.into(), 3.into()]);
+        assert_eq!(s.set_pop().unwrap_err(), Error::Immutable("set"));
+        assert_eq!(s.remove(&1.into()).unwrap_err(), Error::Immutable("set"));
+        assert_eq!(s.update(&other).unwrap_err(), Error::Immutable("set"));
+        assert_eq!(
+            s.intersection_update(&other).unwrap_err(),
+            Error::Immutable("set")
+        );
+        assert_eq!(
+            s.difference_update(&other).unwrap_err(),
+            Error::Immutable("set")
+        );
+        assert_eq!(repr(&s), before);
+        // The operators build new (mutable) sets.
+        let u = s.union(&other).unwrap();
+        assert!(!is_frozen(&u));
+        assert_eq!(u.len().unwrap(), 3);
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn set_pop_remove_and_algebra_as_python() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let s = Value::set_from(vec![1.into(), 2.into(), 3.into()]).unwrap();
+        let other = Value::list(vec![2.into(), 3.into(), 4.into()]);
+        let set = |v: Vec<i64>| Value::set_from(v.into_iter().map(Value::from).collect()).unwrap();
+        assert!(s.union(&other).unwrap().py_eq(&set(vec![1, 2, 3, 4])));
+        assert!(s.intersection(&other).unwrap().py_eq(&set(vec![2, 3])));
+        assert!(s.difference(&other).unwrap().py_eq(&set(vec![1])));
+        s.remove(&1.into()).unwrap();
+        assert!(matches!(s.remove(&1.into()), Err(Error::Key(_))));
+        s.update(&other).unwrap();
+        assert!(s.py_eq(&set(vec![2, 3, 4])));
+        s.intersection_update(&Value::tuple(vec![3.into(), 4.into(), 5.into()]))
+            .unwrap();
+        assert!(s.py_eq(&set(vec![3, 4])));
+        s.difference_update(&Value::list(vec![4.into()])).unwrap();
+        assert!(s.py_eq(&set(vec![3])));
+        assert!(matches!(
+            s.update(&Value::list(vec![Value::dict()])),
+            Err(Error::Unhashable("dict"))
+        ));
+        assert_eq!(s.set_pop().unwrap().as_int(), Some(3));
+        assert!(matches!(s.set_pop(), Err(Error::Key(_))));
+    }
+    assert_freed(h, f);
+}
+
+/// Reference order for the property test: Python's on (int, str) pairs.
+#[derive(Clone, Debug)]
+enum Item {
+    Int(i64),
+    Float(f64),
+    Pair(i64, String),
+}
+
+fn item_value(i: &Item) -> Value {
+    match i {
+        Item::Int(x) => (*x).into(),
+        Item::Float(x) => Value::Float(*x),
+        Item::Pair(a, b) => Value::tuple(vec![(*a).into(), b.as_str().into()]),
+    }
+}
+
+proptest! {
+    /// `sort` agrees with a reference stable sort (Rust's, on the same
+    /// order) for numbers, with and without `reverse`.
+    #[test]
+    fn sort_matches_reference_on_numbers(
+        xs in prop::collection::vec(
+            prop_oneof![
+                (-50i64..50).prop_map(Item::Int),
+                (-50i64..50).prop_map(|x| Item::Float(x as f64 / 4.0)),
+            ],
+            0..40,
+        ),
+        reverse in any::<bool>(),
+    ) {
+        let _s = serial::lock();
+        let as_f = |i: &Item| match i { Item::Int(x) => *x as f64, Item::Float(x) => *x, _ => unreachable!() };
+        let l = Value::list(xs.iter().map(item_value).collect());
+        l.sort(None, reverse).unwrap();
+        // Tag each item with its index to check stability, not just order.
+        let mut expect: Vec<(usize, &Item)> = xs.iter().enumerate().collect();
+        if reverse {
+            expect.sort_by(|a, b| as_f(b.1).partial_cmp(&as_f(a.1)).unwrap());
+        } else {
+            expect.sort_by(|a, b| as_f(a.1).partial_cmp(&as_f(b.1)).unwrap());
+        }
+        let want = Value::list(expect.iter().map(|(_, i)| item_value(i)).collect());
+        prop_assert_eq!(repr(&l), repr(&want));
+    }
+
+    /// `sort` with a key function is stable and matches a reference sort
+    /// of (key, original position).
+    #[test]
+    fn sort_with_key_matches_reference(xs in prop::collection::vec(-100i64..100, 0..40)) {
+        let _s = serial::lock();
+        let key = Value::function("key", 1, key_mod3, vec![], vec![]);
+        let l = ints(&xs);
+        l.sort(Some(&key), false).unwrap();
+        let mut want = xs.clone();
+        want.sort_by_key(|x| x.rem_euclid(3));
+        prop_assert_eq!(repr(&l), repr(&ints(&want)));
+    }
+
+    /// Tuples of (int, str) sort lexicographically, as Rust's tuples do.
+    #[test]
+    fn sort_matches_reference_on_tuples(
+        xs in prop::collection::vec((0i64..4, "[a-c]{0,2}"), 0..30),
+    ) {
+        let _s = serial::lock();
+        let items: Vec<Item> = xs.iter().map(|(a, b)| Item::Pair(*a, b.clone())).collect();
+        let l = Value::list(items.iter().map(item_value).collect());
+        l.sort(None, false).unwrap();
+        let mut want = xs.clone();
+        want.sort();
+        let want = Value::list(want.iter().map(|(a, b)| item_value(&Item::Pair(*a, b.clone()))).collect());
+        prop_assert_eq!(repr(&l), repr(&want));
+    }
+}
