@@ -48,6 +48,7 @@ pub use core::status::Freezability;
 pub use core::sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
 pub use core::weak::run_weak_callbacks;
 pub use freeze::hooks::set_pre_freeze_hook;
+pub use freeze::shallow::{is_shallow_frozen, shallow_freeze};
 pub use freeze::status::{
     disabled, effective_freezable, freezable, frozen, get_freezable, set_freezable, unfreezable,
     unset_freezable, Disabled,

@@ -434,3 +434,205 @@ proptest! {
         prop_assert_eq!(repr(&l), repr(&want));
     }
 }
+
+// ---------------------------------------------------------------------------
+// Item 1: shallow freezing.
+
+#[test]
+fn shallow_freeze_locks_own_state_not_referents() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let inner = Value::list(vec![]);
+        let outer = Value::list(vec![inner.clone()]);
+        let d = Value::dict_from(vec![("k".into(), inner.clone())]).unwrap();
+        let cls = Value::class("C", vec![], vec![]).unwrap();
+        let obj = cls.instantiate(vec![("x", inner.clone())]).unwrap();
+        shallow_freeze(&[&outer, &d, &obj]).unwrap();
+        for v in [&outer, &d, &obj] {
+            assert!(is_shallow_frozen(v));
+            assert!(!is_frozen(v), "reaches a mutable list");
+            assert!(v.share().is_err(), "not shareable by reference");
+        }
+        assert_eq!(
+            outer.append(1.into()).unwrap_err(),
+            Error::Immutable("list")
+        );
+        assert_eq!(
+            outer.sort(None, false).unwrap_err(),
+            Error::Immutable("list")
+        );
+        assert_eq!(
+            d.set_item("k2".into(), 1.into()).unwrap_err(),
+            Error::Immutable("dict")
+        );
+        assert_eq!(
+            obj.setattr("x", 1.into()).unwrap_err(),
+            Error::Immutable("C")
+        );
+        assert_eq!(obj.delattr("x").unwrap_err(), Error::Immutable("C"));
+        // What they refer to is untouched: still mutable, not locked.
+        assert!(!is_shallow_frozen(&inner) && !is_shallow_frozen(&cls));
+        inner.append(1.into()).unwrap();
+        assert_eq!(repr(&outer), "[[1]]");
+        // Reads work as before.
+        assert!(d.get_str("k").unwrap().unwrap().is(&inner));
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn shallow_freeze_checks_every_root_before_locking_any() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let a = Value::list(vec![]);
+        let b = Value::list(vec![]);
+        unfreezable(&b).unwrap();
+        let e = shallow_freeze(&[&a, &b]).unwrap_err();
+        assert_eq!(e.path.root(), Some(1));
+        assert!(!is_shallow_frozen(&a), "nothing locked on error");
+        a.append(1.into()).unwrap();
+        let base = Value::not_freezable_class();
+        let sub = Value::class("Sub", vec![base], vec![]).unwrap();
+        let inst = sub.instantiate(vec![]).unwrap();
+        assert!(shallow_freeze(&[&inst]).is_err());
+        assert!(!is_shallow_frozen(&inst));
+        assert!(shallow_freeze(&[]).is_err(), "zero roots is an error");
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn shallow_freeze_explicit_root_is_fine() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let cls = Value::class("C", vec![], vec![("n", 1.into())]).unwrap();
+        assert_eq!(effective_freezable(&cls), Freezability::Explicit);
+        shallow_freeze(&[&cls]).unwrap();
+        assert!(is_shallow_frozen(&cls));
+        assert_eq!(
+            cls.setattr("n", 2.into()).unwrap_err(),
+            Error::Immutable("type")
+        );
+        // Its instances are unaffected.
+        let i = cls.instantiate(vec![]).unwrap();
+        i.setattr("n", 3.into()).unwrap();
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn shallow_freeze_runs_pre_freeze_hooks_and_is_idempotent() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let d = Value::dict();
+        let runs = std::rc::Rc::new(std::cell::Cell::new(0));
+        let r = runs.clone();
+        set_pre_freeze_hook(&d, move |d| {
+            r.set(r.get() + 1);
+            d.set_item("sealed".into(), true.into())
+        })
+        .unwrap();
+        shallow_freeze(&[&d]).unwrap();
+        assert_eq!(runs.get(), 1);
+        assert_eq!(d.get_str("sealed").unwrap().unwrap().as_bool(), Some(true));
+        shallow_freeze(&[&d]).unwrap();
+        assert_eq!(runs.get(), 1, "idempotent: nothing runs again");
+        // A failing hook: nothing is locked, and the error says why.
+        let e = Value::list(vec![]);
+        set_pre_freeze_hook(&e, |_| Err(Error::Other("no".into()))).unwrap();
+        assert!(shallow_freeze(&[&e]).is_err());
+        assert!(!is_shallow_frozen(&e));
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn deep_frozen_object_is_shallow_frozen() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let l = Value::list(vec![Value::list(vec![])]);
+        freeze(&[&l]).unwrap();
+        assert!(is_shallow_frozen(&l));
+        shallow_freeze(&[&l]).unwrap();
+        assert!(is_frozen(&l));
+        assert!(is_shallow_frozen(&Value::Int(1)));
+        assert!(is_shallow_frozen(&Value::from("s")));
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn shallow_frozen_over_frozen_contents_is_frozen_and_shareable() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let leaf = Value::list(vec![1.into()]);
+        freeze(&[&leaf]).unwrap();
+        let mid = Value::list(vec![leaf, "s".into()]);
+        let top = Value::dict_from(vec![("m".into(), mid.clone())]).unwrap();
+        shallow_freeze(&[&mid, &top]).unwrap();
+        assert!(!top.as_obj().unwrap().is_frozen_bit());
+        // Everything it reaches is frozen or shallow-frozen: deeply
+        // immutable, so `is_frozen` freezes it (as for tuples).
+        assert!(is_frozen(&top));
+        assert!(mid.as_obj().unwrap().is_frozen_bit());
+        let shared = top.share().unwrap();
+        let n = std::thread::spawn(move || shared.value().len().unwrap())
+            .join()
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn shallow_frozen_object_can_still_deep_freeze() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let inner = Value::list(vec![]);
+        let outer = Value::list(vec![inner.clone()]);
+        shallow_freeze(&[&outer]).unwrap();
+        freeze(&[&outer]).unwrap();
+        assert!(is_frozen(&outer) && is_frozen(&inner));
+        assert!(outer.share().is_ok());
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn shallow_frozen_cycles_are_collected() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let a = Value::list(vec![]);
+        let b = Value::dict();
+        a.append(b.clone()).unwrap();
+        b.set_item("a".into(), a.clone()).unwrap();
+        shallow_freeze(&[&a, &b]).unwrap();
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn shallow_frozen_weakref_survives_its_referent_dying() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let target = Value::list(vec![]);
+        let w = Value::weakref(&target).unwrap();
+        shallow_freeze(&[&w]).unwrap();
+        assert!(
+            w.weak_get().unwrap().is_some(),
+            "still weak after shallow freeze"
+        );
+        drop(target);
+        assert!(w.weak_get().unwrap().is_none());
+    }
+    assert_freed(h, f);
+}

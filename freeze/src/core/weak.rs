@@ -156,7 +156,7 @@ fn set_target(w: ObjPtr, t: WeakTarget) {
         unreachable!("weakrefs only")
     };
     *wd.target
-        .write(w)
+        .write_internal(w)
         .expect("weakref targets change only while mutable") = t;
 }
 
@@ -201,7 +201,7 @@ fn take_callback(w: ObjPtr) -> Slot {
     };
     let mut cb = wd
         .callback
-        .write(w)
+        .write_internal(w)
         .expect("callbacks are taken only while mutable");
     std::mem::replace(&mut *cb, Slot::None)
 }

@@ -3,5 +3,6 @@
 
 pub(crate) mod escape;
 pub(crate) mod hooks;
+pub(crate) mod shallow;
 pub(crate) mod status;
 pub(crate) mod walk;

@@ -158,7 +158,7 @@ pub(crate) fn proxify(p: ObjPtr) -> Result<(), Error> {
     if p.is_frozen() {
         return Ok(());
     }
-    let Some(state) = md.dict.write(p)?.take() else {
+    let Some(state) = md.dict.write_internal(p)?.take() else {
         return Ok(());
     };
     let holder = Value::module(md.name.as_str());

@@ -6,7 +6,7 @@ use crate::core::body::{AttrMap, Body, ClassData, FunctionData, InstanceData};
 use crate::core::error::Error;
 use crate::core::handle::{Call, NativeFn, Ref, Value};
 use crate::core::key::{check_hashable, DictMap, Key, Probe, SetMap};
-use crate::core::object::{self, ObjPtr, Slot, BORROWED, FROZEN};
+use crate::core::object::{self, ObjPtr, Slot, BORROWED, FROZEN, SHALLOW};
 use crate::core::payload::Payload;
 use crate::core::sym::Sym;
 
@@ -21,7 +21,7 @@ pub(crate) fn slots(items: Vec<Value>) -> Vec<Slot> {
 #[inline]
 pub(crate) fn writable(p: ObjPtr) -> Result<(), Error> {
     let f = p.flags();
-    if f & FROZEN != 0 {
+    if f & (FROZEN | SHALLOW) != 0 {
         Err(Error::Immutable(type_label(p)))
     } else if f & BORROWED != 0 {
         Err(Error::Borrowed(type_label(p)))
