@@ -47,11 +47,14 @@ pub use core::heap::{collect, GcPause};
 pub use core::status::Freezability;
 pub use core::sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
 pub use core::weak::run_weak_callbacks;
+pub use freeze::compat::{
+    prototype_class_default, set_prototype_class_default, set_prototype_class_default_everywhere,
+};
 pub use freeze::hooks::set_pre_freeze_hook;
 pub use freeze::shallow::{is_shallow_frozen, shallow_freeze};
 pub use freeze::status::{
     disabled, effective_freezable, freezable, frozen, get_freezable, set_freezable, unfreezable,
-    unset_freezable, Disabled,
+    unset_freezable, Disabled, FreezabilityOverride,
 };
 pub use freeze::walk::{freeze, is_frozen};
 pub use model::modules::{import, register_module, ModuleInit};

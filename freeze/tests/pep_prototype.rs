@@ -636,3 +636,208 @@ fn shallow_frozen_weakref_survives_its_referent_dying() {
     }
     assert_freed(h, f);
 }
+
+// ---------------------------------------------------------------------------
+// Item 2: freezability as the prototype resolves it.
+
+#[test]
+fn object_without_status_reports_its_class_status() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let cls = Value::class("C", vec![], vec![]).unwrap();
+        let obj = cls.instantiate(vec![]).unwrap();
+        assert_eq!(get_freezable(&obj), None);
+        assert_eq!(effective_freezable(&obj), Freezability::Yes);
+        set_freezable(&cls, Freezability::Explicit).unwrap();
+        assert_eq!(get_freezable(&obj), Some(Freezability::Explicit));
+        assert_eq!(effective_freezable(&obj), Freezability::Explicit);
+        set_freezable(&obj, Freezability::Yes).unwrap();
+        assert_eq!(get_freezable(&obj), Some(Freezability::Yes));
+        unset_freezable(&obj).unwrap();
+        assert_eq!(
+            get_freezable(&obj),
+            Some(Freezability::Explicit),
+            "the class's again"
+        );
+        // Subclasses (and their instances) see a base's status.
+        let sub = Value::class("Sub", vec![cls.clone()], vec![]).unwrap();
+        let sub_obj = sub.instantiate(vec![]).unwrap();
+        assert_eq!(get_freezable(&sub), Some(Freezability::Explicit));
+        assert_eq!(get_freezable(&sub_obj), Some(Freezability::Explicit));
+        unset_freezable(&cls).unwrap();
+        assert_eq!(get_freezable(&sub_obj), None);
+        // Built-in kinds have no class object: only their own status.
+        assert_eq!(get_freezable(&Value::list(vec![])), None);
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn class_marked_no_makes_its_instances_refuse() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let cls = Value::class("C", vec![], vec![]).unwrap();
+        let sub = Value::class("Sub", vec![cls.clone()], vec![]).unwrap();
+        let a = cls.instantiate(vec![]).unwrap();
+        let b = sub.instantiate(vec![]).unwrap();
+        unfreezable(&cls).unwrap();
+        let e = freeze(&[&a, &cls]).unwrap_err();
+        assert_eq!(e.reason, FreezeReason::StatusNo);
+        assert_eq!((e.type_name.as_str(), e.path.root()), ("C", Some(0)));
+        let e = freeze(&[&b, &sub]).unwrap_err();
+        assert_eq!(e.reason, FreezeReason::StatusNo);
+        assert!(!is_frozen(&b) && !is_frozen(&sub), "nothing frozen");
+        // An instance's own status still wins over its class's.
+        freezable(&a).unwrap();
+        unset_freezable(&cls).unwrap();
+        freeze(&[&a, &cls]).unwrap();
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn freezability_override_every_status_nests_and_restores_exactly() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let v = Value::list(vec![]);
+        set_freezable(&v, Freezability::Explicit).unwrap();
+        for status in [Freezability::Yes, Freezability::No, Freezability::Explicit] {
+            let g = FreezabilityOverride::new(&v, status).unwrap();
+            assert!(g.object().is(&v), "hands the object back");
+            assert_eq!(get_freezable(&v), Some(status));
+            {
+                let _inner = FreezabilityOverride::new(&v, Freezability::No).unwrap();
+                assert!(freeze(&[&v]).is_err());
+            }
+            assert_eq!(get_freezable(&v), Some(status), "inner level restored");
+        }
+        assert_eq!(
+            get_freezable(&v),
+            Some(Freezability::Explicit),
+            "exactly the previous"
+        );
+        // An Explicit override: refused when reached, fine as a root.
+        let holder = Value::list(vec![v.clone()]);
+        unset_freezable(&v).unwrap();
+        {
+            let _g = FreezabilityOverride::new(&v, Freezability::Explicit).unwrap();
+            assert_eq!(
+                freeze(&[&holder]).unwrap_err().reason,
+                FreezeReason::Explicit
+            );
+        }
+        assert_eq!(get_freezable(&v), None, "no status before, none after");
+        // Proxy is for modules.
+        assert!(FreezabilityOverride::new(&v, Freezability::Proxy).is_err());
+        assert_eq!(get_freezable(&v), None);
+        let m = Value::module("pf_override_mod");
+        {
+            let _g = FreezabilityOverride::new(&m, Freezability::Proxy).unwrap();
+            assert_eq!(effective_freezable(&m), Freezability::Proxy);
+        }
+        assert_eq!(effective_freezable(&m), Freezability::No);
+        // A Yes override that lets the object freeze: the status stays put.
+        {
+            let _g = FreezabilityOverride::new(&v, Freezability::Yes).unwrap();
+            freeze(&[&holder]).unwrap();
+        }
+        assert!(is_frozen(&v));
+        assert!(FreezabilityOverride::new(&v, Freezability::No).is_err());
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn freezable_attribute_protocol_is_honoured() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let cls = Value::class("C", vec![], vec![]).unwrap();
+        let obj = cls.instantiate(vec![]).unwrap();
+        assert!(
+            obj.getattr("__freezable__").is_err(),
+            "no status: no attribute"
+        );
+        obj.setattr("__freezable__", "No".into()).unwrap();
+        assert_eq!(get_freezable(&obj), Some(Freezability::No));
+        assert_eq!(
+            freeze(&[&obj, &cls]).unwrap_err().reason,
+            FreezeReason::StatusNo
+        );
+        // set_freezable and the attribute are one store.
+        set_freezable(&obj, Freezability::Yes).unwrap();
+        assert_eq!(obj.getattr("__freezable__").unwrap().as_str(), Some("Yes"));
+        obj.delattr("__freezable__").unwrap();
+        assert_eq!(get_freezable(&obj), None);
+        // On the class: its instances report it, through attribute lookup.
+        cls.setattr("__freezable__", "explicit".into()).unwrap();
+        assert_eq!(
+            obj.getattr("__freezable__").unwrap().as_str(),
+            Some("Explicit")
+        );
+        assert_eq!(effective_freezable(&obj), Freezability::Explicit);
+        // Bad values change nothing.
+        assert!(matches!(
+            obj.setattr("__freezable__", 3.into()),
+            Err(Error::Value(_))
+        ));
+        assert!(obj.setattr("__freezable__", "Proxy".into()).is_err());
+        assert_eq!(get_freezable(&obj), Some(Freezability::Explicit));
+        cls.delattr("__freezable__").unwrap();
+        freeze(&[&obj, &cls]).unwrap();
+        assert_eq!(
+            obj.setattr("__freezable__", "No".into()).unwrap_err(),
+            Error::Immutable("C")
+        );
+    }
+    assert_freed(h, f);
+}
+
+// ---------------------------------------------------------------------------
+// Item 3: the prototype's class default.
+
+#[test]
+fn prototype_class_default_lets_plain_classes_freeze_implicitly() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        assert!(!prototype_class_default(), "off by default");
+        let cls = Value::class("P", vec![], vec![]).unwrap();
+        let p = cls.instantiate(vec![]).unwrap();
+        assert_eq!(freeze(&[&p]).unwrap_err().reason, FreezeReason::Explicit);
+        let before = set_prototype_class_default(Some(true));
+        assert_eq!(before, None);
+        assert_eq!(effective_freezable(&cls), Freezability::Yes);
+        // A class's own Explicit still wins.
+        set_freezable(&cls, Freezability::Explicit).unwrap();
+        assert!(freeze(&[&p]).is_err());
+        unset_freezable(&cls).unwrap();
+        freeze(&[&p]).unwrap();
+        assert!(
+            is_frozen(&cls),
+            "the class froze implicitly, as in the prototype"
+        );
+        set_prototype_class_default(before);
+        assert!(!prototype_class_default());
+        let c2 = Value::class("Q", vec![], vec![]).unwrap();
+        assert_eq!(effective_freezable(&c2), Freezability::Explicit);
+        // The process-wide default reaches heaps that have not chosen.
+        let old = set_prototype_class_default_everywhere(true);
+        let other = std::thread::spawn(|| {
+            let c = Value::class("R", vec![], vec![]).unwrap();
+            let i = c.instantiate(vec![]).unwrap();
+            let ok = freeze(&[&i]).is_ok();
+            set_prototype_class_default(Some(false));
+            let c = Value::class("S", vec![], vec![]).unwrap();
+            (ok, effective_freezable(&c))
+        })
+        .join()
+        .unwrap();
+        set_prototype_class_default_everywhere(old);
+        assert_eq!(other, (true, Freezability::Explicit));
+    }
+    assert_freed(h, f);
+}

@@ -453,7 +453,14 @@ fn admit(w: ObjPtr, f: u32) -> Result<bool, FreezeReason> {
 
 /// Why `w` may not be frozen, if it may not.
 pub(crate) fn refusal(w: ObjPtr, f: u32) -> Option<FreezeReason> {
+    // Own status (from the flags already read), else the class's, else
+    // the type's default: the prototype's `__freezable__` lookup.
     let status = Freezability::from_bits((f & STATUS_MASK) >> STATUS_SHIFT)
+        .or_else(|| match w.body() {
+            Body::Instance(i) => crate::model::freezable::class_status(i.class),
+            Body::Class(_) => crate::model::freezable::class_status(w),
+            _ => None,
+        })
         .unwrap_or_else(|| default_status(w.body()));
     match status {
         Freezability::No => return Some(FreezeReason::StatusNo),
@@ -470,8 +477,11 @@ pub(crate) fn refusal(w: ObjPtr, f: u32) -> Option<FreezeReason> {
     None
 }
 
+/// The type's default: classes `Explicit` (PEP 795; `Yes` under the
+/// prototype switch, see `compat.rs`), modules `No`, the rest `Yes`.
 pub(crate) fn default_status(b: &Body) -> Freezability {
     match b {
+        Body::Class(_) if crate::freeze::compat::prototype_class_default() => Freezability::Yes,
         Body::Class(_) => Freezability::Explicit,
         Body::Module(_) => Freezability::No,
         _ => Freezability::Yes,

@@ -2,6 +2,7 @@
 //! modules, the class/function registry, repr and equality, read views.
 
 pub(crate) mod dict_ops;
+pub(crate) mod freezable;
 pub(crate) mod list_ops;
 pub(crate) mod modules;
 pub(crate) mod ops;

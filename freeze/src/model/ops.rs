@@ -9,6 +9,7 @@ use crate::core::key::{check_hashable, DictMap, Key, Probe, SetMap};
 use crate::core::object::{self, ObjPtr, Slot, BORROWED, FROZEN, SHALLOW};
 use crate::core::payload::Payload;
 use crate::core::sym::Sym;
+use crate::model::freezable;
 
 pub(crate) fn new_obj(body: Body) -> Value {
     Value::Obj(Ref::from_owned(object::alloc(body)))
@@ -578,6 +579,12 @@ impl Value {
     pub fn getattr_sym(&self, sym: Sym) -> Result<Value, Error> {
         let name = sym.as_str();
         let p = self.obj("an object with attributes")?;
+        if freezable::is_attr(sym) && has_attrs(p) {
+            return freezable::get_attr(p).ok_or_else(|| Error::Attribute {
+                type_name: self.name().unwrap_or("object").to_string(),
+                name: name.to_string(),
+            });
+        }
         let found = match p.body() {
             Body::Instance(i) => {
                 let own = i.attrs.read(p).iter().find(|(n, _)| *n == sym).map(|e| e.1);
@@ -598,6 +605,9 @@ impl Value {
     pub fn setattr(&self, name: &str, v: Value) -> Result<(), Error> {
         let sym = Sym::new(name);
         let p = self.obj("an object with attributes")?;
+        if freezable::is_attr(sym) && has_attrs(p) {
+            return freezable::set_attr(p, &v);
+        }
         let map = match p.body() {
             Body::Instance(i) => &i.attrs,
             Body::Class(c) => {
@@ -625,6 +635,9 @@ impl Value {
     pub fn delattr(&self, name: &str) -> Result<(), Error> {
         let sym = Sym::new(name);
         let p = self.obj("an object with attributes")?;
+        if freezable::is_attr(sym) && has_attrs(p) {
+            return freezable::del_attr(p);
+        }
         let map = match p.body() {
             Body::Instance(i) => &i.attrs,
             Body::Class(c) => &c.dict,
@@ -684,6 +697,15 @@ impl Value {
         full.extend(args.iter().cloned());
         f.call(&full)
     }
+}
+
+/// Instances, classes and modules: the objects with attributes (and so
+/// with the `__freezable__` attribute protocol).
+fn has_attrs(p: ObjPtr) -> bool {
+    matches!(
+        p.body(),
+        Body::Instance(_) | Body::Class(_) | Body::Module(_)
+    )
 }
 
 static HOOK_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
