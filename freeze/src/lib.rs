@@ -46,7 +46,7 @@ pub use core::handle::{Call, Frozen, NativeFn, Ref, Value};
 pub use core::heap::{collect, GcPause};
 pub use core::status::Freezability;
 pub use core::sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
-pub use core::weak::run_weak_callbacks;
+pub use core::weak::{getweakrefcount, getweakrefs, run_weak_callbacks};
 pub use freeze::compat::{
     prototype_class_default, set_prototype_class_default, set_prototype_class_default_everywhere,
 };

@@ -841,3 +841,72 @@ fn prototype_class_default_lets_plain_classes_freeze_implicitly() {
     }
     assert_freed(h, f);
 }
+
+// ---------------------------------------------------------------------------
+// Item 6: weak references as in CPython.
+
+fn noop(_: &Call<'_>) -> Result<Value, Error> {
+    Ok(Value::None)
+}
+
+#[test]
+fn weakref_without_callback_is_the_same_object_each_time() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let obj = Value::list(vec![]);
+        assert_eq!(getweakrefcount(&obj), 0);
+        let a = Value::weakref(&obj).unwrap();
+        let b = Value::weakref(&obj).unwrap();
+        assert!(a.is(&b));
+        assert_eq!(getweakrefcount(&obj), 1);
+        // With a callback: always a new weakref, never handed out again.
+        let cb = Value::function("cb", 1, noop, vec![], vec![]);
+        let c = Value::weakref_with_callback(&obj, Some(cb)).unwrap();
+        assert!(!c.is(&a));
+        assert!(Value::weakref(&obj).unwrap().is(&a));
+        assert_eq!(getweakrefcount(&obj), 2);
+        let all = getweakrefs(&obj);
+        assert_eq!(all.len(), 2);
+        assert!(all.iter().any(|w| w.is(&a)) && all.iter().any(|w| w.is(&c)));
+        drop((a, b, all));
+        assert_eq!(getweakrefcount(&obj), 1);
+        let d = Value::weakref(&obj).unwrap();
+        assert!(!d.is(&c), "the callback weakref is not reused");
+        drop((c, d));
+        assert_eq!(getweakrefcount(&obj), 0);
+        assert!(getweakrefs(&Value::Int(1)).is_empty());
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn weakref_to_frozen_object_is_shared_per_worker_and_counted_everywhere() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let obj = Value::list(vec![1.into()]);
+        // Made before the freeze: still the one handed out after it.
+        let early = Value::weakref(&obj).unwrap();
+        freeze(&[&obj]).unwrap();
+        let a = Value::weakref(&obj).unwrap();
+        assert!(a.is(&early));
+        assert_eq!(getweakrefcount(&obj), 1);
+        let shared = obj.share().unwrap();
+        let (count_there, same_there) = std::thread::spawn(move || {
+            let o = shared.value();
+            let w1 = Value::weakref(&o).unwrap();
+            let w2 = Value::weakref(&o).unwrap();
+            let n = getweakrefcount(&o);
+            let mine = getweakrefs(&o);
+            (n, w1.is(&w2) && mine.len() == 1 && mine[0].is(&w1))
+        })
+        .join()
+        .unwrap();
+        assert_eq!(count_there, 2, "this worker's and that worker's");
+        assert!(same_there);
+        assert_eq!(getweakrefcount(&obj), 1, "that worker's weakref is gone");
+        assert_eq!(getweakrefs(&obj).len(), 1);
+    }
+    assert_freed(h, f);
+}
