@@ -57,7 +57,7 @@ pub use freeze::status::{
     unset_freezable, Disabled, FreezabilityOverride,
 };
 pub use freeze::walk::{freeze, is_frozen};
-pub use model::modules::{import, register_module, ModuleInit};
+pub use model::modules::{import, module_loaded, register_module, unload_module, ModuleInit};
 pub use model::registry::{lookup_class, register_class, register_function};
 pub use model::view::View;
 pub use transfer::copy::{deep_copy, Detached};

@@ -910,3 +910,48 @@ fn weakref_to_frozen_object_is_shared_per_worker_and_counted_everywhere() {
     }
     assert_freed(h, f);
 }
+
+// ---------------------------------------------------------------------------
+// Item 7: modules.
+
+fn unload_init(m: &Value) -> Result<(), Error> {
+    m.setattr("counter", 0.into())
+}
+
+fn read_module_counter(c: &Call<'_>) -> Result<Value, Error> {
+    c.captured(0)?.getattr("counter")
+}
+
+#[test]
+fn unloading_a_module_makes_a_proxy_reimport_on_next_use() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        register_module("pf_proto_unload", unload_init);
+        assert!(!module_loaded("pf_proto_unload"));
+        assert!(
+            unload_module("pf_proto_unload").is_none(),
+            "not imported yet"
+        );
+        let m = import("pf_proto_unload").unwrap();
+        m.setattr("counter", 7.into()).unwrap();
+        set_freezable(&m, Freezability::Proxy).unwrap();
+        let func = Value::function("f", 0, read_module_counter, vec![m.clone()], vec![]);
+        freeze(&[&func]).unwrap();
+        assert_eq!(func.call(&[]).unwrap().as_int(), Some(7));
+        // `del sys.mut_modules["pf_proto_unload"]`.
+        let old = unload_module("pf_proto_unload").expect("it was imported");
+        assert!(!module_loaded("pf_proto_unload"));
+        assert_eq!(
+            old.getattr("counter").unwrap().as_int(),
+            Some(7),
+            "still valid"
+        );
+        // The proxy imports afresh on its next use.
+        assert_eq!(func.call(&[]).unwrap().as_int(), Some(0));
+        assert!(module_loaded("pf_proto_unload"));
+        assert!(!import("pf_proto_unload").unwrap().is(&old));
+        unload_module("pf_proto_unload");
+    }
+    assert_freed(h, f);
+}
