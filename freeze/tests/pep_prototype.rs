@@ -955,3 +955,186 @@ fn unloading_a_module_makes_a_proxy_reimport_on_next_use() {
     }
     assert_freed(h, f);
 }
+
+// ---------------------------------------------------------------------------
+// Item 5: the immutable and freezable types the PEP lists.
+
+fn round_trips(v: &Value) {
+    let back = unpickle(&pickle(v).unwrap()).unwrap();
+    assert!(back.py_eq(v), "pickle: {v:?} came back as {back:?}");
+    assert_eq!(back.type_name(), v.type_name());
+    let copy = deep_copy(v).unwrap().adopt();
+    assert!(copy.py_eq(v), "copy: {v:?} came back as {copy:?}");
+    assert_eq!(copy.type_name(), v.type_name());
+}
+
+#[test]
+fn frozenset_is_hashable_and_a_dict_key() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let a = Value::frozenset(vec![1.into(), "x".into(), 1.into()]).unwrap();
+        let b = Value::frozenset(vec!["x".into(), Value::Float(1.0)]).unwrap();
+        assert_eq!(a.len().unwrap(), 2);
+        assert!(a.py_eq(&b));
+        let d = Value::dict_from(vec![(a.clone(), "found".into())]).unwrap();
+        assert_eq!(d.get_item(&b).unwrap().as_str(), Some("found"));
+        // As a set member, and inside a tuple key.
+        let s = Value::set_from(vec![a.clone(), b.clone()]).unwrap();
+        assert_eq!(s.len().unwrap(), 1);
+        let t = Value::tuple(vec![a.clone(), 2.into()]);
+        d.set_item(t, 3.into()).unwrap();
+        // Equal to a set with the same members, as in Python.
+        let set = Value::set_from(vec![1.into(), "x".into()]).unwrap();
+        assert!(a.py_eq(&set) && set.py_eq(&a));
+        assert!(!a.py_eq(&Value::frozenset(vec![1.into()]).unwrap()));
+        // Operators keep the kind; no mutator accepts it.
+        let u = a.union(&Value::list(vec![5.into()])).unwrap();
+        assert_eq!(u.type_name(), "frozenset");
+        assert_eq!(u.len().unwrap(), 3);
+        assert!(a.intersection(&set).unwrap().py_eq(&a));
+        assert_eq!(
+            a.set_update(&set).unwrap_err(),
+            Error::Immutable("frozenset")
+        );
+        assert!(a.add(3.into()).is_err());
+        assert!(a.clear().is_err());
+        assert_eq!(a.len().unwrap(), 2);
+        assert!(
+            Value::frozenset(vec![Value::list(vec![])]).is_err(),
+            "unhashable member"
+        );
+        assert!(a.contains(&"x".into()).unwrap());
+        assert!(repr(&Value::frozenset(vec![]).unwrap()) == "frozenset()");
+        round_trips(&a);
+        round_trips(&d);
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn frozenset_is_deeply_immutable_when_its_members_are() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let plain = Value::frozenset(vec![1.into(), "a".into()]).unwrap();
+        assert!(is_shallow_frozen(&plain));
+        assert!(is_frozen(&plain), "members all immutable");
+        assert!(plain.share().is_ok());
+        // A member hashed by identity may be mutable.
+        let cls = Value::class("M", vec![], vec![]).unwrap();
+        let m = cls.instantiate(vec![("n", 1.into())]).unwrap();
+        let fs = Value::frozenset(vec![m.clone()]).unwrap();
+        assert!(!is_frozen(&fs));
+        assert!(fs.share().is_err());
+        m.setattr("n", 2.into()).unwrap();
+        freeze(&[&fs, &cls]).unwrap();
+        assert!(is_frozen(&m) && fs.share().is_ok());
+        round_trips(&plain);
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn complex_is_frozen_from_birth_and_equals_real_numbers() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let z = Value::complex(1.0, 2.0);
+        assert!(z.as_obj().unwrap().is_frozen_bit() && is_frozen(&z));
+        assert_eq!(z.as_complex(), Some((1.0, 2.0)));
+        assert_eq!(repr(&z), "(1+2j)");
+        assert_eq!(repr(&Value::complex(0.0, -1.5)), "-1.5j");
+        assert_eq!(repr(&Value::complex(-1.0, -0.0)), "(-1-0j)");
+        let one = Value::complex(1.0, 0.0);
+        assert!(one.py_eq(&1.into()) && Value::Int(1).py_eq(&one));
+        assert!(!z.py_eq(&1.into()));
+        assert!(z.py_eq(&Value::complex(1.0, 2.0)));
+        // Equal numbers hash alike: 1 finds complex(1, 0).
+        let d =
+            Value::dict_from(vec![(one.clone(), "one".into()), (z.clone(), "z".into())]).unwrap();
+        assert_eq!(d.get_item(&1.into()).unwrap().as_str(), Some("one"));
+        assert_eq!(
+            d.get_item(&Value::complex(1.0, 2.0)).unwrap().as_str(),
+            Some("z")
+        );
+        assert!(matches!(
+            Value::list(vec![z.clone(), one.clone()]).sort(None, false),
+            Err(Error::Unorderable { .. })
+        ));
+        assert!(z.share().is_ok());
+        round_trips(&z);
+        round_trips(&Value::list(vec![z, one]));
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn range_is_frozen_from_birth_and_a_sequence() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let r = Value::range(0, 10, 3).unwrap();
+        assert!(is_frozen(&r));
+        assert_eq!(r.len().unwrap(), 4);
+        assert_eq!(repr(&Value::list(r.to_vec().unwrap())), "[0, 3, 6, 9]");
+        assert_eq!(r.get(-1).unwrap().as_int(), Some(9));
+        assert!(r.get(4).is_err());
+        assert!(r.contains(&6.into()).unwrap() && !r.contains(&7.into()).unwrap());
+        let down = Value::range(5, 0, -2).unwrap();
+        assert_eq!(repr(&Value::list(down.to_vec().unwrap())), "[5, 3, 1]");
+        assert!(down.contains(&1.into()).unwrap() && !down.contains(&0.into()).unwrap());
+        assert_eq!(repr(&r), "range(0, 10, 3)");
+        assert_eq!(repr(&Value::range(1, 4, 1).unwrap()), "range(1, 4)");
+        // Equal when they yield the same numbers, and hash alike.
+        let a = Value::range(0, 3, 2).unwrap();
+        let b = Value::range(0, 4, 2).unwrap();
+        assert!(a.py_eq(&b));
+        assert!(Value::range(5, 5, 1)
+            .unwrap()
+            .py_eq(&Value::range(9, 1, 1).unwrap()));
+        assert!(!a.py_eq(&r));
+        let d = Value::dict_from(vec![(a, 1.into())]).unwrap();
+        assert_eq!(d.get_item(&b).unwrap().as_int(), Some(1));
+        assert_eq!(
+            Value::range(0, 1, 0).unwrap_err().to_string(),
+            "range() arg 3 must not be zero"
+        );
+        assert_eq!(r.range_parts(), Some((0, 10, 3)));
+        round_trips(&r);
+        round_trips(&d);
+    }
+    assert_freed(h, f);
+}
+
+proptest! {
+    /// Frozensets are equal exactly when their members are, whatever the
+    /// order or duplicates, and equal frozensets find each other as keys.
+    #[test]
+    fn frozenset_hash_and_equality_follow_members(
+        a in prop::collection::vec(prop_oneof![(-5i64..5).prop_map(Item::Int), "[ab]{0,1}".prop_map(|s| Item::Pair(0, s))], 0..8),
+        b in prop::collection::vec(prop_oneof![(-5i64..5).prop_map(Item::Int), "[ab]{0,1}".prop_map(|s| Item::Pair(0, s))], 0..8),
+        seed in any::<u64>(),
+    ) {
+        let _s = serial::lock();
+        use std::collections::BTreeSet;
+        let norm = |v: &[Item]| -> BTreeSet<String> { v.iter().map(|i| repr(&item_value(i))).collect() };
+        let fa = Value::frozenset(a.iter().map(item_value).collect()).unwrap();
+        let fb = Value::frozenset(b.iter().map(item_value).collect()).unwrap();
+        let same = norm(&a) == norm(&b);
+        prop_assert_eq!(fa.py_eq(&fb), same);
+        let d = Value::dict_from(vec![(fa.clone(), 1.into())]).unwrap();
+        prop_assert_eq!(d.get_item(&fb).is_ok(), same);
+        // Order does not matter: a shuffled copy is equal and hashes alike.
+        let mut shuffled = a.clone();
+        let n = shuffled.len().max(1);
+        shuffled.rotate_left((seed as usize) % n);
+        shuffled.reverse();
+        let fs = Value::frozenset(shuffled.iter().map(item_value).collect()).unwrap();
+        prop_assert!(fs.py_eq(&fa));
+        prop_assert!(d.get_item(&fs).is_ok());
+        // And a pickled copy is still equal and hashes alike.
+        let back = unpickle(&pickle(&fa).unwrap()).unwrap();
+        prop_assert!(d.get_item(&back).is_ok());
+    }
+}

@@ -238,6 +238,7 @@ fn owns(p: ObjPtr, addr: usize) -> bool {
         Body::Function(b) => within(&**b, addr),
         Body::Module(b) => within(&**b, addr),
         Body::WeakRef(b) => within(&**b, addr),
+        Body::FrozenSet(b) => within(&**b, addr),
         b => within(b, addr),
     }
 }
@@ -390,7 +391,10 @@ pub(super) fn visit(p: ObjPtr, f: &mut impl FnMut(Edge, ObjPtr)) {
         unsafe { &*x.0.get() }
     }
     match p.body() {
-        Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) => {}
+        Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) | Body::Complex(..) | Body::Range(_) => {}
+        Body::FrozenSet(f) => get(&f.members)
+            .iter()
+            .for_each(|k| s(Edge::Member(k.0), &k.0)),
         Body::Tuple(items) => get(items)
             .iter()
             .enumerate()
@@ -469,6 +473,11 @@ pub(crate) fn take_children(p: ObjPtr, out: &mut Vec<Slot>) -> Result<(), Error>
                 .into_iter()
                 .map(|k| k.0),
         ),
+        Body::FrozenSet(f) => out.extend(
+            std::mem::take(&mut *f.members.write_internal(p)?)
+                .into_iter()
+                .map(|k| k.0),
+        ),
         Body::Class(c) => {
             out.append(&mut *c.bases.write_internal(p)?);
             values(std::mem::take(&mut *c.dict.write_internal(p)?), out);
@@ -496,8 +505,13 @@ pub(crate) fn take_children(p: ObjPtr, out: &mut Vec<Slot>) -> Result<(), Error>
                 Slot::None,
             ));
         }
-        Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) | Body::SharedField(_) | Body::Local(_) => {
-        }
+        Body::Str(_)
+        | Body::Bytes(_)
+        | Body::Buffer(_)
+        | Body::SharedField(_)
+        | Body::Local(_)
+        | Body::Complex(..)
+        | Body::Range(_) => {}
     }
     Ok(())
 }

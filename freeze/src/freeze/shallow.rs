@@ -86,12 +86,15 @@ pub fn shallow_freeze(roots: &[&Value]) -> Result<(), FreezeError> {
 
 /// Whether `v`'s own state can no longer change: it was shallow-frozen,
 /// or is deeply frozen, or is immutable at birth (immediates, str, bytes,
-/// tuples). Says nothing about what it refers to; see
+/// tuples, frozensets, complex, range). Says nothing about what it refers to; see
 /// [`is_frozen`](crate::is_frozen).
 pub fn is_shallow_frozen(v: &Value) -> bool {
     match v.slot().obj() {
         None => true,
-        Some(p) => !open(&p) || matches!(v.body(), Some(crate::core::body::Body::Tuple(_))),
+        Some(p) => {
+            use crate::core::body::Body;
+            !open(&p) || matches!(v.body(), Some(Body::Tuple(_) | Body::FrozenSet(_)))
+        }
     }
 }
 

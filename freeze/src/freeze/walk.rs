@@ -129,11 +129,11 @@ pub fn is_frozen(v: &Value) -> bool {
     matches!(walk_once(&[(0, p)], 1, true), Ok((Ok(()), _)))
 }
 
-/// Objects whose own state can never change again: tuples (immutable at
-/// birth) and shallow-frozen objects. A graph of them over frozen leaves
+/// Objects whose own state can never change again: tuples and frozensets
+/// (immutable at birth) and shallow-frozen objects. A graph of them over frozen leaves
 /// is deeply immutable already, so `is_frozen` may freeze it.
 fn shallow_immutable(p: ObjPtr) -> bool {
-    matches!(p.body(), Body::Tuple(_)) || p.flags() & SHALLOW != 0
+    matches!(p.body(), Body::Tuple(_) | Body::FrozenSet(_)) || p.flags() & SHALLOW != 0
 }
 
 fn walk_once(

@@ -3,6 +3,7 @@
 
 pub(crate) mod dict_ops;
 pub(crate) mod freezable;
+pub(crate) mod immutable;
 pub(crate) mod list_ops;
 pub(crate) mod modules;
 pub(crate) mod ops;

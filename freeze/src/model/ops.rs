@@ -207,6 +207,7 @@ impl Value {
                 let b = b.read(p);
                 Ok(Value::Float(b[norm_index(i, b.len())?]))
             }
+            Body::Range(r) => Ok(Value::Int(r.at(norm_index(i, r.len())?))),
             _ => Err(type_err("a sequence", self)),
         }
     }
@@ -312,6 +313,13 @@ impl Value {
             Body::Dict(d) => d.read(p).keys().map(|k| Value::from_slot(k.0)).collect(),
             Body::Set(s) => s.read(p).iter().map(|k| Value::from_slot(k.0)).collect(),
             Body::Buffer(b) => b.read(p).iter().map(|x| Value::Float(*x)).collect(),
+            Body::FrozenSet(f) => f
+                .members
+                .read(p)
+                .iter()
+                .map(|k| Value::from_slot(k.0))
+                .collect(),
+            Body::Range(r) => (0..r.len()).map(|i| Value::Int(r.at(i))).collect(),
             _ => return Err(type_err("an iterable", self)),
         })
     }
@@ -376,6 +384,11 @@ impl Value {
                 check_hashable(key.slot())?;
                 Ok(s.read(p).contains(&Probe::Slot(key.slot())))
             }
+            Body::FrozenSet(f) => {
+                check_hashable(key.slot())?;
+                Ok(f.members.read(p).contains(&Probe::Slot(key.slot())))
+            }
+            Body::Range(r) => Ok(range_contains(r, key)),
             Body::List(_) | Body::Tuple(_) => Ok(self.to_vec()?.iter().any(|v| v.py_eq(key))),
             _ => Err(type_err("a container", self)),
         }
@@ -737,6 +750,24 @@ pub(crate) fn class_has_hook(cls: ObjPtr) -> bool {
     has
 }
 
+/// `x in range(...)` by arithmetic (for an int-valued `x`).
+fn range_contains(r: &crate::core::body::RangeData, x: &Value) -> bool {
+    let Some(i) = x
+        .as_int()
+        .or_else(|| x.as_float().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+    else {
+        return false;
+    };
+    let (a, b, k) = (r.start as i128, r.stop as i128, r.step as i128);
+    let i = i as i128;
+    let inside = if k > 0 {
+        a <= i && i < b
+    } else {
+        b < i && i <= a
+    };
+    inside && (i - a) % k == 0
+}
+
 /// Items in a sized object (str and bytes: bytes), or `None`.
 ///
 pub(crate) fn body_len(p: ObjPtr) -> Option<usize> {
@@ -748,6 +779,8 @@ pub(crate) fn body_len(p: ObjPtr) -> Option<usize> {
         Body::Dict(d) => d.read(p).len(),
         Body::Set(s) => s.read(p).len(),
         Body::Buffer(b) => b.read(p).len(),
+        Body::FrozenSet(f) => f.members.read(p).len(),
+        Body::Range(r) => r.len(),
         _ => return None,
     })
 }

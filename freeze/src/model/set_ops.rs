@@ -20,6 +20,7 @@ pub(crate) fn set_map(v: &Value) -> Option<(ObjPtr, &Payload<SetMap>)> {
     let p = v.slot().obj()?;
     match v.body()? {
         Body::Set(s) => Some((p, s)),
+        Body::FrozenSet(f) => Some((p, &f.members)),
         _ => None,
     }
 }
@@ -28,6 +29,7 @@ fn mutable_set(v: &Value) -> Result<(ObjPtr, &Payload<SetMap>), Error> {
     let p = v.slot().obj().ok_or_else(|| type_err("a set", v))?;
     match v.body() {
         Some(Body::Set(s)) => Ok((p, s)),
+        Some(Body::FrozenSet(_)) => Err(Error::Immutable("frozenset")),
         _ => Err(type_err("a set", v)),
     }
 }
@@ -143,6 +145,9 @@ impl Value {
     }
 
     fn same_kind(&self, items: Vec<Value>) -> Result<Value, Error> {
+        if matches!(self.body(), Some(Body::FrozenSet(_))) {
+            return Value::frozenset(items);
+        }
         Value::set_from(items)
     }
 

@@ -3,9 +3,11 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::core::body::{Body, ClassData, FunctionData, InstanceData, SharedFieldData};
+use crate::core::body::{
+    Body, ClassData, FrozenSetData, FunctionData, InstanceData, SharedFieldData,
+};
 use crate::core::error::{DecodeError, DecodeProblem, Error};
-use crate::core::key::{check_hashable, DictMap, Key, SetMap};
+use crate::core::key::{check_hashable, frozenset_hash, DictMap, Key, SetMap};
 
 use crate::core::handle::Value;
 use crate::core::object::{self, ObjPtr, Slot};
@@ -156,7 +158,9 @@ impl Builder {
             | Op::Bytes(_)
             | Op::Shared(_)
             | Op::ClassRef(_)
-            | Op::ModuleRef(_) => self.leaf(op),
+            | Op::ModuleRef(_)
+            | Op::Complex(..)
+            | Op::Range(..) => self.leaf(op),
             Op::BufferData(..)
             | Op::Fill(..)
             | Op::FillDefaults(..)
@@ -197,6 +201,11 @@ impl Builder {
             Op::ModuleRef(n) => {
                 let m = crate::model::modules::import(n)?;
                 self.push(m, Kind::Done)
+            }
+            Op::Complex(re, im) => self.push(Value::complex(re, im), Kind::Done),
+            Op::Range(a, b, k) => {
+                let r = Value::range(a, b, k).map_err(|_| bad("a range with step 0"))?;
+                self.push(r, Kind::Done)
             }
             _ => unreachable!("dispatched by apply"),
         }
@@ -242,6 +251,16 @@ impl Builder {
             Op::OpenSet(n) => {
                 let set = SetMap::with_capacity_and_hasher(self.reservation(n), Default::default());
                 self.new_obj(Body::Set(Box::new(Payload::new(set))), Kind::Set)
+            }
+            Op::OpenFrozenSet(n) => {
+                let set = SetMap::with_capacity_and_hasher(self.reservation(n), Default::default());
+                self.new_obj(
+                    Body::FrozenSet(Box::new(FrozenSetData {
+                        members: Payload::new(set),
+                        hash: std::cell::Cell::new(frozenset_hash(&SetMap::default())),
+                    })),
+                    Kind::Set,
+                )
             }
             Op::OpenCell => self.new_obj(Body::Cell(Payload::new(Slot::None)), Kind::Cell),
             Op::OpenSharedField => self.new_obj(
@@ -564,6 +583,18 @@ impl Builder {
                             dup.push(k);
                         }
                     }
+                }
+                Body::FrozenSet(f) => {
+                    let mut s = f.members.write(p).inspect_err(|_| held(&vals))?;
+                    s.reserve(vals.len());
+                    for k in vals {
+                        if !s.insert(Key(k)) {
+                            dup.push(k);
+                        }
+                    }
+                    // Members are set only here, before the frozenset is
+                    // handed to anyone: its hash follows them.
+                    f.hash.set(frozenset_hash(&s));
                 }
                 _ => unreachable!("checked by target"),
             }

@@ -305,6 +305,15 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
                 (self.emit)(Op::ModuleRef(m.name.as_str()))?;
                 return Ok(false);
             }
+            Body::Complex(re, im) => {
+                (self.emit)(Op::Complex(*re, *im))?;
+                return Ok(false);
+            }
+            Body::Range(r) => {
+                (self.emit)(Op::Range(r.start, r.stop, r.step))?;
+                return Ok(false);
+            }
+            Body::FrozenSet(f) => Op::OpenFrozenSet(f.members.read(p).len() as u32),
             Body::Buffer(_) => Op::OpenBuffer,
             Body::Tuple(t) => Op::OpenTuple(t.read(p).len() as u32),
             Body::List(l) => Op::OpenList(l.read(p).len() as u32),
@@ -377,6 +386,10 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
             }
             Body::Set(s) => {
                 let items: Vec<Slot> = s.read(p).iter().map(|k| k.0).collect();
+                self.chunks(&items, FillKind::Items, id)
+            }
+            Body::FrozenSet(f) => {
+                let items: Vec<Slot> = f.members.read(p).iter().map(|k| k.0).collect();
                 self.chunks(&items, FillKind::Items, id)
             }
             Body::Dict(d) => self.dict_items(&d.read(p), id),

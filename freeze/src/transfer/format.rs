@@ -75,6 +75,12 @@ pub(crate) enum Op<'a> {
     /// name id, value, ...
     FillAttrs(u32, #[serde(borrow)] Items<'a>),
     End(V),
+    /// A frozenset with this many members (filled like a set).
+    OpenFrozenSet(u32),
+    /// A complex number.
+    Complex(f64, f64),
+    /// `range(start, stop, step)`.
+    Range(i64, i64, i64),
     /// Copy only: a frozen object passed by reference. (Last, so skipping
     /// it leaves the other variants' indices alone.)
     #[serde(skip)]
