@@ -1138,3 +1138,101 @@ proptest! {
         prop_assert!(d.get_item(&back).is_ok());
     }
 }
+
+fn zero(_: &Call<'_>) -> Result<Value, Error> {
+    Ok(0.into())
+}
+
+/// A factory that refers back to its dict (a cycle through the factory).
+fn self_len(c: &Call<'_>) -> Result<Value, Error> {
+    Ok(c.captured(0)?.cell_get()?.len()?.into())
+}
+
+#[test]
+fn deque_mutators_and_maxlen_as_python_and_refused_once_frozen() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let q = Value::deque(ints(&[1, 2, 3]).to_vec().unwrap(), None);
+        q.append(4.into()).unwrap();
+        q.appendleft(0.into()).unwrap();
+        assert_eq!(repr(&q), "deque([0, 1, 2, 3, 4])");
+        assert_eq!(q.popleft().unwrap().as_int(), Some(0));
+        assert_eq!(q.pop(None).unwrap().as_int(), Some(4));
+        assert_eq!(q.get(-1).unwrap().as_int(), Some(3));
+        assert!(q.contains(&2.into()).unwrap());
+        let bounded = Value::deque(ints(&[1, 2, 3, 4]).to_vec().unwrap(), Some(3));
+        assert_eq!(repr(&bounded), "deque([2, 3, 4], maxlen=3)");
+        bounded.append(5.into()).unwrap();
+        bounded.appendleft(9.into()).unwrap();
+        assert_eq!(repr(&bounded), "deque([9, 3, 4], maxlen=3)");
+        bounded.extend(vec![7.into(), 8.into()]).unwrap();
+        assert_eq!(repr(&bounded), "deque([4, 7, 8], maxlen=3)");
+        assert_eq!(bounded.maxlen().unwrap(), Some(3));
+        assert!(Value::set_from(vec![q.clone()]).is_err(), "unhashable");
+        round_trips(&bounded);
+        let c = q.copy().unwrap();
+        assert!(c.py_eq(&q) && !c.is(&q));
+        freeze(&[&q]).unwrap();
+        let before = repr(&q);
+        assert_eq!(q.append(1.into()).unwrap_err(), Error::Immutable("deque"));
+        assert_eq!(
+            q.appendleft(1.into()).unwrap_err(),
+            Error::Immutable("deque")
+        );
+        assert_eq!(q.pop(None).unwrap_err(), Error::Immutable("deque"));
+        assert_eq!(q.popleft().unwrap_err(), Error::Immutable("deque"));
+        assert_eq!(q.clear().unwrap_err(), Error::Immutable("deque"));
+        assert_eq!(repr(&q), before);
+        assert!(q.share().is_ok());
+        let empty = Value::deque(vec![], None);
+        assert!(matches!(empty.popleft(), Err(Error::Index { .. })));
+    }
+    assert_freed(h, f);
+}
+
+#[test]
+fn defaultdict_calls_its_factory_and_freezes_with_it() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let factory = Value::function("zero", 0, zero, vec![], vec![]);
+        let d = Value::defaultdict(factory.clone()).unwrap();
+        assert_eq!(d.get_item(&"a".into()).unwrap().as_int(), Some(0));
+        d.set_item("b".into(), 2.into()).unwrap();
+        assert_eq!(repr(&d), "defaultdict(<function zero>, {'a': 0, 'b': 2})");
+        let plain = Value::dict_from(vec![("a".into(), 0.into()), ("b".into(), 2.into())]).unwrap();
+        assert!(d.py_eq(&plain) && plain.py_eq(&d));
+        assert!(d.contains(&"b".into()).unwrap() && !d.contains(&"c".into()).unwrap());
+        let c = d.copy().unwrap();
+        assert_eq!(c.type_name(), "defaultdict");
+        assert!(c.default_factory().unwrap().is(&factory));
+        let copied = deep_copy(&d).unwrap().adopt();
+        assert!(copied.py_eq(&d) && copied.type_name() == "defaultdict");
+        assert_eq!(copied.get_item(&"new".into()).unwrap().as_int(), Some(0));
+        // Freezing the dict freezes its factory; a missing key is then a
+        // write, refused, and nothing changes.
+        freeze(&[&d]).unwrap();
+        assert!(is_frozen(&factory));
+        assert_eq!(d.get_item(&"b".into()).unwrap().as_int(), Some(2));
+        assert_eq!(
+            d.get_item(&"zz".into()).unwrap_err(),
+            Error::Immutable("defaultdict")
+        );
+        assert_eq!(d.len().unwrap(), 2);
+        assert!(d.share().is_ok());
+        // No factory: a missing key is a KeyError; a non-callable is refused.
+        let none = Value::defaultdict(Value::None).unwrap();
+        assert!(matches!(none.get_item(&1.into()), Err(Error::Key(_))));
+        none.set_item(1.into(), Value::list(vec![])).unwrap();
+        round_trips(&none);
+        assert!(Value::defaultdict(3.into()).is_err());
+        // A cycle through the factory is collected.
+        let cell = Value::cell(Value::None);
+        let g = Value::function("self_len", 0, self_len, vec![cell.clone()], vec![]);
+        let cyc = Value::defaultdict(g).unwrap();
+        cell.cell_set(cyc.clone()).unwrap();
+        assert_eq!(cyc.get_item(&"k".into()).unwrap().as_int(), Some(0));
+    }
+    assert_freed(h, f);
+}

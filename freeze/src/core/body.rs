@@ -35,6 +35,24 @@ pub(crate) enum Body {
     Complex(f64, f64),
     /// `range(start, stop, step)`: immutable, so frozen from birth.
     Range(RangeData),
+    /// `collections.deque`.
+    Deque(Box<DequeData>),
+    /// `collections.defaultdict`.
+    DefaultDict(Box<DefaultDictData>),
+}
+
+pub(crate) struct DequeData {
+    pub(crate) items: Payload<std::collections::VecDeque<Slot>>,
+    /// Appends beyond this many items drop from the other end.
+    pub(crate) maxlen: Option<usize>,
+}
+
+pub(crate) struct DefaultDictData {
+    pub(crate) map: Payload<DictMap>,
+    /// `default_factory` (`Slot::None`: missing keys are `KeyError`s); a
+    /// counted edge like any other, so it freezes with the dict and the
+    /// collector can cut a cycle through it.
+    pub(crate) factory: Payload<Slot>,
 }
 
 pub(crate) struct FrozenSetData {
@@ -151,6 +169,15 @@ impl Body {
         )
     }
 
+    /// The entries of a dict or defaultdict.
+    pub(crate) fn dict_map(&self) -> Option<&Payload<DictMap>> {
+        match self {
+            Body::Dict(d) => Some(d),
+            Body::DefaultDict(d) => Some(&d.map),
+            _ => None,
+        }
+    }
+
     /// Python-style type name used in errors.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
@@ -172,6 +199,8 @@ impl Body {
             Body::FrozenSet(_) => "frozenset",
             Body::Complex(..) => "complex",
             Body::Range(_) => "range",
+            Body::Deque(_) => "deque",
+            Body::DefaultDict(_) => "defaultdict",
         }
     }
 }

@@ -283,9 +283,12 @@ pub(crate) fn check_hashable(root: Slot) -> Result<(), Error> {
     match root {
         Slot::Obj(p) => match p.body() {
             Body::Tuple(_) => check_nested(root),
-            Body::List(_) | Body::Dict(_) | Body::Set(_) | Body::Buffer(_) => {
-                Err(Error::Unhashable(p.body().type_name()))
-            }
+            Body::List(_)
+            | Body::Dict(_)
+            | Body::Set(_)
+            | Body::Buffer(_)
+            | Body::Deque(_)
+            | Body::DefaultDict(_) => Err(Error::Unhashable(p.body().type_name())),
             _ => Ok(()),
         },
         _ => Ok(()),
@@ -305,9 +308,12 @@ fn check_nested(root: Slot) -> Result<(), Error> {
         if let Slot::Obj(p) = s {
             match p.body() {
                 Body::Tuple(items) => stack.extend(items.read(p).iter().copied()),
-                Body::List(_) | Body::Dict(_) | Body::Set(_) | Body::Buffer(_) => {
-                    return Err(Error::Unhashable(p.body().type_name()))
-                }
+                Body::List(_)
+                | Body::Dict(_)
+                | Body::Set(_)
+                | Body::Buffer(_)
+                | Body::Deque(_)
+                | Body::DefaultDict(_) => return Err(Error::Unhashable(p.body().type_name())),
                 _ => {}
             }
         }

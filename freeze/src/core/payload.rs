@@ -239,6 +239,8 @@ fn owns(p: ObjPtr, addr: usize) -> bool {
         Body::Module(b) => within(&**b, addr),
         Body::WeakRef(b) => within(&**b, addr),
         Body::FrozenSet(b) => within(&**b, addr),
+        Body::Deque(b) => within(&**b, addr),
+        Body::DefaultDict(b) => within(&**b, addr),
         b => within(b, addr),
     }
 }
@@ -395,6 +397,17 @@ pub(super) fn visit(p: ObjPtr, f: &mut impl FnMut(Edge, ObjPtr)) {
         Body::FrozenSet(f) => get(&f.members)
             .iter()
             .for_each(|k| s(Edge::Member(k.0), &k.0)),
+        Body::Deque(d) => get(&d.items)
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| s(Edge::Item(i), v)),
+        Body::DefaultDict(d) => {
+            s(Edge::Factory, get(&d.factory));
+            get(&d.map).iter().for_each(|(k, v)| {
+                s(Edge::Key(k.0), &k.0);
+                s(Edge::Value(k.0), v)
+            })
+        }
         Body::Tuple(items) => get(items)
             .iter()
             .enumerate()
@@ -478,6 +491,17 @@ pub(crate) fn take_children(p: ObjPtr, out: &mut Vec<Slot>) -> Result<(), Error>
                 .into_iter()
                 .map(|k| k.0),
         ),
+        Body::Deque(d) => out.extend(std::mem::take(&mut *d.items.write_internal(p)?)),
+        Body::DefaultDict(d) => {
+            for (k, v) in std::mem::take(&mut *d.map.write_internal(p)?) {
+                out.push(k.0);
+                out.push(v);
+            }
+            out.push(std::mem::replace(
+                &mut *d.factory.write_internal(p)?,
+                Slot::None,
+            ));
+        }
         Body::Class(c) => {
             out.append(&mut *c.bases.write_internal(p)?);
             values(std::mem::take(&mut *c.dict.write_internal(p)?), out);

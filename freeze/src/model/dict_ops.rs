@@ -13,8 +13,8 @@ use crate::model::ops::{type_err, writable};
 
 fn dict_of(v: &Value) -> Result<(ObjPtr, &Payload<crate::core::key::DictMap>), Error> {
     let p = v.slot().obj().ok_or_else(|| type_err("a dict", v))?;
-    match v.body() {
-        Some(Body::Dict(d)) => Ok((p, d)),
+    match v.body().and_then(Body::dict_map) {
+        Some(d) => Ok((p, d)),
         _ => Err(type_err("a dict", v)),
     }
 }
@@ -23,7 +23,7 @@ fn dict_of(v: &Value) -> Result<(ObjPtr, &Payload<crate::core::key::DictMap>), E
 /// items, or a list or tuple of 2-item lists or tuples.
 fn pairs_of(other: &Value) -> Result<Vec<(Value, Value)>, Error> {
     match other.body() {
-        Some(Body::Dict(_)) => other.items(),
+        Some(Body::Dict(_) | Body::DefaultDict(_)) => other.items(),
         Some(Body::List(_) | Body::Tuple(_)) => other
             .to_vec()?
             .into_iter()

@@ -273,8 +273,10 @@ impl Value {
         match self.body() {
             Some(Body::List(_)) => Ok(Value::list(self.to_vec()?)),
             Some(Body::Dict(_)) => Value::dict_from(self.items()?),
+            Some(Body::DefaultDict(_)) => crate::model::collections::copy_defaultdict(self),
+            Some(Body::Deque(d)) => Ok(Value::deque(self.to_vec()?, d.maxlen)),
             Some(Body::Set(_)) => Value::set_from(self.to_vec()?),
-            _ => Err(type_err("a list, dict or set", self)),
+            _ => Err(type_err("a list, dict, set, deque or defaultdict", self)),
         }
     }
 }

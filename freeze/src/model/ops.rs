@@ -208,6 +208,10 @@ impl Value {
                 Ok(Value::Float(b[norm_index(i, b.len())?]))
             }
             Body::Range(r) => Ok(Value::Int(r.at(norm_index(i, r.len())?))),
+            Body::Deque(d) => {
+                let q = d.items.read(p);
+                Ok(Value::from_slot(q[norm_index(i, q.len())?]))
+            }
             _ => Err(type_err("a sequence", self)),
         }
     }
@@ -251,6 +255,9 @@ impl Value {
 
     /// `list.append(v)`.
     pub fn append(&self, v: Value) -> Result<(), Error> {
+        if matches!(self.body(), Some(Body::Deque(_))) {
+            return self.deque_push(v, false);
+        }
         self.list_mut(|l| l.push(v.slot()))?;
         std::mem::forget(v);
         Ok(())
@@ -269,6 +276,9 @@ impl Value {
 
     /// `list.pop()` (last item) or `list.pop(i)`.
     pub fn pop(&self, i: Option<i64>) -> Result<Value, Error> {
+        if matches!(self.body(), Some(Body::Deque(_))) && i.is_none() {
+            return self.deque_pop(false);
+        }
         let s = self.list_mut(|l| -> Result<Slot, Error> {
             let j = norm_index(i.unwrap_or(-1), l.len())?;
             Ok(l.remove(j))
@@ -279,6 +289,13 @@ impl Value {
     /// `list.extend(items)`.
     pub fn extend(&self, items: impl IntoIterator<Item = Value>) -> Result<(), Error> {
         let items: Vec<Value> = items.into_iter().collect();
+        if matches!(self.body(), Some(Body::Deque(_))) {
+            let p = self.obj("a deque")?;
+            writable(p)?;
+            return items
+                .into_iter()
+                .try_for_each(|v| self.deque_push(v, false));
+        }
         self.list_mut(|l| l.extend(items.iter().map(Value::slot)))?;
         items.into_iter().for_each(std::mem::forget);
         Ok(())
@@ -297,6 +314,13 @@ impl Value {
                     old.push(v)
                 }
             }
+            Body::DefaultDict(d) => {
+                for (k, v) in std::mem::take(&mut *d.map.write(p)?) {
+                    old.push(k.0);
+                    old.push(v)
+                }
+            }
+            Body::Deque(d) => old.extend(std::mem::take(&mut *d.items.write(p)?)),
             Body::Set(s) => old.extend(std::mem::take(&mut *s.write(p)?).into_iter().map(|k| k.0)),
             _ => return Err(type_err("a list, dict or set", self)),
         }
@@ -311,6 +335,18 @@ impl Value {
             Body::Tuple(t) => t.read(p).iter().map(|s| Value::from_slot(*s)).collect(),
             Body::List(l) => l.read(p).iter().map(|s| Value::from_slot(*s)).collect(),
             Body::Dict(d) => d.read(p).keys().map(|k| Value::from_slot(k.0)).collect(),
+            Body::DefaultDict(d) => d
+                .map
+                .read(p)
+                .keys()
+                .map(|k| Value::from_slot(k.0))
+                .collect(),
+            Body::Deque(d) => d
+                .items
+                .read(p)
+                .iter()
+                .map(|s| Value::from_slot(*s))
+                .collect(),
             Body::Set(s) => s.read(p).iter().map(|k| Value::from_slot(k.0)).collect(),
             Body::Buffer(b) => b.read(p).iter().map(|x| Value::Float(*x)).collect(),
             Body::FrozenSet(f) => f
@@ -352,6 +388,18 @@ impl Value {
                     .map(|s| Value::from_slot(*s))
                     .ok_or_else(|| Error::Key(crate::model::repr::short_repr(key.slot())))
             }
+            Body::DefaultDict(dd) => {
+                check_hashable(key.slot())?;
+                let found = dd
+                    .map
+                    .read(p)
+                    .get(&Probe::Slot(key.slot()))
+                    .map(|s| Value::from_slot(*s));
+                match found {
+                    Some(v) => Ok(v),
+                    None => crate::model::collections::missing(self, p, key),
+                }
+            }
             Body::List(_) | Body::Tuple(_) | Body::Buffer(_) => {
                 self.get(key.as_int().ok_or_else(|| type_err("an int index", key))?)
             }
@@ -362,7 +410,7 @@ impl Value {
     /// `d.get(key)` with a `&str` key, without allocating.
     pub fn get_str(&self, key: &str) -> Result<Option<Value>, Error> {
         let p = self.obj("a dict")?;
-        let Body::Dict(d) = p.body() else {
+        let Some(d) = p.body().dict_map() else {
             return Err(type_err("a dict", self));
         };
         let found = d
@@ -380,6 +428,11 @@ impl Value {
                 check_hashable(key.slot())?;
                 Ok(d.read(p).contains_key(&Probe::Slot(key.slot())))
             }
+            Body::DefaultDict(d) => {
+                check_hashable(key.slot())?;
+                Ok(d.map.read(p).contains_key(&Probe::Slot(key.slot())))
+            }
+            Body::Deque(_) => Ok(self.to_vec()?.iter().any(|v| v.py_eq(key))),
             Body::Set(s) => {
                 check_hashable(key.slot())?;
                 Ok(s.read(p).contains(&Probe::Slot(key.slot())))
@@ -397,7 +450,7 @@ impl Value {
     /// `d[key] = v`, or `l[i] = v` for a list.
     pub fn set_item(&self, key: Value, v: Value) -> Result<(), Error> {
         let p = self.obj("a mapping")?;
-        let Body::Dict(d) = p.body() else {
+        let Some(d) = p.body().dict_map() else {
             if matches!(p.body(), Body::List(_) | Body::Buffer(_)) {
                 let i = key.as_int().ok_or_else(|| type_err("an int index", &key))?;
                 return self.set(i, v);
@@ -426,7 +479,7 @@ impl Value {
     /// `del d[key]` (keeps the order of the others); returns the value.
     pub fn del_item(&self, key: &Value) -> Result<Value, Error> {
         let p = self.obj("a dict")?;
-        let Body::Dict(d) = p.body() else {
+        let Some(d) = p.body().dict_map() else {
             return Err(type_err("a dict", self));
         };
         writable(p)?;
@@ -441,7 +494,7 @@ impl Value {
     /// Snapshot of a dict's `(key, value)` pairs, in insertion order.
     pub fn items(&self) -> Result<Vec<(Value, Value)>, Error> {
         let p = self.obj("a dict")?;
-        let Body::Dict(d) = p.body() else {
+        let Some(d) = p.body().dict_map() else {
             return Err(type_err("a dict", self));
         };
         let pairs = d
@@ -777,6 +830,8 @@ pub(crate) fn body_len(p: ObjPtr) -> Option<usize> {
         Body::Tuple(t) => t.read(p).len(),
         Body::List(l) => l.read(p).len(),
         Body::Dict(d) => d.read(p).len(),
+        Body::DefaultDict(d) => d.map.read(p).len(),
+        Body::Deque(d) => d.items.read(p).len(),
         Body::Set(s) => s.read(p).len(),
         Body::Buffer(b) => b.read(p).len(),
         Body::FrozenSet(f) => f.members.read(p).len(),

@@ -157,6 +157,35 @@ fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
             Body::Range(r) => {
                 let _ = write!(out, "range({}, {}, {})", r.start, r.stop, r.step);
             }
+            Body::Deque(d) => {
+                match d.maxlen {
+                    Some(n) => stack.push(Tok::Name(format!("], maxlen={n})"))),
+                    None => stack.push(Tok::Text("])")),
+                }
+                let items = d.items.read(p);
+                for (i, s) in items.iter().enumerate().rev() {
+                    stack.push(Tok::Val(*s));
+                    if i > 0 {
+                        stack.push(Tok::Text(", "));
+                    }
+                }
+                stack.push(Tok::Text("deque(["));
+            }
+            Body::DefaultDict(d) => {
+                stack.push(Tok::Text("})"));
+                let m = d.map.read(p);
+                for (i, (k, v)) in m.iter().enumerate().rev() {
+                    stack.push(Tok::Val(*v));
+                    stack.push(Tok::Text(": "));
+                    stack.push(Tok::Val(k.0));
+                    if i > 0 {
+                        stack.push(Tok::Text(", "));
+                    }
+                }
+                stack.push(Tok::Text(", {"));
+                stack.push(Tok::Val(*d.factory.read(p)));
+                stack.push(Tok::Text("defaultdict("));
+            }
         }
     }
 }
@@ -272,9 +301,22 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
             match (p.body(), q.body()) {
                 (Body::Tuple(x), Body::Tuple(y)) => pairs(&mut stack, &x.read(p), &y.read(q)),
                 (Body::List(x), Body::List(y)) => pairs(&mut stack, &x.read(p), &y.read(q)),
+                (Body::Deque(x), Body::Deque(y)) => {
+                    let (x, y) = (x.items.read(p), y.items.read(q));
+                    x.len() == y.len() && {
+                        stack.extend(x.iter().copied().zip(y.iter().copied()));
+                        true
+                    }
+                }
                 (Body::Buffer(x), Body::Buffer(y)) => *x.read(p) == *y.read(q),
-                (Body::Dict(x), Body::Dict(y)) => {
-                    let (x, y) = (x.read(p), y.read(q));
+                (
+                    x @ (Body::Dict(_) | Body::DefaultDict(_)),
+                    y @ (Body::Dict(_) | Body::DefaultDict(_)),
+                ) => {
+                    let (x, y) = (
+                        x.dict_map().expect("a dict").read(p),
+                        y.dict_map().expect("a dict").read(q),
+                    );
                     x.len() == y.len()
                         && x.iter()
                             .all(|(k, v)| match y.get(&crate::core::key::Probe::Slot(k.0)) {
