@@ -11,7 +11,7 @@ use crate::core::handle::Value;
 use crate::core::key::{check_hashable, DictMap, Key, Probe};
 use crate::core::object::{self, ObjPtr, Slot};
 use crate::core::payload::Payload;
-use crate::model::ops::{new_obj, type_err, writable};
+use crate::model::base::{new_obj, type_err, writable};
 use crate::model::repr::short_repr;
 
 fn deque_of(v: &Value) -> Result<(ObjPtr, &DequeData), Error> {

@@ -9,7 +9,7 @@ use crate::core::handle::Value;
 use crate::core::key::{check_hashable, Key, Probe};
 use crate::core::object::{ObjPtr, Slot};
 use crate::core::payload::Payload;
-use crate::model::ops::{type_err, writable};
+use crate::model::base::{type_err, writable};
 
 fn dict_of(v: &Value) -> Result<(ObjPtr, &Payload<crate::core::key::DictMap>), Error> {
     let p = v.slot().obj().ok_or_else(|| type_err("a dict", v))?;

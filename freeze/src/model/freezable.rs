@@ -12,7 +12,7 @@ use crate::core::handle::Value;
 use crate::core::object::{ObjPtr, STATUS_MASK, STATUS_SHIFT};
 use crate::core::status::Freezability;
 use crate::core::sym::Sym;
-use crate::model::ops::writable;
+use crate::model::base::writable;
 
 /// The attribute name of the protocol.
 pub(crate) const ATTR: &str = "__freezable__";

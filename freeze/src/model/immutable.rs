@@ -7,7 +7,7 @@ use crate::core::error::Error;
 use crate::core::handle::Value;
 use crate::core::key::{check_hashable, frozenset_hash, Key, SetMap};
 use crate::core::payload::Payload;
-use crate::model::ops::new_obj;
+use crate::model::base::new_obj;
 
 impl Value {
     /// A new `frozenset`; fails on an unhashable item. Hashable itself,

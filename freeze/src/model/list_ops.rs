@@ -9,7 +9,7 @@ use crate::core::error::Error;
 use crate::core::handle::Value;
 use crate::core::heap::drop_slots;
 use crate::core::object::{self, ObjPtr, Slot};
-use crate::model::ops::{type_err, writable};
+use crate::model::base::{type_err, writable};
 use crate::model::order::{py_lt, sort_permutation};
 
 /// The indices a Python slice `[start:stop:step]` selects in a sequence

@@ -6,49 +6,17 @@ use crate::core::body::{AttrMap, Body, ClassData, FunctionData, InstanceData};
 use crate::core::error::Error;
 use crate::core::handle::{Call, NativeFn, Ref, Value};
 use crate::core::key::{check_hashable, DictMap, Key, Probe, SetMap};
-use crate::core::object::{self, ObjPtr, Slot, BORROWED, FROZEN, SHALLOW};
+use crate::core::object::{self, ObjPtr, Slot};
 use crate::core::payload::Payload;
 use crate::core::sym::Sym;
 use crate::model::freezable;
 
-pub(crate) fn new_obj(body: Body) -> Value {
-    Value::Obj(Ref::from_owned(object::alloc(body)))
-}
-
-pub(crate) fn slots(items: Vec<Value>) -> Vec<Slot> {
-    items.into_iter().map(Value::into_slot).collect()
-}
-
-#[inline]
-pub(crate) fn writable(p: ObjPtr) -> Result<(), Error> {
-    let f = p.flags();
-    if f & (FROZEN | SHALLOW) != 0 {
-        Err(Error::Immutable(type_label(p)))
-    } else if f & BORROWED != 0 {
-        Err(Error::Borrowed(type_label(p)))
-    } else {
-        Ok(())
-    }
-}
+pub(crate) use crate::model::base::{new_obj, slots, writable};
 
 use crate::core::body::set_attr;
 pub(crate) use crate::core::payload::type_label;
 
-pub(crate) fn norm_index(i: i64, len: usize) -> Result<usize, Error> {
-    let j = if i < 0 { i + len as i64 } else { i };
-    if j < 0 || j >= len as i64 {
-        Err(Error::Index { index: i, len })
-    } else {
-        Ok(j as usize)
-    }
-}
-
-pub(crate) fn type_err(expected: &'static str, found: &Value) -> Error {
-    Error::Type {
-        expected,
-        found: found.type_name(),
-    }
-}
+pub(crate) use crate::model::base::{norm_index, type_err};
 
 impl Value {
     /// A new `str` (immutable, so frozen from birth).

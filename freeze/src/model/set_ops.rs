@@ -12,7 +12,7 @@ use crate::core::heap::drop_slots;
 use crate::core::key::{check_hashable, Key, Probe, SetMap};
 use crate::core::object::{ObjPtr, Slot};
 use crate::core::payload::Payload;
-use crate::model::ops::{type_err, writable};
+use crate::model::base::{type_err, writable};
 use crate::model::repr::short_repr;
 
 /// The members of a set or frozenset, if `v` is one.
