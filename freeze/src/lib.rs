@@ -3,8 +3,9 @@
 //!
 //! * [`Value`] is an immediate (`None`, `bool`, `int`, `float`) or a
 //!   counted reference to a heap object: str, bytes, tuple, list, dict,
-//!   set, class, instance, function, cell, buffer, module, weakref and the
-//!   escape hatches `SharedField` and `InterpreterLocal`.
+//!   set, frozenset, complex, range, deque, defaultdict, class, instance,
+//!   function, cell, buffer, module, weakref and the escape hatches
+//!   `SharedField` and `InterpreterLocal`.
 //! * A `Value` holding a mutable object is `!Send`: it stays on the worker
 //!   that made it. [`freeze`] makes a graph deeply immutable in place; then
 //!   [`Value::share`] gives a [`Frozen`], which is `Send + Sync` and cloned
