@@ -1236,3 +1236,28 @@ fn defaultdict_calls_its_factory_and_freezes_with_it() {
     }
     assert_freed(h, f);
 }
+
+/// The heap invariants (counts, SCCs, weak tables) hold for graphs of the
+/// new types and shallow-frozen objects, before and after a deep freeze.
+#[test]
+fn new_types_and_shallow_frozen_objects_keep_heap_invariants() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let factory = Value::function("zero", 0, zero, vec![], vec![]);
+        let dd = Value::defaultdict(factory).unwrap();
+        let q = Value::deque(vec![Value::complex(1.0, 1.0)], Some(4));
+        let fs = Value::frozenset(vec![Value::range(0, 3, 1).unwrap(), "k".into()]).unwrap();
+        let locked = Value::list(vec![q.clone(), fs.clone()]);
+        dd.set_item(fs.clone(), locked.clone()).unwrap();
+        q.append(dd.clone()).unwrap(); // a cycle through the deque
+        shallow_freeze(&[&locked]).unwrap();
+        let w = Value::weakref(&q).unwrap();
+        let root = Value::tuple(vec![dd.clone(), w.clone()]);
+        diag::check_invariants(&[&root]).unwrap();
+        freeze(&[&root]).unwrap();
+        diag::check_invariants(&[&root]).unwrap();
+        assert!(is_frozen(&q) && is_frozen(&locked) && is_frozen(&fs));
+    }
+    assert_freed(h, f);
+}
