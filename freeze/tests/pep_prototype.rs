@@ -1261,3 +1261,30 @@ fn new_types_and_shallow_frozen_objects_keep_heap_invariants() {
     }
     assert_freed(h, f);
 }
+
+/// Deeply nested frozensets hash, compare, print and free without
+/// recursion (a frozenset's hash is cached; equality pairs members by hash
+/// on an explicit stack).
+#[test]
+fn nested_frozensets_compare_without_recursion() {
+    let _s = serial::lock();
+    let (h, f) = (heap_live(), frozen_live());
+    {
+        let chain = |depth: usize, leaf: i64| {
+            let mut v = Value::frozenset(vec![leaf.into()]).unwrap();
+            for _ in 0..depth {
+                v = Value::frozenset(vec![v, "x".into()]).unwrap();
+            }
+            v
+        };
+        let a = chain(200_000, 1);
+        let b = chain(200_000, 1);
+        let c = chain(200_000, 2);
+        assert!(a.py_eq(&b));
+        assert!(!a.py_eq(&c));
+        let d = Value::dict_from(vec![(a.clone(), 1.into())]).unwrap();
+        assert!(d.get_item(&b).is_ok() && d.get_item(&c).is_err());
+        assert!(is_frozen(&a));
+    }
+    assert_freed(h, f);
+}

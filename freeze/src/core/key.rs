@@ -238,12 +238,9 @@ fn key_eq_nested(a: Slot, b: Slot) -> bool {
                                 && (n <= 1 || x.step == y.step)
                         }
                         (Body::FrozenSet(x), Body::FrozenSet(y)) => {
-                            // Membership lookups compare members with
-                            // `key_eq`: this recurses only through
-                            // frozensets nested in frozensets.
                             x.hash.get() == y.hash.get() && {
                                 let (x, y) = (x.members.read(p), y.members.read(q));
-                                x.len() == y.len() && x.iter().all(|k| y.contains(k))
+                                x.len() == y.len() && frozenset_pairs(&x, &y, &mut stack)
                             }
                         }
                         (Body::Complex(..), _) | (_, Body::Complex(..)) => complex_eq(a, b),
@@ -258,6 +255,31 @@ fn key_eq_nested(a: Slot, b: Slot) -> bool {
             return false;
         }
     }
+    true
+}
+
+/// Whether two frozensets of one size can be equal, pushing the member
+/// pairs still to compare onto `stack` (so nested frozensets compare
+/// without recursion). Members are paired by hash; only when one set has
+/// two members with the same hash does it fall back to membership lookups
+/// (which compare those members directly).
+fn frozenset_pairs(x: &SetMap, y: &SetMap, stack: &mut Vec<(Slot, Slot)>) -> bool {
+    use std::hash::BuildHasher;
+    let st = KeyHasher::default();
+    let by_hash = |m: &SetMap| {
+        let mut v: Vec<(u64, Slot)> = m.iter().map(|k| (st.hash_one(k), k.0)).collect();
+        v.sort_unstable_by_key(|e| e.0);
+        v
+    };
+    let (hx, hy) = (by_hash(x), by_hash(y));
+    let distinct = |v: &[(u64, Slot)]| v.windows(2).all(|w| w[0].0 != w[1].0);
+    if !(distinct(&hx) && distinct(&hy)) {
+        return x.iter().all(|k| y.contains(k));
+    }
+    if hx.iter().zip(&hy).any(|(a, b)| a.0 != b.0) {
+        return false;
+    }
+    stack.extend(hx.iter().zip(&hy).map(|(a, b)| (a.1, b.1)));
     true
 }
 
