@@ -3,8 +3,9 @@
 //!
 //! * [`Value`] is an immediate (`None`, `bool`, `int`, `float`) or a
 //!   counted reference to a heap object: str, bytes, tuple, list, dict,
-//!   set, class, instance, function, cell, buffer, module, weakref and the
-//!   escape hatches `SharedField` and `InterpreterLocal`.
+//!   set, frozenset, complex, range, deque, defaultdict, class, instance,
+//!   function, cell, buffer, module, weakref and the escape hatches
+//!   `SharedField` and `InterpreterLocal`.
 //! * A `Value` holding a mutable object is `!Send`: it stays on the worker
 //!   that made it. [`freeze`] makes a graph deeply immutable in place; then
 //!   [`Value::share`] gives a [`Frozen`], which is `Send + Sync` and cloned
@@ -46,14 +47,18 @@ pub use core::handle::{Call, Frozen, NativeFn, Ref, Value};
 pub use core::heap::{collect, GcPause};
 pub use core::status::Freezability;
 pub use core::sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
-pub use core::weak::run_weak_callbacks;
+pub use core::weak::{getweakrefcount, getweakrefs, run_weak_callbacks};
+pub use freeze::compat::{
+    prototype_class_default, set_prototype_class_default, set_prototype_class_default_everywhere,
+};
 pub use freeze::hooks::set_pre_freeze_hook;
+pub use freeze::shallow::{is_shallow_frozen, shallow_freeze};
 pub use freeze::status::{
     disabled, effective_freezable, freezable, frozen, get_freezable, set_freezable, unfreezable,
-    unset_freezable, Disabled,
+    unset_freezable, Disabled, FreezabilityOverride,
 };
 pub use freeze::walk::{freeze, is_frozen};
-pub use model::modules::{import, register_module, ModuleInit};
+pub use model::modules::{import, module_loaded, register_module, unload_module, ModuleInit};
 pub use model::registry::{lookup_class, register_class, register_function};
 pub use model::view::View;
 pub use transfer::copy::{deep_copy, Detached};

@@ -28,6 +28,67 @@ pub(crate) enum Body {
     SharedField(Box<SharedFieldData>),
     Local(Box<LocalData>),
     WeakRef(Box<WeakData>),
+    /// Immutable at birth (no mutator exists); deeply immutable once its
+    /// members are frozen (`is_frozen` freezes it then, as a tuple).
+    FrozenSet(Box<FrozenSetData>),
+    /// `complex`: immutable, so frozen from birth.
+    Complex(f64, f64),
+    /// `range(start, stop, step)`: immutable, so frozen from birth.
+    Range(RangeData),
+    /// `collections.deque`.
+    Deque(Box<DequeData>),
+    /// `collections.defaultdict`.
+    DefaultDict(Box<DefaultDictData>),
+}
+
+pub(crate) struct DequeData {
+    pub(crate) items: Payload<std::collections::VecDeque<Slot>>,
+    /// Appends beyond this many items drop from the other end.
+    pub(crate) maxlen: Option<usize>,
+}
+
+pub(crate) struct DefaultDictData {
+    pub(crate) map: Payload<DictMap>,
+    /// `default_factory` (`Slot::None`: missing keys are `KeyError`s); a
+    /// counted edge like any other, so it freezes with the dict and the
+    /// collector can cut a cycle through it.
+    pub(crate) factory: Payload<Slot>,
+}
+
+pub(crate) struct FrozenSetData {
+    pub(crate) members: Payload<SetMap>,
+    /// The frozenset's hash, computed when its members are set (at
+    /// construction, or by the decoder's fills, before anyone can use it
+    /// as a key); read only afterwards, so a frozen one is never written.
+    pub(crate) hash: Cell<u64>,
+}
+
+/// `range`'s three numbers; `step` is never zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RangeData {
+    pub(crate) start: i64,
+    pub(crate) stop: i64,
+    pub(crate) step: i64,
+}
+
+impl RangeData {
+    /// How many numbers the range yields.
+    pub(crate) fn len(&self) -> usize {
+        let (a, b, k) = (self.start as i128, self.stop as i128, self.step as i128);
+        let n = if k > 0 && a < b {
+            (b - a - 1) / k + 1
+        } else if k < 0 && a > b {
+            (a - b - 1) / (-k) + 1
+        } else {
+            0
+        };
+        n as usize
+    }
+
+    /// Item `i` (in range).
+    pub(crate) fn at(&self, i: usize) -> i64 {
+        (self.start as i128 + i as i128 * self.step as i128) as i64
+    }
 }
 
 pub(crate) struct ClassData {
@@ -92,14 +153,29 @@ pub(crate) struct WeakData {
 }
 
 impl Body {
-    /// str and bytes are immutable at creation (PEP 795: inherently
+    /// str, bytes, complex and range are immutable at creation (PEP 795: inherently
     /// immutable), so they are frozen from birth and shared freely.
     pub(crate) fn born_frozen(&self) -> bool {
-        matches!(self, Body::Str(_) | Body::Bytes(_))
+        matches!(
+            self,
+            Body::Str(_) | Body::Bytes(_) | Body::Complex(..) | Body::Range(_)
+        )
     }
 
     pub(crate) fn can_have_children(&self) -> bool {
-        !matches!(self, Body::Str(_) | Body::Bytes(_) | Body::Buffer(_))
+        !matches!(
+            self,
+            Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) | Body::Complex(..) | Body::Range(_)
+        )
+    }
+
+    /// The entries of a dict or defaultdict.
+    pub(crate) fn dict_map(&self) -> Option<&Payload<DictMap>> {
+        match self {
+            Body::Dict(d) => Some(d),
+            Body::DefaultDict(d) => Some(&d.map),
+            _ => None,
+        }
     }
 
     /// Python-style type name used in errors.
@@ -120,6 +196,11 @@ impl Body {
             Body::SharedField(_) => "SharedField",
             Body::Local(_) => "InterpreterLocal",
             Body::WeakRef(_) => "weakref",
+            Body::FrozenSet(_) => "frozenset",
+            Body::Complex(..) => "complex",
+            Body::Range(_) => "range",
+            Body::Deque(_) => "deque",
+            Body::DefaultDict(_) => "defaultdict",
         }
     }
 }

@@ -48,6 +48,17 @@ pub enum Error {
     Freeze(Box<FreezeError>),
     /// Pickled bytes could not be read back; nothing was rebuilt.
     Decode(DecodeError),
+    /// `a < b` for values Python cannot order (`'<' not supported
+    /// between instances of 'str' and 'int'`), e.g. while sorting.
+    Unorderable {
+        /// The left operand's type name.
+        left: &'static str,
+        /// The right operand's type name.
+        right: &'static str,
+    },
+    /// Python's `ValueError`: the right type with a value the operation
+    /// cannot take (`list.remove(x): x not in list`).
+    Value(String),
     /// Anything else, with its message.
     Other(String),
 }
@@ -73,6 +84,11 @@ impl fmt::Display for Error {
             }
             Error::Freeze(e) => e.fmt(f),
             Error::Decode(e) => e.fmt(f),
+            Error::Unorderable { left, right } => write!(
+                f,
+                "'<' not supported between instances of '{left}' and '{right}'"
+            ),
+            Error::Value(m) => f.write_str(m),
             Error::Other(m) => f.write_str(m),
         }
     }

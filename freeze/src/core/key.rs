@@ -33,6 +33,37 @@ const TAG_BYTES: u8 = 3;
 const TAG_TUPLE: u8 = 4;
 const TAG_ID: u8 = 5;
 const TAG_NONE: u8 = 6;
+const TAG_COMPLEX: u8 = 7;
+const TAG_RANGE: u8 = 8;
+const TAG_FROZENSET: u8 = 9;
+
+/// A frozenset's hash: independent of member order, computed once when
+/// its members are set (a nested frozenset contributes its own cached
+/// hash, so hashing never walks nested frozensets).
+pub(crate) fn frozenset_hash(members: &SetMap) -> u64 {
+    use std::hash::BuildHasher;
+    let st = KeyHasher::default();
+    let sum = members.iter().fold(0u64, |acc, k| {
+        let h = st.hash_one(k);
+        // Mix before summing, so that equal sums of members rarely collide.
+        acc.wrapping_add((h ^ (h >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    });
+    sum ^ members.len() as u64
+}
+
+/// `(re, im)` of a complex number, or of an int, float or bool.
+fn complex_parts(s: Slot) -> Option<(f64, f64)> {
+    match s {
+        Slot::Bool(b) => Some((b as i64 as f64, 0.0)),
+        Slot::Int(i) => Some((i as f64, 0.0)),
+        Slot::Float(x) => Some((x, 0.0)),
+        Slot::Obj(p) => match p.body() {
+            Body::Complex(re, im) => Some((*re, *im)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
 
 fn hash_num<H: Hasher>(x: f64, i: Option<i64>, h: &mut H) {
     h.write_u8(TAG_NUM);
@@ -99,6 +130,29 @@ fn hash_nested<H: Hasher>(root: Slot, h: &mut H) {
                     h.write_usize(items.len());
                     stack.extend(items.iter().rev());
                 }
+                // complex(x, 0) == x: it hashes as the number x.
+                Body::Complex(re, im) if *im == 0.0 => hash_num(*re, None, h),
+                Body::Complex(re, im) => {
+                    h.write_u8(TAG_COMPLEX);
+                    h.write_u64(re.to_bits());
+                    h.write_u64(im.to_bits());
+                }
+                // Equal ranges yield the same numbers: hash those facts.
+                Body::Range(r) => {
+                    let n = r.len();
+                    h.write_u8(TAG_RANGE);
+                    h.write_usize(n);
+                    if n > 0 {
+                        h.write_i64(r.start);
+                    }
+                    if n > 1 {
+                        h.write_i64(r.step);
+                    }
+                }
+                Body::FrozenSet(f) => {
+                    h.write_u8(TAG_FROZENSET);
+                    h.write_u64(f.hash.get());
+                }
                 _ => {
                     h.write_u8(TAG_ID);
                     h.write_usize(p.addr());
@@ -143,6 +197,7 @@ pub(crate) fn key_eq(a: Slot, b: Slot) -> bool {
         (Slot::Obj(p), Slot::Obj(q)) => match (p.body(), q.body()) {
             (Body::Str(x), Body::Str(y)) => **x == **y,
             (Body::Tuple(_), Body::Tuple(_)) => key_eq_nested(a, b),
+            (Body::Complex(..) | Body::Range(_) | Body::FrozenSet(_), _) => key_eq_nested(a, b),
             _ => false,
         },
         _ => key_eq_nested(a, b),
@@ -176,10 +231,24 @@ fn key_eq_nested(a: Slot, b: Slot) -> bool {
                                 true
                             }
                         }
+                        (Body::Range(x), Body::Range(y)) => {
+                            let n = x.len();
+                            n == y.len()
+                                && (n == 0 || x.start == y.start)
+                                && (n <= 1 || x.step == y.step)
+                        }
+                        (Body::FrozenSet(x), Body::FrozenSet(y)) => {
+                            x.hash.get() == y.hash.get() && {
+                                let (x, y) = (x.members.read(p), y.members.read(q));
+                                x.len() == y.len() && frozenset_pairs(&x, &y, &mut stack)
+                            }
+                        }
+                        (Body::Complex(..), _) | (_, Body::Complex(..)) => complex_eq(a, b),
                         _ => false,
                     }
                 }
             }
+            (Slot::Obj(_), _) | (_, Slot::Obj(_)) => complex_eq(a, b),
             _ => num_eq(a, b),
         };
         if !same {
@@ -189,15 +258,59 @@ fn key_eq_nested(a: Slot, b: Slot) -> bool {
     true
 }
 
+/// Whether two frozensets of one size can be equal, pushing the member
+/// pairs still to compare onto `stack` (so nested frozensets compare
+/// without recursion). Members are paired by hash; only when one set has
+/// two members with the same hash does it fall back to membership lookups
+/// (which compare those members directly).
+fn frozenset_pairs(x: &SetMap, y: &SetMap, stack: &mut Vec<(Slot, Slot)>) -> bool {
+    use std::hash::BuildHasher;
+    let st = KeyHasher::default();
+    let by_hash = |m: &SetMap| {
+        let mut v: Vec<(u64, Slot)> = m.iter().map(|k| (st.hash_one(k), k.0)).collect();
+        v.sort_unstable_by_key(|e| e.0);
+        v
+    };
+    let (hx, hy) = (by_hash(x), by_hash(y));
+    let distinct = |v: &[(u64, Slot)]| v.windows(2).all(|w| w[0].0 != w[1].0);
+    if !(distinct(&hx) && distinct(&hy)) {
+        return x.iter().all(|k| y.contains(k));
+    }
+    if hx.iter().zip(&hy).any(|(a, b)| a.0 != b.0) {
+        return false;
+    }
+    stack.extend(hx.iter().zip(&hy).map(|(a, b)| (a.1, b.1)));
+    true
+}
+
+/// `==` where one side is a complex number (the other a number or not).
+fn complex_eq(a: Slot, b: Slot) -> bool {
+    match (complex_parts(a), complex_parts(b)) {
+        (Some((ar, ai)), Some((br, bi))) if ai == 0.0 && bi == 0.0 => {
+            // Both real: compare exactly as numbers (int vs float rules).
+            let real = |s: Slot, x: f64| match s {
+                Slot::Obj(_) => Slot::Float(x),
+                s => s,
+            };
+            num_eq(real(a, ar), real(b, br))
+        }
+        (Some((ar, ai)), Some((br, bi))) => ar == br && ai == bi,
+        _ => false,
+    }
+}
+
 /// Refuses unhashable keys (list, dict, set, ... anywhere inside a tuple).
 #[inline]
 pub(crate) fn check_hashable(root: Slot) -> Result<(), Error> {
     match root {
         Slot::Obj(p) => match p.body() {
             Body::Tuple(_) => check_nested(root),
-            Body::List(_) | Body::Dict(_) | Body::Set(_) | Body::Buffer(_) => {
-                Err(Error::Unhashable(p.body().type_name()))
-            }
+            Body::List(_)
+            | Body::Dict(_)
+            | Body::Set(_)
+            | Body::Buffer(_)
+            | Body::Deque(_)
+            | Body::DefaultDict(_) => Err(Error::Unhashable(p.body().type_name())),
             _ => Ok(()),
         },
         _ => Ok(()),
@@ -217,9 +330,12 @@ fn check_nested(root: Slot) -> Result<(), Error> {
         if let Slot::Obj(p) = s {
             match p.body() {
                 Body::Tuple(items) => stack.extend(items.read(p).iter().copied()),
-                Body::List(_) | Body::Dict(_) | Body::Set(_) | Body::Buffer(_) => {
-                    return Err(Error::Unhashable(p.body().type_name()))
-                }
+                Body::List(_)
+                | Body::Dict(_)
+                | Body::Set(_)
+                | Body::Buffer(_)
+                | Body::Deque(_)
+                | Body::DefaultDict(_) => return Err(Error::Unhashable(p.body().type_name())),
                 _ => {}
             }
         }

@@ -60,6 +60,11 @@ pub(crate) const DETACHED: u32 = 1 << 11;
 pub(crate) const NO_FIELDS: u32 = 1 << 15;
 /// A `payload::Write` guard is live: reads of the payload are bugs.
 pub(crate) const WRITING: u32 = 1 << 16;
+/// Shallow-frozen (`shallow_freeze`): the object's own state refuses
+/// writes, but it stays a mutable-heap object (counted per object, owned
+/// by its thread, never shared) because what it refers to may be mutable.
+/// Never cleared while the object lives.
+pub(crate) const SHALLOW: u32 = 1 << 17;
 /// Freezability status lives in bits 12..15 (0 = unset).
 pub(crate) const STATUS_SHIFT: u32 = 12;
 pub(crate) const STATUS_MASK: u32 = 0b111 << STATUS_SHIFT;

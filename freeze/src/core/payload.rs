@@ -40,7 +40,7 @@ use std::ops::{Deref, DerefMut};
 use crate::core::body::{AttrMap, Body, WeakTarget};
 use crate::core::error::Error;
 use crate::core::handle::Frozen;
-use crate::core::object::{ObjPtr, Slot, BORROWED, FROZEN, VISITED, WRITING};
+use crate::core::object::{ObjPtr, Slot, BORROWED, FROZEN, SHALLOW, VISITED, WRITING};
 use crate::core::sym::Sym;
 
 /// An interior-mutable part of an object's payload.
@@ -89,26 +89,43 @@ impl<T> Payload<T> {
     }
 
     /// Writes the payload of `owner`: refused with the immutability error
-    /// on a frozen object, with [`Error::Borrowed`] while it is read.
+    /// on a frozen or shallow-frozen object, with [`Error::Borrowed`]
+    /// while it is read. Every user-level mutator goes through here.
     #[inline]
     pub(crate) fn write(&self, owner: ObjPtr) -> Result<Write<'_, T>, Error> {
+        self.write_unless(owner, FROZEN | SHALLOW)
+    }
+
+    /// `write` for the runtime's own bookkeeping on an object that may be
+    /// shallow-frozen (a weakref whose referent died, the collector
+    /// clearing garbage, a pre-freeze built-in step of a deep freeze):
+    /// shallow freezing is a promise to user code, not a change of
+    /// ownership, so only frozen objects refuse.
+    #[inline]
+    pub(crate) fn write_internal(&self, owner: ObjPtr) -> Result<Write<'_, T>, Error> {
+        self.write_unless(owner, FROZEN)
+    }
+
+    #[inline]
+    fn write_unless(&self, owner: ObjPtr, locked: u32) -> Result<Write<'_, T>, Error> {
         assert!(
             owns(owner, self.addr()),
             "payload write through a foreign owner"
         );
         let f = owner.flags();
-        if f & FROZEN != 0 {
+        if f & locked != 0 {
             return Err(Error::Immutable(type_label(owner)));
         }
         if f & (BORROWED | VISITED) != 0 {
             return Err(Error::Borrowed(type_label(owner)));
         }
         owner.set_flags(BORROWED | WRITING);
-        // SAFETY: `owner` holds this payload (checked), is mutable, so only
-        // this thread can reach it (ownership invariant), and no guard of
-        // it is live (`BORROWED` was clear: every `Read` and `Write` sets it
-        // for its whole life). Until this guard drops, reads panic and
-        // writes refuse, so this `&mut` is the only reference.
+        // SAFETY: `owner` holds this payload (checked), is mutable (every
+        // caller's `locked` includes `FROZEN`), so only this thread can
+        // reach it (ownership invariant), and no guard of it is live
+        // (`BORROWED` was clear: every `Read` and `Write` sets it for its
+        // whole life). Until this guard drops, reads panic and writes
+        // refuse, so this `&mut` is the only reference.
         let val = unsafe { &mut *self.0.get() };
         Ok(Write { val, owner })
     }
@@ -221,6 +238,9 @@ fn owns(p: ObjPtr, addr: usize) -> bool {
         Body::Function(b) => within(&**b, addr),
         Body::Module(b) => within(&**b, addr),
         Body::WeakRef(b) => within(&**b, addr),
+        Body::FrozenSet(b) => within(&**b, addr),
+        Body::Deque(b) => within(&**b, addr),
+        Body::DefaultDict(b) => within(&**b, addr),
         b => within(b, addr),
     }
 }
@@ -373,7 +393,21 @@ pub(super) fn visit(p: ObjPtr, f: &mut impl FnMut(Edge, ObjPtr)) {
         unsafe { &*x.0.get() }
     }
     match p.body() {
-        Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) => {}
+        Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) | Body::Complex(..) | Body::Range(_) => {}
+        Body::FrozenSet(f) => get(&f.members)
+            .iter()
+            .for_each(|k| s(Edge::Member(k.0), &k.0)),
+        Body::Deque(d) => get(&d.items)
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| s(Edge::Item(i), v)),
+        Body::DefaultDict(d) => {
+            s(Edge::Factory, get(&d.factory));
+            get(&d.map).iter().for_each(|(k, v)| {
+                s(Edge::Key(k.0), &k.0);
+                s(Edge::Value(k.0), v)
+            })
+        }
         Body::Tuple(items) => get(items)
             .iter()
             .enumerate()
@@ -432,47 +466,76 @@ pub(super) fn visit(p: ObjPtr, f: &mut impl FnMut(Edge, ObjPtr)) {
 /// break a garbage cycle, leaving `p` valid and empty. A tuple is emptied
 /// too (only corrupt input makes a tuple part of a cycle with no mutable
 /// container in it, as in CPython's tuple clear). Refused, and nothing
-/// changed, if `p` is frozen or being read.
+/// changed, if `p` is frozen or being read; a shallow-frozen object is
+/// cleared like any other (it is garbage: no user code can see it).
 pub(crate) fn take_children(p: ObjPtr, out: &mut Vec<Slot>) -> Result<(), Error> {
     fn values(m: crate::core::body::AttrMap, out: &mut Vec<Slot>) {
         out.extend(m.into_iter().map(|(_, v)| v))
     }
     match p.body() {
-        Body::Tuple(items) => out.extend(std::mem::take(&mut *items.write(p)?).into_vec()),
-        Body::List(items) => out.append(&mut *items.write(p)?),
+        Body::Tuple(items) => out.extend(std::mem::take(&mut *items.write_internal(p)?).into_vec()),
+        Body::List(items) => out.append(&mut *items.write_internal(p)?),
         Body::Dict(d) => {
-            for (k, v) in std::mem::take(&mut *d.write(p)?) {
+            for (k, v) in std::mem::take(&mut *d.write_internal(p)?) {
                 out.push(k.0);
                 out.push(v);
             }
         }
-        Body::Set(d) => out.extend(std::mem::take(&mut *d.write(p)?).into_iter().map(|k| k.0)),
+        Body::Set(d) => out.extend(
+            std::mem::take(&mut *d.write_internal(p)?)
+                .into_iter()
+                .map(|k| k.0),
+        ),
+        Body::FrozenSet(f) => out.extend(
+            std::mem::take(&mut *f.members.write_internal(p)?)
+                .into_iter()
+                .map(|k| k.0),
+        ),
+        Body::Deque(d) => out.extend(std::mem::take(&mut *d.items.write_internal(p)?)),
+        Body::DefaultDict(d) => {
+            for (k, v) in std::mem::take(&mut *d.map.write_internal(p)?) {
+                out.push(k.0);
+                out.push(v);
+            }
+            out.push(std::mem::replace(
+                &mut *d.factory.write_internal(p)?,
+                Slot::None,
+            ));
+        }
         Body::Class(c) => {
-            out.append(&mut *c.bases.write(p)?);
-            values(std::mem::take(&mut *c.dict.write(p)?), out);
+            out.append(&mut *c.bases.write_internal(p)?);
+            values(std::mem::take(&mut *c.dict.write_internal(p)?), out);
         }
-        Body::Instance(i) => values(std::mem::take(&mut *i.attrs.write(p)?), out),
+        Body::Instance(i) => values(std::mem::take(&mut *i.attrs.write_internal(p)?), out),
         Body::Function(fd) => {
-            out.append(&mut *fd.captures.write(p)?);
-            out.append(&mut *fd.defaults.write(p)?);
+            out.append(&mut *fd.captures.write_internal(p)?);
+            out.append(&mut *fd.defaults.write_internal(p)?);
         }
-        Body::Cell(c) => out.push(std::mem::replace(&mut *c.write(p)?, Slot::None)),
+        Body::Cell(c) => out.push(std::mem::replace(&mut *c.write_internal(p)?, Slot::None)),
         Body::Module(m) => {
-            if let Some(d) = m.dict.write(p)?.as_mut() {
+            if let Some(d) = m.dict.write_internal(p)?.as_mut() {
                 values(std::mem::take(d), out)
             }
         }
         Body::WeakRef(w) => {
-            let mut t = w.target.write(p)?;
+            let mut t = w.target.write_internal(p)?;
             if let WeakTarget::Strong(c) = *t {
                 *t = WeakTarget::Dead;
                 out.push(Slot::Obj(c));
             }
             drop(t);
-            out.push(std::mem::replace(&mut *w.callback.write(p)?, Slot::None));
+            out.push(std::mem::replace(
+                &mut *w.callback.write_internal(p)?,
+                Slot::None,
+            ));
         }
-        Body::Str(_) | Body::Bytes(_) | Body::Buffer(_) | Body::SharedField(_) | Body::Local(_) => {
-        }
+        Body::Str(_)
+        | Body::Bytes(_)
+        | Body::Buffer(_)
+        | Body::SharedField(_)
+        | Body::Local(_)
+        | Body::Complex(..)
+        | Body::Range(_) => {}
     }
     Ok(())
 }

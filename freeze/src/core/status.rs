@@ -37,3 +37,28 @@ impl Freezability {
         }
     }
 }
+
+impl Freezability {
+    /// The name the `__freezable__` attribute holds (`"Yes"`, `"No"`,
+    /// `"Explicit"`, `"Proxy"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Freezability::Yes => "Yes",
+            Freezability::No => "No",
+            Freezability::Explicit => "Explicit",
+            Freezability::Proxy => "Proxy",
+        }
+    }
+
+    /// Parses a status name, ignoring ASCII case.
+    pub fn from_name(s: &str) -> Option<Freezability> {
+        [
+            Freezability::Yes,
+            Freezability::No,
+            Freezability::Explicit,
+            Freezability::Proxy,
+        ]
+        .into_iter()
+        .find(|f| f.name().eq_ignore_ascii_case(s))
+    }
+}

@@ -82,8 +82,22 @@ impl Drop for Local {
 }
 
 impl Value {
-    /// A weak reference to `target` (`weakref.ref(target)`).
+    /// A weak reference to `target` (`weakref.ref(target)`). As in
+    /// CPython, a weak reference without a callback is shared: while one
+    /// made on this worker is alive and still weak, the same object is
+    /// returned again.
+    ///
+    /// ```
+    /// use permafrost_freeze::{getweakrefcount, Value};
+    /// let obj = Value::list(vec![]);
+    /// let a = Value::weakref(&obj).unwrap();
+    /// assert!(Value::weakref(&obj).unwrap().is(&a));
+    /// assert_eq!(getweakrefcount(&obj), 1);
+    /// ```
     pub fn weakref(target: &Value) -> Result<Value, Error> {
+        if let Some(w) = target.slot().obj().and_then(plain_weakref) {
+            return Ok(Value::Obj(Ref::from_borrowed(w)));
+        }
         Value::weakref_with_callback(target, None)
     }
 
@@ -156,7 +170,7 @@ fn set_target(w: ObjPtr, t: WeakTarget) {
         unreachable!("weakrefs only")
     };
     *wd.target
-        .write(w)
+        .write_internal(w)
         .expect("weakref targets change only while mutable") = t;
 }
 
@@ -201,7 +215,7 @@ fn take_callback(w: ObjPtr) -> Slot {
     };
     let mut cb = wd
         .callback
-        .write(w)
+        .write_internal(w)
         .expect("callbacks are taken only while mutable");
     std::mem::replace(&mut *cb, Slot::None)
 }
@@ -265,10 +279,77 @@ fn register_shared(p: ObjPtr, w: ObjPtr, has_cb: bool) -> u64 {
         }
         tok
     };
-    if has_cb {
-        let _ = LOCAL.try_with(|l| l.borrow_mut().tokens.insert(tok, w));
-    }
+    // Every weakref of this thread is found by its token (callbacks run
+    // by it; `weakref` and `getweakrefs` find this thread's references).
+    let _ = LOCAL.try_with(|l| l.borrow_mut().tokens.insert(tok, w));
     tok
+}
+
+/// This thread's weak references to `p`: for a mutable `p` all of them,
+/// for a frozen one those made on this thread.
+fn weakrefs_here(p: ObjPtr) -> Vec<ObjPtr> {
+    if p.flags() & HAS_WEAK == 0 {
+        return Vec::new();
+    }
+    if !p.is_frozen() {
+        return LOCAL
+            .try_with(|l| l.borrow().by_referent.get(&p).cloned())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+    }
+    let toks = shared()
+        .lock()
+        .by_referent
+        .get(&p.addr())
+        .cloned()
+        .unwrap_or_default();
+    LOCAL
+        .try_with(|l| {
+            let l = l.borrow();
+            toks.iter()
+                .filter_map(|t| l.tokens.get(t).copied())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A live, still weak reference to `p` without a callback, made on this
+/// thread (the one `weakref(p)` hands out again).
+fn plain_weakref(p: ObjPtr) -> Option<ObjPtr> {
+    weakrefs_here(p)
+        .into_iter()
+        .find(|&w| !w.is_frozen() && !has_callback(w))
+}
+
+/// `weakref.getweakrefcount(obj)`: how many weak references point at
+/// `obj` (for a frozen object, from every worker).
+pub fn getweakrefcount(obj: &Value) -> usize {
+    let Some(p) = obj.slot().obj() else { return 0 };
+    if p.flags() & HAS_WEAK == 0 {
+        return 0;
+    }
+    if p.is_frozen() {
+        return shared()
+            .lock()
+            .by_referent
+            .get(&p.addr())
+            .map_or(0, Vec::len);
+    }
+    weakrefs_here(p).len()
+}
+
+/// `weakref.getweakrefs(obj)`: the weak references to `obj` this worker
+/// can hold (all of them for a mutable object; for a frozen one, those
+/// made on this worker: the others are objects of other heaps).
+pub fn getweakrefs(obj: &Value) -> Vec<Value> {
+    let Some(p) = obj.slot().obj() else {
+        return Vec::new();
+    };
+    weakrefs_here(p)
+        .into_iter()
+        .map(|w| Value::Obj(Ref::from_borrowed(w)))
+        .collect()
 }
 
 /// This thread's weak references to mutable `p`, taken out of its table.

@@ -120,6 +120,23 @@ fn builtin_pending(w: ObjPtr, f: u32) -> bool {
 /// A panicking user hook is reported as an error, with the graph
 /// consistent (the walk was rolled back before any hook ran).
 pub(crate) fn run(r: &Ref) -> Result<(), FreezeReason> {
+    run_user(r)?;
+    if r.ptr.is_frozen() {
+        // The hook froze its own object; that freeze ran the built-in
+        // step already.
+        return Ok(());
+    }
+    run_builtin(r).map_err(|e| FreezeReason::Hook(Box::new(e)))
+}
+
+/// Whether `w` has a user hook still to run in this call (what
+/// `shallow_freeze` runs: the built-in steps prepare a deep freeze).
+pub(crate) fn user_hook_pending(w: ObjPtr) -> bool {
+    user_pending(w, w.flags())
+}
+
+/// Runs `r`'s user hooks if they are still pending in this call.
+pub(crate) fn run_user(r: &Ref) -> Result<(), FreezeReason> {
     let p = r.ptr;
     if p.is_frozen() {
         return Ok(());
@@ -154,13 +171,8 @@ pub(crate) fn run(r: &Ref) -> Result<(), FreezeReason> {
             Ok(Err(e)) => return Err(FreezeReason::Hook(Box::new(e))),
             Err(panic) => return Err(FreezeReason::HookPanicked(panic_message(&panic))),
         }
-        if p.is_frozen() {
-            // The hook froze its own object; that freeze ran the built-in
-            // step already.
-            return Ok(());
-        }
     }
-    run_builtin(r).map_err(|e| FreezeReason::Hook(Box::new(e)))
+    Ok(())
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -211,7 +223,7 @@ fn detach(p: ObjPtr) {
             _ => c.clone().into_slot(),
         })
         .collect();
-    let Ok(mut captures) = fd.captures.write(p) else {
+    let Ok(mut captures) = fd.captures.write_internal(p) else {
         return; // frozen or being read meanwhile: nothing to detach now
     };
     let old = std::mem::replace(&mut *captures, fresh);
@@ -291,9 +303,17 @@ fn stub_unfreezable_methods(cls: &Value) -> Result<(), Error> {
         .filter(|(_, v)| v.obj().is_some_and(unfreezable_fn))
         .map(|(n, _)| *n)
         .collect();
+    // A built-in step of a deep freeze: it may replace methods of a
+    // shallow-frozen class too (`write_internal`).
     for n in names {
         let stub = Value::function(n.as_str(), 0, unfreezable_stub, vec![], vec![]);
-        cls.setattr(n.as_str(), stub)?;
+        let old = {
+            let mut d = c.dict.write_internal(p)?;
+            crate::core::body::set_attr(&mut d, n, stub.into_slot())
+        };
+        if let Some(old) = old {
+            object::decref_slot(old);
+        }
     }
     Ok(())
 }

@@ -1,12 +1,16 @@
-//! `set_freezable`, `get_freezable`, `unset_freezable`, `disabled` and the
+//! `set_freezable`, `get_freezable`, `unset_freezable`, the scoped
+//! `FreezabilityOverride` (and `disabled`, its `No` case) and the
 //! decorator equivalents `frozen`, `freezable`, `unfreezable`.
+//!
+//! Statuses resolve as in the prototype (see `model/freezable.rs`): an
+//! object's own, else its class's, else the type default.
 
-use crate::core::body::Body;
 use crate::core::error::{Error, FreezeError};
 use crate::core::handle::Value;
-use crate::core::object::{ObjPtr, STATUS_MASK, STATUS_SHIFT};
+use crate::core::object::ObjPtr;
 use crate::core::status::Freezability;
 use crate::freeze::walk::freeze;
+use crate::model::freezable::{check_proxy, inherited_status, own_status, store_status};
 
 fn target(v: &Value) -> Result<ObjPtr, Error> {
     let p = v.slot().obj().ok_or(Error::Type {
@@ -19,46 +23,120 @@ fn target(v: &Value) -> Result<ObjPtr, Error> {
     Ok(p)
 }
 
-/// Sets an object's own freezability, which overrides its type's default.
-/// `Proxy` is accepted for modules only.
+/// Sets an object's own freezability, which overrides its class's and its
+/// type's default. On a class it is also what the class's instances and
+/// subclasses report (`__freezable__` is looked up through the class, as
+/// in the prototype). `Proxy` is accepted for modules only.
 pub fn set_freezable(v: &Value, status: Freezability) -> Result<(), Error> {
     let p = target(v)?;
-    if status == Freezability::Proxy && !matches!(p.body(), Body::Module(_)) {
-        return Err(Error::Other(format!(
-            "Proxy freezability is for modules, not {}",
-            p.body().type_name()
-        )));
-    }
-    p.clear_flags(STATUS_MASK);
-    p.set_flags(status.bits() << STATUS_SHIFT);
+    check_proxy(p, status)?;
+    store_status(p, Some(status));
     Ok(())
 }
 
-/// The object's own status, or `None` when unset (type default applies).
+/// The status the object reports, as the prototype's `get_freezable`: its
+/// own, else (an instance) its class's, else (a class) its bases', else
+/// `None` (the type default applies; the prototype returns -1).
+///
+/// ```
+/// use permafrost_freeze::{get_freezable, set_freezable, unset_freezable, Freezability, Value};
+/// let cls = Value::class("C", vec![], vec![]).unwrap();
+/// let obj = cls.instantiate(vec![]).unwrap();
+/// set_freezable(&cls, Freezability::No).unwrap();
+/// assert_eq!(get_freezable(&obj), Some(Freezability::No)); // the class's
+/// set_freezable(&obj, Freezability::Yes).unwrap();
+/// assert_eq!(get_freezable(&obj), Some(Freezability::Yes)); // its own
+/// unset_freezable(&obj).unwrap();
+/// assert_eq!(get_freezable(&obj), Some(Freezability::No)); // the class's again
+/// ```
 pub fn get_freezable(v: &Value) -> Option<Freezability> {
-    let p = v.slot().obj()?;
-    Freezability::from_bits((p.flags() & STATUS_MASK) >> STATUS_SHIFT)
+    inherited_status(v.slot().obj()?)
 }
 
-/// The status that applies: the object's own, or its type's default
-/// (classes `Explicit`, modules `No`, everything else `Yes`).
+/// The status that applies: [`get_freezable`]'s, else the type's default
+/// (classes `Explicit`, or `Yes` under [`set_prototype_class_default`];
+/// modules `No`; everything else `Yes`).
+///
+/// [`set_prototype_class_default`]: crate::set_prototype_class_default
 pub fn effective_freezable(v: &Value) -> Freezability {
     match v.slot().obj() {
         None => Freezability::Yes,
         Some(p) => {
-            get_freezable(v).unwrap_or_else(|| crate::freeze::walk::default_status(p.body()))
+            inherited_status(p).unwrap_or_else(|| crate::freeze::walk::default_status(p.body()))
         }
     }
 }
 
-/// Removes the object's own status.
+/// Removes the object's own status: its class's (or its type's default)
+/// applies again.
 pub fn unset_freezable(v: &Value) -> Result<(), Error> {
-    target(v)?.clear_flags(STATUS_MASK);
+    store_status(target(v)?, None);
     Ok(())
 }
 
+/// The prototype's `with FreezabilityOverride(obj, status) as obj:` —
+/// `obj`'s own status is `status` while the guard lives, and exactly the
+/// previous own status (or none) comes back when it drops. Guards nest;
+/// drop them in reverse order (as `with` blocks do) to restore each
+/// level. [`object`](FreezabilityOverride::object) hands the object back.
+///
+/// ```
+/// use permafrost_freeze::{freeze, get_freezable, FreezabilityOverride, Freezability, Value};
+/// let v = Value::list(vec![]);
+/// {
+///     let outer = FreezabilityOverride::new(&v, Freezability::No).unwrap();
+///     assert!(freeze(&[outer.object()]).is_err());
+///     {
+///         let _inner = FreezabilityOverride::new(&v, Freezability::Explicit).unwrap();
+///         assert_eq!(get_freezable(&v), Some(Freezability::Explicit));
+///     }
+///     assert_eq!(get_freezable(&v), Some(Freezability::No));
+/// }
+/// assert_eq!(get_freezable(&v), None);
+/// assert!(freeze(&[&v]).is_ok());
+/// ```
+pub struct FreezabilityOverride {
+    obj: Value,
+    prev: Option<Freezability>,
+}
+
+impl FreezabilityOverride {
+    /// Overrides `v`'s own status until the guard drops. Refused (nothing
+    /// changed) for a frozen object, an immediate, or `Proxy` on a
+    /// non-module.
+    pub fn new(v: &Value, status: Freezability) -> Result<FreezabilityOverride, Error> {
+        let p = target(v)?;
+        let prev = own_status(p);
+        set_freezable(v, status)?;
+        Ok(FreezabilityOverride {
+            obj: v.clone(),
+            prev,
+        })
+    }
+
+    /// The object whose status is overridden (`as obj` in the prototype).
+    pub fn object(&self) -> &Value {
+        &self.obj
+    }
+}
+
+impl Drop for FreezabilityOverride {
+    fn drop(&mut self) {
+        // If the object froze meanwhile (possible unless the status was
+        // `No`) its status no longer matters, and a frozen header is not
+        // written: `target` refuses it.
+        if let Ok(p) = target(&self.obj) {
+            store_status(p, self.prev);
+        }
+    }
+}
+
+/// The guard [`disabled`] returns: a [`FreezabilityOverride`] to `No`.
+pub type Disabled = FreezabilityOverride;
+
 /// PEP 795 `with disabled(obj):` — freezing `obj` fails while the guard
-/// lives; its previous status returns when the guard drops.
+/// lives; its previous status returns when the guard drops. The `No` case
+/// of [`FreezabilityOverride`].
 ///
 /// ```
 /// use permafrost_freeze::{disabled, freeze, Value};
@@ -70,28 +148,7 @@ pub fn unset_freezable(v: &Value) -> Result<(), Error> {
 /// assert!(freeze(&[&v]).is_ok());
 /// ```
 pub fn disabled(v: &Value) -> Result<Disabled, Error> {
-    let prev = get_freezable(v);
-    set_freezable(v, Freezability::No)?;
-    Ok(Disabled {
-        obj: v.clone(),
-        prev,
-    })
-}
-
-/// Guard returned by [`disabled`].
-pub struct Disabled {
-    obj: Value,
-    prev: Option<Freezability>,
-}
-
-impl Drop for Disabled {
-    fn drop(&mut self) {
-        // The object cannot have frozen meanwhile: its status was No.
-        let _ = match self.prev {
-            Some(s) => set_freezable(&self.obj, s),
-            None => unset_freezable(&self.obj),
-        };
-    }
+    FreezabilityOverride::new(v, Freezability::No)
 }
 
 /// `@frozen`: mark `Yes` and freeze now.

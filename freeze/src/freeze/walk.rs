@@ -104,8 +104,10 @@ pub fn freeze(roots: &[&Value]) -> Result<(), FreezeError> {
 }
 
 /// PEP 795 `is_frozen`: immediates, str and bytes are always frozen;
-/// a tuple whose contents are all frozen (recursively, through tuples) is
-/// frozen as a side effect and reported frozen.
+/// a tuple or shallow-frozen object whose contents are all frozen
+/// (recursively, through such objects) is frozen as a side effect and
+/// reported frozen. A shallow-frozen object that reaches a mutable one is
+/// not frozen.
 ///
 /// ```
 /// use permafrost_freeze::{is_frozen, Value};
@@ -121,10 +123,17 @@ pub fn is_frozen(v: &Value) -> bool {
     if p.is_frozen() {
         return true;
     }
-    if !matches!(p.body(), Body::Tuple(_)) {
+    if !shallow_immutable(p) {
         return false;
     }
     matches!(walk_once(&[(0, p)], 1, true), Ok((Ok(()), _)))
+}
+
+/// Objects whose own state can never change again: tuples and frozensets
+/// (immutable at birth) and shallow-frozen objects. A graph of them over frozen leaves
+/// is deeply immutable already, so `is_frozen` may freeze it.
+fn shallow_immutable(p: ObjPtr) -> bool {
+    matches!(p.body(), Body::Tuple(_) | Body::FrozenSet(_)) || p.flags() & SHALLOW != 0
 }
 
 fn walk_once(
@@ -287,7 +296,7 @@ impl Walk<'_> {
         if self.shallow {
             // `is_frozen` may freeze only tuples that `freeze` could, and
             // never runs hooks: anything else answers "not frozen".
-            if !matches!(w.body(), Body::Tuple(_)) || admitted != Ok(false) {
+            if !shallow_immutable(w) || admitted != Ok(false) {
                 return Err(Stop::NotShallow);
             }
         } else {
@@ -443,8 +452,15 @@ fn admit(w: ObjPtr, f: u32) -> Result<bool, FreezeReason> {
 }
 
 /// Why `w` may not be frozen, if it may not.
-fn refusal(w: ObjPtr, f: u32) -> Option<FreezeReason> {
+pub(crate) fn refusal(w: ObjPtr, f: u32) -> Option<FreezeReason> {
+    // Own status (from the flags already read), else the class's, else
+    // the type's default: the prototype's `__freezable__` lookup.
     let status = Freezability::from_bits((f & STATUS_MASK) >> STATUS_SHIFT)
+        .or_else(|| match w.body() {
+            Body::Instance(i) => crate::model::freezable::class_status(i.class),
+            Body::Class(_) => crate::model::freezable::class_status(w),
+            _ => None,
+        })
         .unwrap_or_else(|| default_status(w.body()));
     match status {
         Freezability::No => return Some(FreezeReason::StatusNo),
@@ -461,8 +477,11 @@ fn refusal(w: ObjPtr, f: u32) -> Option<FreezeReason> {
     None
 }
 
+/// The type's default: classes `Explicit` (PEP 795; `Yes` under the
+/// prototype switch, see `compat.rs`), modules `No`, the rest `Yes`.
 pub(crate) fn default_status(b: &Body) -> Freezability {
     match b {
+        Body::Class(_) if crate::freeze::compat::prototype_class_default() => Freezability::Yes,
         Body::Class(_) => Freezability::Explicit,
         Body::Module(_) => Freezability::No,
         _ => Freezability::Yes,

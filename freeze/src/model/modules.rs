@@ -94,6 +94,39 @@ fn is_proxy(m: &Value) -> bool {
     }
 }
 
+/// `del sys.mut_modules[name]`: drops module `name` from this worker's
+/// registry and returns it (`None` if it was not imported here). The next
+/// [`import`], or the next read or write through a frozen `Proxy` of that
+/// name, builds it afresh from its registered init. Handles to the old
+/// module stay valid; they no longer are this worker's module.
+///
+/// ```
+/// use permafrost_freeze::{import, register_module, unload_module, Value};
+/// register_module("pf_doc_unload", |m| m.setattr("n", 0.into()));
+/// let m = import("pf_doc_unload").unwrap();
+/// m.setattr("n", 5.into()).unwrap();
+/// assert!(unload_module("pf_doc_unload").unwrap().is(&m));
+/// let again = import("pf_doc_unload").unwrap();
+/// assert_eq!(again.getattr("n").unwrap().as_int(), Some(0));
+/// ```
+#[doc(alias = "mut_modules")]
+pub fn unload_module(name: &str) -> Option<Value> {
+    let sym = Sym::new(name);
+    MODULES
+        .try_with(|m| m.borrow_mut().remove(&sym))
+        .ok()
+        .flatten()
+}
+
+/// Whether module `name` is in this worker's registry (`name in
+/// sys.mut_modules`).
+pub fn module_loaded(name: &str) -> bool {
+    let sym = Sym::new(name);
+    MODULES
+        .try_with(|m| m.borrow().contains_key(&sym))
+        .unwrap_or(false)
+}
+
 /// Forgets this worker's imported modules (workers call it when they
 /// finish, so module state dies with the worker's heap).
 pub fn clear_modules() {
@@ -158,7 +191,7 @@ pub(crate) fn proxify(p: ObjPtr) -> Result<(), Error> {
     if p.is_frozen() {
         return Ok(());
     }
-    let Some(state) = md.dict.write(p)?.take() else {
+    let Some(state) = md.dict.write_internal(p)?.take() else {
         return Ok(());
     };
     let holder = Value::module(md.name.as_str());

@@ -6,48 +6,17 @@ use crate::core::body::{AttrMap, Body, ClassData, FunctionData, InstanceData};
 use crate::core::error::Error;
 use crate::core::handle::{Call, NativeFn, Ref, Value};
 use crate::core::key::{check_hashable, DictMap, Key, Probe, SetMap};
-use crate::core::object::{self, ObjPtr, Slot, BORROWED, FROZEN};
+use crate::core::object::{self, ObjPtr, Slot};
 use crate::core::payload::Payload;
 use crate::core::sym::Sym;
+use crate::model::freezable;
 
-fn new_obj(body: Body) -> Value {
-    Value::Obj(Ref::from_owned(object::alloc(body)))
-}
-
-fn slots(items: Vec<Value>) -> Vec<Slot> {
-    items.into_iter().map(Value::into_slot).collect()
-}
-
-#[inline]
-fn writable(p: ObjPtr) -> Result<(), Error> {
-    let f = p.flags();
-    if f & FROZEN != 0 {
-        Err(Error::Immutable(type_label(p)))
-    } else if f & BORROWED != 0 {
-        Err(Error::Borrowed(type_label(p)))
-    } else {
-        Ok(())
-    }
-}
+pub(crate) use crate::model::base::{new_obj, slots, writable};
 
 use crate::core::body::set_attr;
 pub(crate) use crate::core::payload::type_label;
 
-fn norm_index(i: i64, len: usize) -> Result<usize, Error> {
-    let j = if i < 0 { i + len as i64 } else { i };
-    if j < 0 || j >= len as i64 {
-        Err(Error::Index { index: i, len })
-    } else {
-        Ok(j as usize)
-    }
-}
-
-fn type_err(expected: &'static str, found: &Value) -> Error {
-    Error::Type {
-        expected,
-        found: found.type_name(),
-    }
-}
+pub(crate) use crate::model::base::{norm_index, type_err};
 
 impl Value {
     /// A new `str` (immutable, so frozen from birth).
@@ -206,6 +175,11 @@ impl Value {
                 let b = b.read(p);
                 Ok(Value::Float(b[norm_index(i, b.len())?]))
             }
+            Body::Range(r) => Ok(Value::Int(r.at(norm_index(i, r.len())?))),
+            Body::Deque(d) => {
+                let q = d.items.read(p);
+                Ok(Value::from_slot(q[norm_index(i, q.len())?]))
+            }
             _ => Err(type_err("a sequence", self)),
         }
     }
@@ -249,6 +223,9 @@ impl Value {
 
     /// `list.append(v)`.
     pub fn append(&self, v: Value) -> Result<(), Error> {
+        if matches!(self.body(), Some(Body::Deque(_))) {
+            return self.deque_push(v, false);
+        }
         self.list_mut(|l| l.push(v.slot()))?;
         std::mem::forget(v);
         Ok(())
@@ -267,6 +244,9 @@ impl Value {
 
     /// `list.pop()` (last item) or `list.pop(i)`.
     pub fn pop(&self, i: Option<i64>) -> Result<Value, Error> {
+        if matches!(self.body(), Some(Body::Deque(_))) && i.is_none() {
+            return self.deque_pop(false);
+        }
         let s = self.list_mut(|l| -> Result<Slot, Error> {
             let j = norm_index(i.unwrap_or(-1), l.len())?;
             Ok(l.remove(j))
@@ -277,6 +257,13 @@ impl Value {
     /// `list.extend(items)`.
     pub fn extend(&self, items: impl IntoIterator<Item = Value>) -> Result<(), Error> {
         let items: Vec<Value> = items.into_iter().collect();
+        if matches!(self.body(), Some(Body::Deque(_))) {
+            let p = self.obj("a deque")?;
+            writable(p)?;
+            return items
+                .into_iter()
+                .try_for_each(|v| self.deque_push(v, false));
+        }
         self.list_mut(|l| l.extend(items.iter().map(Value::slot)))?;
         items.into_iter().for_each(std::mem::forget);
         Ok(())
@@ -295,6 +282,13 @@ impl Value {
                     old.push(v)
                 }
             }
+            Body::DefaultDict(d) => {
+                for (k, v) in std::mem::take(&mut *d.map.write(p)?) {
+                    old.push(k.0);
+                    old.push(v)
+                }
+            }
+            Body::Deque(d) => old.extend(std::mem::take(&mut *d.items.write(p)?)),
             Body::Set(s) => old.extend(std::mem::take(&mut *s.write(p)?).into_iter().map(|k| k.0)),
             _ => return Err(type_err("a list, dict or set", self)),
         }
@@ -309,8 +303,27 @@ impl Value {
             Body::Tuple(t) => t.read(p).iter().map(|s| Value::from_slot(*s)).collect(),
             Body::List(l) => l.read(p).iter().map(|s| Value::from_slot(*s)).collect(),
             Body::Dict(d) => d.read(p).keys().map(|k| Value::from_slot(k.0)).collect(),
+            Body::DefaultDict(d) => d
+                .map
+                .read(p)
+                .keys()
+                .map(|k| Value::from_slot(k.0))
+                .collect(),
+            Body::Deque(d) => d
+                .items
+                .read(p)
+                .iter()
+                .map(|s| Value::from_slot(*s))
+                .collect(),
             Body::Set(s) => s.read(p).iter().map(|k| Value::from_slot(k.0)).collect(),
             Body::Buffer(b) => b.read(p).iter().map(|x| Value::Float(*x)).collect(),
+            Body::FrozenSet(f) => f
+                .members
+                .read(p)
+                .iter()
+                .map(|k| Value::from_slot(k.0))
+                .collect(),
+            Body::Range(r) => (0..r.len()).map(|i| Value::Int(r.at(i))).collect(),
             _ => return Err(type_err("an iterable", self)),
         })
     }
@@ -343,6 +356,18 @@ impl Value {
                     .map(|s| Value::from_slot(*s))
                     .ok_or_else(|| Error::Key(crate::model::repr::short_repr(key.slot())))
             }
+            Body::DefaultDict(dd) => {
+                check_hashable(key.slot())?;
+                let found = dd
+                    .map
+                    .read(p)
+                    .get(&Probe::Slot(key.slot()))
+                    .map(|s| Value::from_slot(*s));
+                match found {
+                    Some(v) => Ok(v),
+                    None => crate::model::collections::missing(self, p, key),
+                }
+            }
             Body::List(_) | Body::Tuple(_) | Body::Buffer(_) => {
                 self.get(key.as_int().ok_or_else(|| type_err("an int index", key))?)
             }
@@ -353,7 +378,7 @@ impl Value {
     /// `d.get(key)` with a `&str` key, without allocating.
     pub fn get_str(&self, key: &str) -> Result<Option<Value>, Error> {
         let p = self.obj("a dict")?;
-        let Body::Dict(d) = p.body() else {
+        let Some(d) = p.body().dict_map() else {
             return Err(type_err("a dict", self));
         };
         let found = d
@@ -371,10 +396,20 @@ impl Value {
                 check_hashable(key.slot())?;
                 Ok(d.read(p).contains_key(&Probe::Slot(key.slot())))
             }
+            Body::DefaultDict(d) => {
+                check_hashable(key.slot())?;
+                Ok(d.map.read(p).contains_key(&Probe::Slot(key.slot())))
+            }
+            Body::Deque(_) => Ok(self.to_vec()?.iter().any(|v| v.py_eq(key))),
             Body::Set(s) => {
                 check_hashable(key.slot())?;
                 Ok(s.read(p).contains(&Probe::Slot(key.slot())))
             }
+            Body::FrozenSet(f) => {
+                check_hashable(key.slot())?;
+                Ok(f.members.read(p).contains(&Probe::Slot(key.slot())))
+            }
+            Body::Range(r) => Ok(range_contains(r, key)),
             Body::List(_) | Body::Tuple(_) => Ok(self.to_vec()?.iter().any(|v| v.py_eq(key))),
             _ => Err(type_err("a container", self)),
         }
@@ -383,7 +418,7 @@ impl Value {
     /// `d[key] = v`, or `l[i] = v` for a list.
     pub fn set_item(&self, key: Value, v: Value) -> Result<(), Error> {
         let p = self.obj("a mapping")?;
-        let Body::Dict(d) = p.body() else {
+        let Some(d) = p.body().dict_map() else {
             if matches!(p.body(), Body::List(_) | Body::Buffer(_)) {
                 let i = key.as_int().ok_or_else(|| type_err("an int index", &key))?;
                 return self.set(i, v);
@@ -412,7 +447,7 @@ impl Value {
     /// `del d[key]` (keeps the order of the others); returns the value.
     pub fn del_item(&self, key: &Value) -> Result<Value, Error> {
         let p = self.obj("a dict")?;
-        let Body::Dict(d) = p.body() else {
+        let Some(d) = p.body().dict_map() else {
             return Err(type_err("a dict", self));
         };
         writable(p)?;
@@ -427,7 +462,7 @@ impl Value {
     /// Snapshot of a dict's `(key, value)` pairs, in insertion order.
     pub fn items(&self) -> Result<Vec<(Value, Value)>, Error> {
         let p = self.obj("a dict")?;
-        let Body::Dict(d) = p.body() else {
+        let Some(d) = p.body().dict_map() else {
             return Err(type_err("a dict", self));
         };
         let pairs = d
@@ -578,6 +613,12 @@ impl Value {
     pub fn getattr_sym(&self, sym: Sym) -> Result<Value, Error> {
         let name = sym.as_str();
         let p = self.obj("an object with attributes")?;
+        if freezable::is_attr(sym) && has_attrs(p) {
+            return freezable::get_attr(p).ok_or_else(|| Error::Attribute {
+                type_name: self.name().unwrap_or("object").to_string(),
+                name: name.to_string(),
+            });
+        }
         let found = match p.body() {
             Body::Instance(i) => {
                 let own = i.attrs.read(p).iter().find(|(n, _)| *n == sym).map(|e| e.1);
@@ -598,6 +639,9 @@ impl Value {
     pub fn setattr(&self, name: &str, v: Value) -> Result<(), Error> {
         let sym = Sym::new(name);
         let p = self.obj("an object with attributes")?;
+        if freezable::is_attr(sym) && has_attrs(p) {
+            return freezable::set_attr(p, &v);
+        }
         let map = match p.body() {
             Body::Instance(i) => &i.attrs,
             Body::Class(c) => {
@@ -625,6 +669,9 @@ impl Value {
     pub fn delattr(&self, name: &str) -> Result<(), Error> {
         let sym = Sym::new(name);
         let p = self.obj("an object with attributes")?;
+        if freezable::is_attr(sym) && has_attrs(p) {
+            return freezable::del_attr(p);
+        }
         let map = match p.body() {
             Body::Instance(i) => &i.attrs,
             Body::Class(c) => &c.dict,
@@ -686,6 +733,15 @@ impl Value {
     }
 }
 
+/// Instances, classes and modules: the objects with attributes (and so
+/// with the `__freezable__` attribute protocol).
+fn has_attrs(p: ObjPtr) -> bool {
+    matches!(
+        p.body(),
+        Body::Instance(_) | Body::Class(_) | Body::Module(_)
+    )
+}
+
 static HOOK_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Some class gained or lost `__pre_freeze__` or changed its bases: every
@@ -715,6 +771,24 @@ pub(crate) fn class_has_hook(cls: ObjPtr) -> bool {
     has
 }
 
+/// `x in range(...)` by arithmetic (for an int-valued `x`).
+fn range_contains(r: &crate::core::body::RangeData, x: &Value) -> bool {
+    let Some(i) = x
+        .as_int()
+        .or_else(|| x.as_float().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+    else {
+        return false;
+    };
+    let (a, b, k) = (r.start as i128, r.stop as i128, r.step as i128);
+    let i = i as i128;
+    let inside = if k > 0 {
+        a <= i && i < b
+    } else {
+        b < i && i <= a
+    };
+    inside && (i - a) % k == 0
+}
+
 /// Items in a sized object (str and bytes: bytes), or `None`.
 ///
 pub(crate) fn body_len(p: ObjPtr) -> Option<usize> {
@@ -724,8 +798,12 @@ pub(crate) fn body_len(p: ObjPtr) -> Option<usize> {
         Body::Tuple(t) => t.read(p).len(),
         Body::List(l) => l.read(p).len(),
         Body::Dict(d) => d.read(p).len(),
+        Body::DefaultDict(d) => d.map.read(p).len(),
+        Body::Deque(d) => d.items.read(p).len(),
         Body::Set(s) => s.read(p).len(),
         Body::Buffer(b) => b.read(p).len(),
+        Body::FrozenSet(f) => f.members.read(p).len(),
+        Body::Range(r) => r.len(),
         _ => return None,
     })
 }

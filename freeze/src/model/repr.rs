@@ -142,7 +142,80 @@ fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
             Body::SharedField(_) => out.push_str("<SharedField>"),
             Body::Local(_) => out.push_str("<InterpreterLocal>"),
             Body::WeakRef(_) => out.push_str("<weakref>"),
+            Body::FrozenSet(f) => {
+                let items: Vec<Slot> = f.members.read(p).iter().map(|k| k.0).collect();
+                if items.is_empty() {
+                    out.push_str("frozenset()")
+                } else {
+                    seq(stack, &items, "frozenset({", "})")
+                }
+            }
+            Body::Complex(re, im) => complex_repr(*re, *im, out),
+            Body::Range(r) if r.step == 1 => {
+                let _ = write!(out, "range({}, {})", r.start, r.stop);
+            }
+            Body::Range(r) => {
+                let _ = write!(out, "range({}, {}, {})", r.start, r.stop, r.step);
+            }
+            Body::Deque(d) => {
+                match d.maxlen {
+                    Some(n) => stack.push(Tok::Name(format!("], maxlen={n})"))),
+                    None => stack.push(Tok::Text("])")),
+                }
+                let items = d.items.read(p);
+                for (i, s) in items.iter().enumerate().rev() {
+                    stack.push(Tok::Val(*s));
+                    if i > 0 {
+                        stack.push(Tok::Text(", "));
+                    }
+                }
+                stack.push(Tok::Text("deque(["));
+            }
+            Body::DefaultDict(d) => {
+                stack.push(Tok::Text("})"));
+                let m = d.map.read(p);
+                for (i, (k, v)) in m.iter().enumerate().rev() {
+                    stack.push(Tok::Val(*v));
+                    stack.push(Tok::Text(": "));
+                    stack.push(Tok::Val(k.0));
+                    if i > 0 {
+                        stack.push(Tok::Text(", "));
+                    }
+                }
+                stack.push(Tok::Text(", {"));
+                stack.push(Tok::Val(*d.factory.read(p)));
+                stack.push(Tok::Text("defaultdict("));
+            }
         }
+    }
+}
+
+/// Python's `repr(complex)`: `1j`, `(1+2j)`, `(1.5-0j)`.
+fn complex_repr(re: f64, im: f64, out: &mut String) {
+    fn num(x: f64) -> String {
+        if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 {
+            format!("{}", x as i64)
+        } else if x.is_nan() {
+            "nan".into()
+        } else if x.is_infinite() {
+            if x > 0.0 {
+                "inf".into()
+            } else {
+                "-inf".into()
+            }
+        } else {
+            format!("{x:?}")
+        }
+    }
+    if re == 0.0 && re.is_sign_positive() {
+        let _ = write!(out, "{}j", num(im));
+    } else {
+        let sign = if im.is_sign_negative() && !im.is_nan() {
+            '-'
+        } else {
+            '+'
+        };
+        let _ = write!(out, "({}{}{}j)", num(re), sign, num(im.abs()));
     }
 }
 
@@ -207,7 +280,13 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
     while let Some((a, b)) = stack.pop() {
         let (p, q) = match (a, b) {
             (Slot::Obj(p), Slot::Obj(q)) => (p, q),
-            (Slot::Obj(_), _) | (_, Slot::Obj(_)) => return false,
+            // An object equals an immediate only as a number (complex).
+            (Slot::Obj(_), _) | (_, Slot::Obj(_)) => {
+                if !crate::core::key::key_eq(a, b) {
+                    return false;
+                }
+                continue;
+            }
             _ => {
                 if !crate::core::key::key_eq(a, b) {
                     return false;
@@ -222,9 +301,22 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
             match (p.body(), q.body()) {
                 (Body::Tuple(x), Body::Tuple(y)) => pairs(&mut stack, &x.read(p), &y.read(q)),
                 (Body::List(x), Body::List(y)) => pairs(&mut stack, &x.read(p), &y.read(q)),
+                (Body::Deque(x), Body::Deque(y)) => {
+                    let (x, y) = (x.items.read(p), y.items.read(q));
+                    x.len() == y.len() && {
+                        stack.extend(x.iter().copied().zip(y.iter().copied()));
+                        true
+                    }
+                }
                 (Body::Buffer(x), Body::Buffer(y)) => *x.read(p) == *y.read(q),
-                (Body::Dict(x), Body::Dict(y)) => {
-                    let (x, y) = (x.read(p), y.read(q));
+                (
+                    x @ (Body::Dict(_) | Body::DefaultDict(_)),
+                    y @ (Body::Dict(_) | Body::DefaultDict(_)),
+                ) => {
+                    let (x, y) = (
+                        x.dict_map().expect("a dict").read(p),
+                        y.dict_map().expect("a dict").read(q),
+                    );
                     x.len() == y.len()
                         && x.iter()
                             .all(|(k, v)| match y.get(&crate::core::key::Probe::Slot(k.0)) {
@@ -235,8 +327,11 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
                                 None => false,
                             })
                 }
-                (Body::Set(x), Body::Set(y)) => {
-                    let (x, y) = (x.read(p), y.read(q));
+                (
+                    x @ (Body::Set(_) | Body::FrozenSet(_)),
+                    y @ (Body::Set(_) | Body::FrozenSet(_)),
+                ) => {
+                    let (x, y) = (set_payload(x).read(p), set_payload(y).read(q));
                     x.len() == y.len()
                         && x.iter()
                             .all(|k| y.contains(&crate::core::key::Probe::Slot(k.0)))
@@ -249,6 +344,15 @@ fn slot_eq(a: Slot, b: Slot) -> bool {
         }
     }
     true
+}
+
+/// The members of a set or frozenset.
+fn set_payload(b: &Body) -> &crate::core::payload::Payload<crate::core::key::SetMap> {
+    match b {
+        Body::FrozenSet(f) => &f.members,
+        Body::Set(s) => s,
+        _ => unreachable!("sets only"),
+    }
 }
 
 fn pairs(stack: &mut Vec<(Slot, Slot)>, x: &[Slot], y: &[Slot]) -> bool {

@@ -3,9 +3,12 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::core::body::{Body, ClassData, FunctionData, InstanceData, SharedFieldData};
+use crate::core::body::{
+    Body, ClassData, DefaultDictData, DequeData, FrozenSetData, FunctionData, InstanceData,
+    SharedFieldData,
+};
 use crate::core::error::{DecodeError, DecodeProblem, Error};
-use crate::core::key::{check_hashable, DictMap, Key, SetMap};
+use crate::core::key::{check_hashable, frozenset_hash, DictMap, Key, SetMap};
 
 use crate::core::handle::Value;
 use crate::core::object::{self, ObjPtr, Slot};
@@ -156,7 +159,9 @@ impl Builder {
             | Op::Bytes(_)
             | Op::Shared(_)
             | Op::ClassRef(_)
-            | Op::ModuleRef(_) => self.leaf(op),
+            | Op::ModuleRef(_)
+            | Op::Complex(..)
+            | Op::Range(..) => self.leaf(op),
             Op::BufferData(..)
             | Op::Fill(..)
             | Op::FillDefaults(..)
@@ -197,6 +202,11 @@ impl Builder {
             Op::ModuleRef(n) => {
                 let m = crate::model::modules::import(n)?;
                 self.push(m, Kind::Done)
+            }
+            Op::Complex(re, im) => self.push(Value::complex(re, im), Kind::Done),
+            Op::Range(a, b, k) => {
+                let r = Value::range(a, b, k).map_err(|_| bad("a range with step 0"))?;
+                self.push(r, Kind::Done)
             }
             _ => unreachable!("dispatched by apply"),
         }
@@ -242,6 +252,37 @@ impl Builder {
             Op::OpenSet(n) => {
                 let set = SetMap::with_capacity_and_hasher(self.reservation(n), Default::default());
                 self.new_obj(Body::Set(Box::new(Payload::new(set))), Kind::Set)
+            }
+            Op::OpenFrozenSet(n) => {
+                let set = SetMap::with_capacity_and_hasher(self.reservation(n), Default::default());
+                self.new_obj(
+                    Body::FrozenSet(Box::new(FrozenSetData {
+                        members: Payload::new(set),
+                        hash: std::cell::Cell::new(frozenset_hash(&SetMap::default())),
+                    })),
+                    Kind::Set,
+                )
+            }
+            Op::OpenDeque(n, maxlen) => {
+                let n = self.reservation(n);
+                self.new_obj(
+                    Body::Deque(Box::new(DequeData {
+                        items: Payload::new(std::collections::VecDeque::with_capacity(n)),
+                        maxlen: maxlen.map(|m| m as usize),
+                    })),
+                    Kind::List,
+                )
+            }
+            Op::OpenDefaultDict(n) => {
+                let map =
+                    DictMap::with_capacity_and_hasher(self.reservation(n), Default::default());
+                self.new_obj(
+                    Body::DefaultDict(Box::new(DefaultDictData {
+                        map: Payload::new(map),
+                        factory: Payload::new(Slot::None),
+                    })),
+                    Kind::Dict,
+                )
             }
             Op::OpenCell => self.new_obj(Body::Cell(Payload::new(Slot::None)), Kind::Cell),
             Op::OpenSharedField => self.new_obj(
@@ -335,10 +376,27 @@ impl Builder {
             }
             Op::Fill(id, items) => self.fill(id, items)?,
             Op::FillDefaults(id, items) => {
-                let p = self.target(id, &[Kind::Function])?;
+                let p = self.target(id, &[Kind::Function, Kind::Dict])?;
                 let vals = self.values(&items)?;
-                if let Body::Function(fd) = p.body() {
-                    fd.defaults.write(p)?.extend(vals);
+                match p.body() {
+                    Body::Function(fd) => fd.defaults.write(p)?.extend(vals),
+                    Body::DefaultDict(dd) => {
+                        let callable = |s: Slot| {
+                            s.obj().is_none_or(|q| {
+                                matches!(q.body(), Body::Function(_) | Body::Class(_))
+                            })
+                        };
+                        if vals.len() != 1 || !callable(vals[0]) {
+                            crate::core::heap::drop_slots(vals);
+                            return Err(bad("a defaultdict's factory is one callable or None"));
+                        }
+                        let old = std::mem::replace(&mut *dd.factory.write(p)?, vals[0]);
+                        object::decref_slot(old);
+                    }
+                    _ => {
+                        crate::core::heap::drop_slots(vals);
+                        return Err(bad("defaults for an object that takes none"));
+                    }
                 }
             }
             Op::FillBases(id, items) => {
@@ -482,6 +540,15 @@ impl Builder {
                     *items = all.into_boxed_slice();
                 }
                 Body::List(l) => l.write(p).inspect_err(|_| held(&vals))?.extend(vals),
+                Body::Deque(d) => {
+                    let mut q = d.items.write(p).inspect_err(|_| held(&vals))?;
+                    if d.maxlen.is_some_and(|m| q.len() + vals.len() > m) {
+                        drop(q);
+                        crate::core::heap::drop_slots(vals);
+                        return Err(bad("more items than the deque's maxlen"));
+                    }
+                    q.extend(vals)
+                }
                 Body::Function(fd) => fd
                     .captures
                     .write(p)
@@ -564,6 +631,28 @@ impl Builder {
                             dup.push(k);
                         }
                     }
+                }
+                Body::DefaultDict(dd) => {
+                    let mut d = dd.map.write(p).inspect_err(|_| held(&vals))?;
+                    d.reserve(vals.len() / 2);
+                    for c in vals.chunks(2) {
+                        if let Some(old) = d.insert(Key(c[0]), c[1]) {
+                            dup.push(c[0]);
+                            dup.push(old);
+                        }
+                    }
+                }
+                Body::FrozenSet(f) => {
+                    let mut s = f.members.write(p).inspect_err(|_| held(&vals))?;
+                    s.reserve(vals.len());
+                    for k in vals {
+                        if !s.insert(Key(k)) {
+                            dup.push(k);
+                        }
+                    }
+                    // Members are set only here, before the frozenset is
+                    // handed to anyone: its hash follows them.
+                    f.hash.set(frozenset_hash(&s));
                 }
                 _ => unreachable!("checked by target"),
             }

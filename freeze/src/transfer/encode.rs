@@ -305,6 +305,20 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
                 (self.emit)(Op::ModuleRef(m.name.as_str()))?;
                 return Ok(false);
             }
+            Body::Complex(re, im) => {
+                (self.emit)(Op::Complex(*re, *im))?;
+                return Ok(false);
+            }
+            Body::Range(r) => {
+                (self.emit)(Op::Range(r.start, r.stop, r.step))?;
+                return Ok(false);
+            }
+            Body::FrozenSet(f) => Op::OpenFrozenSet(f.members.read(p).len() as u32),
+            Body::Deque(d) => Op::OpenDeque(
+                d.items.read(p).len() as u32,
+                d.maxlen.map(|n| n.min(u32::MAX as usize) as u32),
+            ),
+            Body::DefaultDict(d) => Op::OpenDefaultDict(d.map.read(p).len() as u32),
             Body::Buffer(_) => Op::OpenBuffer,
             Body::Tuple(t) => Op::OpenTuple(t.read(p).len() as u32),
             Body::List(l) => Op::OpenList(l.read(p).len() as u32),
@@ -379,7 +393,20 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
                 let items: Vec<Slot> = s.read(p).iter().map(|k| k.0).collect();
                 self.chunks(&items, FillKind::Items, id)
             }
+            Body::FrozenSet(f) => {
+                let items: Vec<Slot> = f.members.read(p).iter().map(|k| k.0).collect();
+                self.chunks(&items, FillKind::Items, id)
+            }
             Body::Dict(d) => self.dict_items(&d.read(p), id),
+            Body::Deque(d) => {
+                let items: Vec<Slot> = d.items.read(p).iter().copied().collect();
+                self.chunks(&items, FillKind::Items, id)
+            }
+            Body::DefaultDict(d) => {
+                self.dict_items(&d.map.read(p), id)?;
+                let f = *d.factory.read(p);
+                self.chunks(&[f], FillKind::Defaults, id)
+            }
             Body::Buffer(b) => {
                 for c in b.read(p).chunks(CHUNK) {
                     (self.emit)(Op::BufferData(id, c.to_vec()))?;

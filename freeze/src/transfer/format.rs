@@ -75,6 +75,17 @@ pub(crate) enum Op<'a> {
     /// name id, value, ...
     FillAttrs(u32, #[serde(borrow)] Items<'a>),
     End(V),
+    /// A frozenset with this many members (filled like a set).
+    OpenFrozenSet(u32),
+    /// A complex number.
+    Complex(f64, f64),
+    /// `range(start, stop, step)`.
+    Range(i64, i64, i64),
+    /// A deque with this many items (filled like a list) and its maxlen.
+    OpenDeque(u32, Option<u32>),
+    /// A defaultdict with this many entries (filled like a dict); its
+    /// factory follows as its one `FillDefaults` item.
+    OpenDefaultDict(u32),
     /// Copy only: a frozen object passed by reference. (Last, so skipping
     /// it leaves the other variants' indices alone.)
     #[serde(skip)]
