@@ -10,6 +10,8 @@
 //! * [`sharing`]: Figure 1, matrices shared vs pickled across workers.
 //! * [`store`]: the object store's put, get, get throughput over workers,
 //!   and spill / restore against a pickle round trip.
+//! * [`verona`]: the `shapes` suite, verona-rt's immutablescc shapes
+//!   (alloc / freeze / dispose per object) and chain freeze vs traversal.
 //! * [`measure`], [`csv`], [`report`], [`plot`]: timing, `results.csv`,
 //!   `report.md` and the SVG plots; [`cli`] ties them together.
 //!
@@ -33,3 +35,4 @@ pub mod sharing;
 pub mod store;
 pub mod table1;
 pub mod transfer;
+pub mod verona;

@@ -200,6 +200,7 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
     out.push(resident_target(info));
     out.push(sharing_target(rows, info));
     out.push(store_get_target(rows));
+    out.extend(crate::verona::targets(rows));
     out
 }
 
@@ -358,7 +359,12 @@ fn resident_target(info: &RunInfo) -> Target {
 fn sharing_target(rows: &[Row], info: &RunInfo) -> Target {
     let thr = |mode: &str, w: u64| {
         rows.iter()
-            .find(|r| r.suite == "sharing" && r.mode == mode && r.workers == Some(w))
+            .find(|r| {
+                r.suite == "sharing"
+                    && r.op == "throughput"
+                    && r.mode == mode
+                    && r.workers == Some(w)
+            })
             .and_then(|r| r.median_ns)
             .map(|ns| 1e9 / ns)
     };
@@ -479,6 +485,7 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
     sharing_section(w, rows, info);
     store_section(w, rows, info);
     crate::cluster::section(w, rows);
+    crate::verona::section(w, rows);
 
     if !info.notes.is_empty() {
         let _ = writeln!(w, "## Notes\n");
@@ -489,7 +496,7 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
     }
     let _ = writeln!(
         w,
-        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `cpython_bench.py`: the CPython script that ran",
+        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `shapes.svg`: verona-rt's shapes, ns per object (if the `shapes` suite ran)\n- `cpython_bench.py`: the CPython script that ran",
         crate::csv::HEADER
     );
     s
@@ -746,17 +753,40 @@ fn sharing_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         "## Figure 1: sharing matrices (inversions per second, median)\n"
     );
     if let Some(c) = &info.sharing {
+        let setup = match c.setup {
+            crate::sharing::Setup::Queue => format!(
+                "Setup: the PEP artifact's (`--figure1 queue`, the default): each worker's {} 4x4 matrices go as {} batches of {} onto one shared work queue that all workers pull from (weak scaling)",
+                c.per_worker,
+                c.per_worker.div_ceil(c.batch),
+                c.batch
+            ),
+            crate::sharing::Setup::Inboxes => format!(
+                "Setup: `--figure1 inboxes`: each worker receives {} 4x4 matrices in lists of {} in its own inbox",
+                c.per_worker, c.batch
+            ),
+        };
         let _ = writeln!(
             w,
-            "Each worker receives {} 4x4 matrices in lists of {} (batch size {}), {} runs per point. Shared: frozen batches sent by reference (freezing before the clock). Pickled: the producer pickles each batch for each worker as it sends it. Baseline: one thread counting the same matrices, no messaging.\n",
-            c.per_worker, c.batch, c.batch, c.runs
+            "{setup}; {} trials per point (median, and mean ± standard deviation). Shared: frozen batches sent by reference (freezing before the clock). Pickled: the producer pickles each batch as it sends it. Baseline: one thread counting the same matrices, no messaging.\n",
+            c.runs
         );
     }
     let thr = |mode: &str, wk: u64| {
         t.iter()
-            .find(|r| r.mode == mode && r.workers == Some(wk))
+            .find(|r| r.op == "throughput" && r.mode == mode && r.workers == Some(wk))
             .and_then(|r| r.median_ns)
             .map(|ns| 1e9 / ns)
+    };
+    let mean_sd = |mode: &str, wk: u64| {
+        let get = |op: &str| {
+            t.iter()
+                .find(|r| r.op == op && r.mode == mode && r.workers == Some(wk))
+                .and_then(|r| r.median_ns)
+        };
+        match (get("rate-mean"), get("rate-std")) {
+            (Some(m), Some(s)) => format!("{:.3} ± {:.3}", m / 1e6, s / 1e6),
+            _ => "–".into(),
+        }
     };
     if let Some(b) = thr("baseline", 1) {
         let _ = writeln!(
@@ -767,7 +797,7 @@ fn sharing_section(w: &mut String, rows: &[Row], info: &RunInfo) {
     }
     let _ = writeln!(
         w,
-        "| workers | shared (M/s) | pickled (M/s) | shared / pickled | shared vs 1 worker |\n|---|---|---|---|---|"
+        "| workers | shared (M/s) | pickled (M/s) | shared / pickled | shared vs 1 worker | shared mean ± sd (M/s) | pickled mean ± sd (M/s) |\n|---|---|---|---|---|---|---|"
     );
     let mut counts: Vec<u64> = t
         .iter()
@@ -782,11 +812,13 @@ fn sharing_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         let p = thr("pickled", c);
         let _ = writeln!(
             w,
-            "| {c} | {} | {} | {} | {} |",
+            "| {c} | {} | {} | {} | {} | {} | {} |",
             opt(s.map(|x| format!("{:.3}", x / 1e6))),
             opt(p.map(|x| format!("{:.3}", x / 1e6))),
             opt(ratio(s, p).map(fmt_ratio)),
             opt(ratio(s, one).map(fmt_ratio)),
+            mean_sd("shared", c),
+            mean_sd("pickled", c),
         );
     }
     let _ = writeln!(w);
