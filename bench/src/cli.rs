@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::csv::{to_csv, Row};
 use crate::report::{render, targets, RunInfo};
 use crate::shapes::{Shape, Sizes};
-use crate::{cluster, plot, python, sharing, store, table1, transfer, verona};
+use crate::{bytes, cluster, plot, python, sharing, store, table1, transfer, verona};
 
 /// Benchmarks of permafrost (PEP 795 deep immutability) against pickling,
 /// with CPython side by side.
@@ -51,6 +51,10 @@ pub enum Command {
     /// objects; and the chain's freeze against a bare traversal at 1M and
     /// 10M links (`--small`: 4K and 16K objects, 100K links).
     Shapes,
+    /// Bytes per object of every Table 1 shape (deep ones up to 1,000,000)
+    /// and verona-rt's shapes, against CPython (`--small`: 200,000 and
+    /// 262,144).
+    Bytes,
     /// An n-object graph (default 1,000,000) to a worker on another node
     /// process: sent once (then by id) vs pickled every time. Not in `all`.
     Cluster,
@@ -156,6 +160,8 @@ pub struct Plan {
     pub cluster: cluster::Config,
     /// verona-rt shapes configuration.
     pub shapes_cfg: verona::Config,
+    /// Bytes-per-object configuration.
+    pub bytes: bytes::Config,
 }
 
 impl Plan {
@@ -190,6 +196,7 @@ impl Plan {
                     Command::Sharing,
                     Command::Store,
                     Command::Shapes,
+                    Command::Bytes,
                 ],
                 c => vec![c],
             },
@@ -214,6 +221,11 @@ impl Plan {
                 gets_per_worker: o.store_gets.max(1),
                 ids: 64,
             },
+            bytes: bytes::Config::new(
+                &sizes,
+                if o.small { 200_000 } else { 1_000_000 },
+                if o.small { 262_144 } else { 1_048_576 },
+            ),
             shapes_cfg: verona::Config {
                 sizes: pick(
                     &o.shape_sizes,
@@ -350,6 +362,19 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
                 let cfg = &plan.shapes_cfg;
                 let pb = bar(verona::total_steps(cfg), "shapes");
                 let (r, notes) = verona::run(cfg, &mut |m| {
+                    pb.set_message(m.to_string());
+                    pb.inc(1)
+                });
+                pb.finish_and_clear();
+                rows.extend(r);
+                info.notes.extend(notes);
+            }
+            Command::Bytes => {
+                let cfg = &plan.bytes;
+                let py = (!o.no_python && python::version(&o.python).is_some())
+                    .then_some(o.python.as_str());
+                let pb = bar(bytes::total_steps(cfg), "bytes");
+                let (r, notes) = bytes::run(cfg, py, &out, &mut |m| {
                     pb.set_message(m.to_string());
                     pb.inc(1)
                 });

@@ -201,6 +201,7 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
     out.push(sharing_target(rows, info));
     out.push(store_get_target(rows));
     out.extend(crate::verona::targets(rows));
+    out.push(crate::bytes::target(rows));
     out
 }
 
@@ -486,6 +487,7 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
     store_section(w, rows, info);
     crate::cluster::section(w, rows);
     crate::verona::section(w, rows);
+    crate::bytes::section(w, rows);
 
     if !info.notes.is_empty() {
         let _ = writeln!(w, "## Notes\n");
@@ -554,6 +556,7 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
     let shapes: Vec<&str> = info.shapes.iter().map(|s| s.name()).collect();
     table1_medians(w, rows, &shapes);
     table1_ratios(w, rows, &shapes);
+    codec_section(w, rows, &shapes);
     table1_all_runs(w, rows);
 }
 
@@ -623,6 +626,49 @@ fn table1_ratios(w: &mut String, rows: &[Row], shapes: &[&str]) {
             .map(|(s, f, p, u)| format!("{s} freeze {f} / pickle {p} / unpickle {u} ms"))
             .collect::<Vec<_>>()
             .join("; ")
+    );
+}
+
+/// Pickle and unpickle with each codec, and which is the default.
+fn codec_section(w: &mut String, rows: &[Row], shapes: &[&str]) {
+    use permafrost::Codec;
+    if !rows.iter().any(|r| r.suite == "codec") {
+        return;
+    }
+    let get = |s: &str, op: &str, c: Codec| median(rows, "codec", s, op, c.name());
+    let _ = writeln!(w, "### Pickle codecs (median)\n");
+    let _ = write!(w, "| shape |");
+    for c in Codec::ALL {
+        let _ = write!(w, " {c} pickle | {c} unpickle | {c} bytes |");
+    }
+    let _ = writeln!(w, " round trip bitcode / bincode |");
+    let _ = writeln!(w, "|{}", "---|".repeat(2 + 3 * Codec::ALL.len()));
+    let mut faster = Vec::new();
+    for s in shapes {
+        let _ = write!(w, "| {s} |");
+        for c in Codec::ALL {
+            let bytes = find(rows, "codec", s, "pickle", c.name()).and_then(|r| r.bytes);
+            let _ = write!(
+                w,
+                " {} | {} | {} |",
+                opt(get(s, "pickle", c).map(fmt_ns)),
+                opt(get(s, "unpickle", c).map(fmt_ns)),
+                opt(bytes.map(|b| b.to_string()))
+            );
+        }
+        let rt = |c: Codec| sum2(get(s, "pickle", c), get(s, "unpickle", c));
+        let r = ratio(rt(Codec::Bitcode), rt(Codec::Bincode));
+        if let Some(r) = r {
+            faster.push((s.to_string(), r < 1.0));
+        }
+        let _ = writeln!(w, " {} |", opt(r.map(fmt_ratio)));
+    }
+    let wins = faster.iter().filter(|x| x.1).count();
+    let _ = writeln!(
+        w,
+        "\nDefault codec (`permafrost::pickle`, Table 1's pickle / unpickle): **{}**. In this run bitcode's round trip was faster on {wins} of {} shapes. `pickle_with(v, Codec::...)` picks one; `unpickle` reads both.\n",
+        Codec::default(),
+        faster.len()
     );
 }
 
