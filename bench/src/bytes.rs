@@ -345,16 +345,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn measures_in_process_and_counts_objects() {
-        // In this process (not a child, so the resident-set figure is
-        // not asserted: other tests free memory meanwhile): a tuple of
-        // 1000 strings is 1001 objects, a 4-tree of 100 is 100.
-        let (_, objects) = measure_here("tuple:1000").unwrap();
-        assert_eq!(objects, 1001);
-        let (_, objects) = measure_here("4tree:100").unwrap();
-        assert_eq!(objects, 100);
+    fn bad_specs_are_errors() {
+        // (Counts are checked through the real child in tests/cli.rs:
+        // here other tests change the process-wide frozen count.)
         assert!(measure_here("nope:1").is_err());
         assert!(measure_here("tuple").is_err());
+        assert!(measure_here("tuple:x").is_err());
     }
 
     #[test]
@@ -362,12 +358,12 @@ mod tests {
         let rows = vec![
             row("tuple", 10, "rust", 11, 500),
             row("tuple", 10, "cpython-getsizeof", 11, 1000),
-            row("list", 10, "rust", 10, 900),
+            row("list", 10, "rust", 10, 880),
             row("list", 10, "cpython-getsizeof", 10, 800),
         ];
         let t = target(&rows);
         assert_eq!(t.met, Some(false));
-        assert!(t.measured.contains("tuple 0.50×") && t.measured.contains("list 1.13× ✗"));
+        assert!(t.measured.contains("tuple 0.50×") && t.measured.contains("list 1.10× ✗"));
         let mut s = String::new();
         section(&mut s, &rows);
         assert!(s.contains("| tuple | 10 | 11 / 11 | 45.5 | 90.9 |"), "{s}");

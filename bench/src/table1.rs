@@ -162,13 +162,13 @@ pub fn run_shape(
     (rows, notes)
 }
 
+/// One codec's measurements: the codec, the pickle's size, and the pickle
+/// and unpickle samples (ns).
+type CodecRuns = (Codec, Option<u64>, Vec<f64>, Vec<f64>);
+
 /// Rows of suite `codec`: pickle and unpickle of the shape with each
 /// codec (mode = the codec's name; `bytes` = the pickle's size).
-fn codec_rows(
-    shape: Shape,
-    n: usize,
-    codecs: &[(Codec, Option<u64>, Vec<f64>, Vec<f64>)],
-) -> Vec<Row> {
+fn codec_rows(shape: Shape, n: usize, codecs: &[CodecRuns]) -> Vec<Row> {
     let mut rows = Vec::new();
     for (codec, bytes, pk, un) in codecs {
         for (op, s) in [("pickle", pk), ("unpickle", un)] {
