@@ -47,9 +47,9 @@ fn config() -> Config {
 pub enum Codec {
     /// bincode 2 (varint integers), one op at a time: the codec the
     /// project was specified with, and the default by measurement
-    /// (bitcode did not win across the board: faster round trips on the
-    /// dicts, slower on tuple, binary-tree, ints and chain; see
-    /// `docs/benchmarks.md`).
+    /// (bitcode did not win across the board: its round trip was slower
+    /// on tuple in every run and won or lost on the others from run to
+    /// run; see `docs/benchmarks.md`).
     #[default]
     Bincode,
     /// bitcode 0.6 through its serde support, ops in frames of up to
