@@ -53,7 +53,8 @@ pub enum Command {
     Shapes,
     /// Bytes per object of every Table 1 shape (deep ones up to 1,000,000)
     /// and verona-rt's shapes (at the largest `--shape-sizes`, default
-    /// 1,048,576), against CPython (`--small`: 200,000 and 262,144).
+    /// 1,048,576), against CPython (`--small` and `all`: 200,000 and
+    /// 262,144).
     Bytes,
     /// An n-object graph (default 1,000,000) to a worker on another node
     /// process: sent once (then by id) vs pickled every time. Not in `all`.
@@ -223,10 +224,11 @@ impl Plan {
             },
             bytes: bytes::Config::new(
                 &sizes,
-                if o.small { 200_000 } else { 1_000_000 },
+                // `all` keeps the CPython side of this suite short.
+                if o.small || all { 200_000 } else { 1_000_000 },
                 match o.shape_sizes.iter().max() {
                     Some(&n) => n,
-                    None if o.small => 262_144,
+                    None if o.small || all => 262_144,
                     None => 1_048_576,
                 },
             ),
