@@ -1,5 +1,5 @@
 //! The `permafrost-bench` command line: `table1`, `transfer`, `sharing`,
-//! `store` and `all` (the default), writing `results.csv`, `report.md` and SVG plots
+//! `store`, `shapes` and `all` (the default), writing `results.csv`, `report.md` and SVG plots
 //! into `--out`.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::csv::{to_csv, Row};
 use crate::report::{render, targets, RunInfo};
 use crate::shapes::{Shape, Sizes};
-use crate::{cluster, plot, python, sharing, store, table1, transfer};
+use crate::{bytes, cluster, plot, python, sharing, store, table1, transfer, verona};
 
 /// Benchmarks of permafrost (PEP 795 deep immutability) against pickling,
 /// with CPython side by side.
@@ -36,13 +36,26 @@ pub enum Command {
     /// Graphs of 1, 1,000 and n (default 1,000,000) objects sent to another
     /// worker by share, pickle and copy.
     Transfer,
-    /// Figure 1: matrices shared vs pickled, 1, 2, 4, ... workers up to
-    /// twice the cores, and a single-worker baseline.
+    /// Figure 1: matrices shared vs pickled, and a single-thread baseline.
+    /// Default setup (`--figure1 queue`, the PEP artifact's): 200,000
+    /// matrices per worker as 4 batches on one shared work queue, 1, 2,
+    /// 3, ... workers up to twice the cores; `--figure1 inboxes`: every
+    /// batch to every worker's inbox, 1, 2, 4, ... workers.
     Sharing,
     /// The object store: put and get of 1- and n-object graphs (default
     /// 1,000,000), get + release throughput over 1, 2, 4, ... workers, and
     /// spill / restore of an n-object graph against pickle / unpickle.
     Store,
+    /// verona-rt's immutablescc shapes (16 with the reversed field order):
+    /// alloc / freeze / dispose in ns per object at 64K, 256K and 1M
+    /// objects; and the chain's freeze against a bare traversal at 1M and
+    /// 10M links (`--small`: 4K and 16K objects, 100K links).
+    Shapes,
+    /// Bytes per object of every Table 1 shape (deep ones up to 1,000,000)
+    /// and verona-rt's shapes (at the largest `--shape-sizes`, default
+    /// 1,048,576), against CPython (`--small` and `all`: 200,000 and
+    /// 262,144).
+    Bytes,
     /// An n-object graph (default 1,000,000) to a worker on another node
     /// process: sent once (then by id) vs pickled every time. Not in `all`.
     Cluster,
@@ -72,9 +85,15 @@ pub struct Opts {
     /// Matrices each sharing worker receives.
     #[arg(long, global = true, default_value_t = 200_000)]
     pub matrices: usize,
-    /// Matrices per message (sharing).
+    /// Matrices per message (sharing, `--figure1 inboxes`).
     #[arg(long, global = true, default_value_t = 1000)]
     pub batch: usize,
+    /// Figure 1's setup.
+    #[arg(long, global = true, value_enum, default_value_t = sharing::Setup::Queue)]
+    pub figure1: sharing::Setup,
+    /// Batches per worker on the shared queue (`--figure1 queue`).
+    #[arg(long, global = true, default_value_t = 4)]
+    pub queue_batches: usize,
     /// Repetitions of share and of small graphs (transfer); timed batches
     /// of gets and puts of small graphs (store).
     #[arg(long, global = true, default_value_t = 200)]
@@ -88,6 +107,16 @@ pub struct Opts {
     /// Output directory.
     #[arg(long, global = true, default_value = "target/permafrost-report")]
     pub out: PathBuf,
+    /// Short runs for CI: small sizes for the `shapes` suite.
+    #[arg(long, global = true)]
+    pub small: bool,
+    /// Size parameters of the `shapes` suite (default 65536,262144,1048576).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub shape_sizes: Vec<usize>,
+    /// Chain lengths of the `shapes` suite's freeze-vs-traversal rows
+    /// (default 1000000,10000000).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub chain_links: Vec<usize>,
     /// Skip the CPython side.
     #[arg(long, global = true)]
     pub no_python: bool,
@@ -130,6 +159,10 @@ pub struct Plan {
     pub store: store::Config,
     /// Cluster configuration.
     pub cluster: cluster::Config,
+    /// verona-rt shapes configuration.
+    pub shapes_cfg: verona::Config,
+    /// Bytes-per-object configuration.
+    pub bytes: bytes::Config,
 }
 
 impl Plan {
@@ -163,6 +196,8 @@ impl Plan {
                     Command::Transfer,
                     Command::Sharing,
                     Command::Store,
+                    Command::Shapes,
+                    Command::Bytes,
                 ],
                 c => vec![c],
             },
@@ -187,6 +222,31 @@ impl Plan {
                 gets_per_worker: o.store_gets.max(1),
                 ids: 64,
             },
+            bytes: bytes::Config::new(
+                &sizes,
+                // `all` keeps the CPython side of this suite short.
+                if o.small || all { 200_000 } else { 1_000_000 },
+                match o.shape_sizes.iter().max() {
+                    Some(&n) => n,
+                    None if o.small || all => 262_144,
+                    None => 1_048_576,
+                },
+            ),
+            shapes_cfg: verona::Config {
+                sizes: pick(
+                    &o.shape_sizes,
+                    o.small,
+                    &verona::SIZES,
+                    &verona::SMALL_SIZES,
+                ),
+                chain_links: pick(
+                    &o.chain_links,
+                    o.small,
+                    &verona::CHAIN_LINKS,
+                    &verona::SMALL_CHAIN_LINKS,
+                ),
+                runs,
+            },
             cluster: cluster::Config {
                 n,
                 runs,
@@ -198,12 +258,30 @@ impl Plan {
                 small_reps: o.transfer_reps.max(1),
             },
             sharing: sharing::Config {
+                setup: o.figure1,
                 per_worker: o.matrices.max(1),
-                batch: o.batch.max(1),
-                workers: sharing::worker_counts(max_workers),
+                batch: match o.figure1 {
+                    sharing::Setup::Queue => o.matrices.max(1).div_ceil(o.queue_batches.max(1)),
+                    sharing::Setup::Inboxes => o.batch.max(1),
+                },
+                workers: match o.figure1 {
+                    sharing::Setup::Queue => sharing::every_count(max_workers),
+                    sharing::Setup::Inboxes => sharing::worker_counts(max_workers),
+                },
                 runs,
             },
         })
+    }
+}
+
+/// The given list, else the small or the full default.
+fn pick(given: &[usize], small: bool, full: &[usize], short: &[usize]) -> Vec<usize> {
+    if !given.is_empty() {
+        given.to_vec()
+    } else if small {
+        short.to_vec()
+    } else {
+        full.to_vec()
     }
 }
 
@@ -285,6 +363,30 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
                 rows.extend(r);
                 info.notes.extend(notes);
                 info.store = Some(cfg.clone());
+            }
+            Command::Shapes => {
+                let cfg = &plan.shapes_cfg;
+                let pb = bar(verona::total_steps(cfg), "shapes");
+                let (r, notes) = verona::run(cfg, &mut |m| {
+                    pb.set_message(m.to_string());
+                    pb.inc(1)
+                });
+                pb.finish_and_clear();
+                rows.extend(r);
+                info.notes.extend(notes);
+            }
+            Command::Bytes => {
+                let cfg = &plan.bytes;
+                let py = (!o.no_python && python::version(&o.python).is_some())
+                    .then_some(o.python.as_str());
+                let pb = bar(bytes::total_steps(cfg), "bytes");
+                let (r, notes) = bytes::run(cfg, py, &out, &mut |m| {
+                    pb.set_message(m.to_string());
+                    pb.inc(1)
+                });
+                pb.finish_and_clear();
+                rows.extend(r);
+                info.notes.extend(notes);
             }
             Command::Cluster => {
                 let pb = bar(cluster::total_steps(&plan.cluster), "cluster");
@@ -454,10 +556,11 @@ fn write_outputs(out: &Path, rows: &[Row], info: &mut RunInfo, plan: &Plan) -> R
     } else {
         info.shapes.clone()
     };
-    let plots: [(&str, &str, PlotFn<'_>); 3] = [
+    let plots: [(&str, &str, PlotFn<'_>); 4] = [
         ("table1.svg", "table1", &|p| plot::table1(p, rows, &shapes)),
         ("transfer.svg", "transfer", &|p| plot::transfer(p, rows)),
         ("figure1.svg", "sharing", &|p| plot::figure1(p, rows)),
+        ("shapes.svg", "shapes", &|p| verona::plot(p, rows)),
     ];
     for (name, suite, f) in plots {
         if rows.iter().any(|r| r.suite == suite) {

@@ -1,8 +1,9 @@
 //! `results.csv`: one row per measurement.
 //!
 //! Header: `suite,workload,op,mode,n,workers,runs,median_ns,min_ns,max_ns,bytes`.
-//! `suite` is `table1`, `transfer` or `sharing`; a column that does not
-//! apply is left empty. The Python script prints rows in this format too.
+//! `suite` is `table1`, `codec`, `transfer`, `sharing`, `store`,
+//! `cluster`, `shapes` or `bytes` (see `bench/README.md`); a column that
+//! does not apply is left empty. The Python script prints rows in this format too.
 
 use std::fmt::Write as _;
 

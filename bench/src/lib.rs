@@ -10,6 +10,9 @@
 //! * [`sharing`]: Figure 1, matrices shared vs pickled across workers.
 //! * [`store`]: the object store's put, get, get throughput over workers,
 //!   and spill / restore against a pickle round trip.
+//! * [`verona`]: the `shapes` suite, verona-rt's immutablescc shapes
+//!   (alloc / freeze / dispose per object) and chain freeze vs traversal.
+//! * [`bytes`]: bytes per object of every shape, against CPython.
 //! * [`measure`], [`csv`], [`report`], [`plot`]: timing, `results.csv`,
 //!   `report.md` and the SVG plots; [`cli`] ties them together.
 //!
@@ -20,6 +23,7 @@
 //! cargo run --release -p permafrost-bench -- table1 --n 100000 --runs 5
 //! ```
 
+pub mod bytes;
 pub mod cli;
 pub mod cluster;
 pub mod csv;
@@ -33,3 +37,4 @@ pub mod sharing;
 pub mod store;
 pub mod table1;
 pub mod transfer;
+pub mod verona;

@@ -10,6 +10,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     // The cluster suite runs its remote node as this binary.
     permafrost_bench::cluster::node_main_if_asked();
+    // The bytes suite measures each shape in a fresh child of this binary.
+    permafrost_bench::bytes::child_main_if_asked();
     if let Err(e) = permafrost_bench::cli::run_cli(std::env::args_os()) {
         eprintln!("{e}");
         std::process::exit(2);

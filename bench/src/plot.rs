@@ -283,7 +283,7 @@ pub fn figure1(path: &Path, rows: &[Row]) -> PlotResult {
 fn sharing_points(rows: &[Row], mode: &str) -> Vec<(f64, f64)> {
     let mut v: Vec<(f64, f64)> = rows
         .iter()
-        .filter(|r| r.suite == "sharing" && r.mode == mode)
+        .filter(|r| r.suite == "sharing" && r.mode == mode && r.op == "throughput")
         .filter_map(|r| Some((r.workers? as f64, 1e3 / r.median_ns?)))
         .collect();
     v.sort_by(|a, b| a.0.total_cmp(&b.0));

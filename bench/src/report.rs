@@ -200,6 +200,8 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
     out.push(resident_target(info));
     out.push(sharing_target(rows, info));
     out.push(store_get_target(rows));
+    out.extend(crate::verona::targets(rows));
+    out.push(crate::bytes::target(rows));
     out
 }
 
@@ -358,7 +360,12 @@ fn resident_target(info: &RunInfo) -> Target {
 fn sharing_target(rows: &[Row], info: &RunInfo) -> Target {
     let thr = |mode: &str, w: u64| {
         rows.iter()
-            .find(|r| r.suite == "sharing" && r.mode == mode && r.workers == Some(w))
+            .find(|r| {
+                r.suite == "sharing"
+                    && r.op == "throughput"
+                    && r.mode == mode
+                    && r.workers == Some(w)
+            })
             .and_then(|r| r.median_ns)
             .map(|ns| 1e9 / ns)
     };
@@ -479,6 +486,8 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
     sharing_section(w, rows, info);
     store_section(w, rows, info);
     crate::cluster::section(w, rows);
+    crate::verona::section(w, rows);
+    crate::bytes::section(w, rows);
 
     if !info.notes.is_empty() {
         let _ = writeln!(w, "## Notes\n");
@@ -489,7 +498,7 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
     }
     let _ = writeln!(
         w,
-        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `cpython_bench.py`: the CPython script that ran",
+        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `shapes.svg`: verona-rt's shapes, ns per object (if the `shapes` suite ran)\n- `cpython_bench.py`: the CPython script that ran",
         crate::csv::HEADER
     );
     s
@@ -547,6 +556,7 @@ fn table1_section(w: &mut String, rows: &[Row], info: &RunInfo) {
     let shapes: Vec<&str> = info.shapes.iter().map(|s| s.name()).collect();
     table1_medians(w, rows, &shapes);
     table1_ratios(w, rows, &shapes);
+    codec_section(w, rows, &shapes);
     table1_all_runs(w, rows);
 }
 
@@ -616,6 +626,49 @@ fn table1_ratios(w: &mut String, rows: &[Row], shapes: &[&str]) {
             .map(|(s, f, p, u)| format!("{s} freeze {f} / pickle {p} / unpickle {u} ms"))
             .collect::<Vec<_>>()
             .join("; ")
+    );
+}
+
+/// Pickle and unpickle with each codec, and which is the default.
+fn codec_section(w: &mut String, rows: &[Row], shapes: &[&str]) {
+    use permafrost::Codec;
+    if !rows.iter().any(|r| r.suite == "codec") {
+        return;
+    }
+    let get = |s: &str, op: &str, c: Codec| median(rows, "codec", s, op, c.name());
+    let _ = writeln!(w, "### Pickle codecs (median)\n");
+    let _ = write!(w, "| shape |");
+    for c in Codec::ALL {
+        let _ = write!(w, " {c} pickle | {c} unpickle | {c} bytes |");
+    }
+    let _ = writeln!(w, " round trip bitcode / bincode |");
+    let _ = writeln!(w, "|{}", "---|".repeat(2 + 3 * Codec::ALL.len()));
+    let mut faster = Vec::new();
+    for s in shapes {
+        let _ = write!(w, "| {s} |");
+        for c in Codec::ALL {
+            let bytes = find(rows, "codec", s, "pickle", c.name()).and_then(|r| r.bytes);
+            let _ = write!(
+                w,
+                " {} | {} | {} |",
+                opt(get(s, "pickle", c).map(fmt_ns)),
+                opt(get(s, "unpickle", c).map(fmt_ns)),
+                opt(bytes.map(|b| b.to_string()))
+            );
+        }
+        let rt = |c: Codec| sum2(get(s, "pickle", c), get(s, "unpickle", c));
+        let r = ratio(rt(Codec::Bitcode), rt(Codec::Bincode));
+        if let Some(r) = r {
+            faster.push((s.to_string(), r < 1.0));
+        }
+        let _ = writeln!(w, " {} |", opt(r.map(fmt_ratio)));
+    }
+    let wins = faster.iter().filter(|x| x.1).count();
+    let _ = writeln!(
+        w,
+        "\nDefault codec (`permafrost::pickle`, Table 1's pickle / unpickle): **{}**. In this run bitcode's round trip was faster on {wins} of {} shapes. `pickle_with(v, Codec::...)` picks one; `unpickle` reads both.\n",
+        Codec::default(),
+        faster.len()
     );
 }
 
@@ -746,17 +799,40 @@ fn sharing_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         "## Figure 1: sharing matrices (inversions per second, median)\n"
     );
     if let Some(c) = &info.sharing {
+        let setup = match c.setup {
+            crate::sharing::Setup::Queue => format!(
+                "Setup: the PEP artifact's (`--figure1 queue`, the default): each worker's {} 4x4 matrices go as {} batches of {} onto one shared work queue that all workers pull from (weak scaling)",
+                c.per_worker,
+                c.per_worker.div_ceil(c.batch),
+                c.batch
+            ),
+            crate::sharing::Setup::Inboxes => format!(
+                "Setup: `--figure1 inboxes`: each worker receives {} 4x4 matrices in lists of {} in its own inbox",
+                c.per_worker, c.batch
+            ),
+        };
         let _ = writeln!(
             w,
-            "Each worker receives {} 4x4 matrices in lists of {} (batch size {}), {} runs per point. Shared: frozen batches sent by reference (freezing before the clock). Pickled: the producer pickles each batch for each worker as it sends it. Baseline: one thread counting the same matrices, no messaging.\n",
-            c.per_worker, c.batch, c.batch, c.runs
+            "{setup}; {} trials per point (median, and mean ± standard deviation). Shared: frozen batches sent by reference (freezing before the clock). Pickled: the producer pickles each batch as it sends it. Baseline: one thread counting the same matrices, no messaging.\n",
+            c.runs
         );
     }
     let thr = |mode: &str, wk: u64| {
         t.iter()
-            .find(|r| r.mode == mode && r.workers == Some(wk))
+            .find(|r| r.op == "throughput" && r.mode == mode && r.workers == Some(wk))
             .and_then(|r| r.median_ns)
             .map(|ns| 1e9 / ns)
+    };
+    let mean_sd = |mode: &str, wk: u64| {
+        let get = |op: &str| {
+            t.iter()
+                .find(|r| r.op == op && r.mode == mode && r.workers == Some(wk))
+                .and_then(|r| r.median_ns)
+        };
+        match (get("rate-mean"), get("rate-std")) {
+            (Some(m), Some(s)) => format!("{:.3} ± {:.3}", m / 1e6, s / 1e6),
+            _ => "–".into(),
+        }
     };
     if let Some(b) = thr("baseline", 1) {
         let _ = writeln!(
@@ -767,7 +843,7 @@ fn sharing_section(w: &mut String, rows: &[Row], info: &RunInfo) {
     }
     let _ = writeln!(
         w,
-        "| workers | shared (M/s) | pickled (M/s) | shared / pickled | shared vs 1 worker |\n|---|---|---|---|---|"
+        "| workers | shared (M/s) | pickled (M/s) | shared / pickled | shared vs 1 worker | shared mean ± sd (M/s) | pickled mean ± sd (M/s) |\n|---|---|---|---|---|---|---|"
     );
     let mut counts: Vec<u64> = t
         .iter()
@@ -782,11 +858,13 @@ fn sharing_section(w: &mut String, rows: &[Row], info: &RunInfo) {
         let p = thr("pickled", c);
         let _ = writeln!(
             w,
-            "| {c} | {} | {} | {} | {} |",
+            "| {c} | {} | {} | {} | {} | {} | {} |",
             opt(s.map(|x| format!("{:.3}", x / 1e6))),
             opt(p.map(|x| format!("{:.3}", x / 1e6))),
             opt(ratio(s, p).map(fmt_ratio)),
             opt(ratio(s, one).map(fmt_ratio)),
+            mean_sd("shared", c),
+            mean_sd("pickled", c),
         );
     }
     let _ = writeln!(w);

@@ -17,6 +17,16 @@
 //! fed through their inboxes with `share` / `send(v, Mode::Pickle)`; counts
 //! come back on a `std::sync::mpsc` channel.
 //!
+//! Two setups ([`Setup`]). [`Setup::Queue`] (the default) is the PEP
+//! team's artifact: every worker's share is `per_worker` matrices as
+//! `batches` lists (200,000 as 4 x 50,000), all put on **one shared work
+//! queue** (a [`permafrost::unbounded`] channel whose receiver every
+//! worker holds) that workers pull from until it is closed; worker counts
+//! 1, 2, 3, ... (weak scaling: the work grows with the workers); mean and
+//! standard deviation over the trials beside the median.
+//! [`Setup::Inboxes`] (the earlier Figure 1) sends every batch to every
+//! worker's own inbox, worker counts 1, 2, 4, ...
+//!
 //! [`resident`] measures memory: N workers all holding one graph at once,
 //! received shared or pickled.
 
@@ -32,9 +42,21 @@ use crate::csv::Row;
 use crate::measure::Stats;
 use crate::shapes::{count_invertible, matrix_batches, matrix_class, matrix_floats};
 
+/// How the matrices reach the workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Setup {
+    /// The PEP artifact's: one shared work queue, `batches` batches per
+    /// worker.
+    Queue,
+    /// Every batch to every worker's inbox.
+    Inboxes,
+}
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The setup.
+    pub setup: Setup,
     /// Matrices each worker receives (200,000 in the PEP).
     pub per_worker: usize,
     /// Matrices per message.
@@ -43,6 +65,11 @@ pub struct Config {
     pub workers: Vec<usize>,
     /// Repetitions per (mode, workers) point.
     pub runs: usize,
+}
+
+/// 1, 2, 3, ... up to `max` (the queue setup's worker counts).
+pub fn every_count(max: usize) -> Vec<usize> {
+    (1..=max.max(1)).collect()
 }
 
 /// 1, 2, 4, ... up to `max`, and `max` itself.
@@ -199,6 +226,91 @@ pub fn run_once(m: &Matrices, mode: &str, workers: usize) -> Result<(f64, usize)
     }
 }
 
+/// One timed run of the queue setup: `workers` workers pull from one
+/// shared queue holding `workers` copies of `m`'s batches (shared by
+/// reference or pickled by the producer as it puts them), until the
+/// producer closes it. Returns (elapsed ns, total invertible counted).
+pub fn run_queue_once(m: &Matrices, mode: &str, workers: usize) -> Result<(f64, usize), String> {
+    let rt = Runtime::new();
+    let (work_tx, work_rx) = permafrost::unbounded();
+    let (reply_tx, reply_rx) = mpsc::channel::<Result<usize, String>>();
+    let barrier = Arc::new(Barrier::new(workers + 1));
+    let handles: Vec<WorkerHandle<()>> = (0..workers)
+        .map(|i| {
+            let (barrier, reply, rx) = (barrier.clone(), reply_tx.clone(), work_rx.clone());
+            rt.spawn(format!("queue-worker-{i}"), move |_| {
+                barrier.wait();
+                let mut total = 0;
+                // Disconnected: the producer is done and the queue empty.
+                let r = loop {
+                    match rx.recv() {
+                        Ok(v) => total += count_invertible(&v),
+                        Err(permafrost::RecvError::Disconnected) => break Ok(total),
+                        Err(e) => break Err(e.to_string()),
+                    }
+                };
+                let _ = reply.send(r);
+            })
+        })
+        .collect();
+    drop((reply_tx, work_rx));
+    barrier.wait();
+    let t0 = Instant::now();
+    let mut failure = None;
+    'put: for _ in 0..workers {
+        for b in &m.batches {
+            let r = if mode == "shared" {
+                work_tx
+                    .share(b.clone())
+                    .map_err(|_| "the workers are gone".to_string())
+            } else {
+                work_tx
+                    .send(b.value(), Mode::Pickle)
+                    .map_err(|e| e.to_string())
+            };
+            if let Err(e) = r {
+                failure = Some(e);
+                break 'put;
+            }
+        }
+    }
+    drop(work_tx);
+    let mut total = 0;
+    for _ in 0..workers {
+        match reply_rx.recv() {
+            Ok(Ok(c)) => total += c,
+            Ok(Err(e)) => failure = Some(e),
+            Err(_) => {
+                failure = Some("a worker died".into());
+                break;
+            }
+        }
+    }
+    let ns = t0.elapsed().as_nanos() as f64;
+    if let Err(e) = join_all(handles, rt) {
+        failure = Some(e);
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok((ns, total)),
+    }
+}
+
+/// Mean and (sample) standard deviation.
+pub fn mean_std(x: &[f64]) -> Option<(f64, f64)> {
+    if x.is_empty() {
+        return None;
+    }
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    let var = if x.len() > 1 {
+        x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    Some((mean, var.sqrt()))
+}
+
 /// The single-thread baseline: counts `count` mutable matrices; returns
 /// (elapsed ns, invertible).
 pub fn baseline_once(count: usize, batch: usize) -> (f64, usize) {
@@ -219,12 +331,28 @@ pub fn run(cfg: &Config, tick: &mut dyn FnMut(&str)) -> (Vec<Row>, Vec<String>) 
     let runs = cfg.runs.max(1);
     let mut rows = Vec::new();
     let mut notes = Vec::new();
+    let workload = match cfg.setup {
+        Setup::Queue => "queue",
+        Setup::Inboxes => "matrices",
+    };
     let mut row = |mode: &str, workers: usize, per_inversion: &[f64]| {
         if let Some(stats) = Stats::from_samples(per_inversion) {
-            let mut r = Row::new("sharing", "matrices", "throughput", mode).with_stats(&stats);
+            let mut r = Row::new("sharing", workload, "throughput", mode).with_stats(&stats);
             r.n = Some(cfg.per_worker as u64);
             r.workers = Some(workers as u64);
             rows.push(r);
+        }
+        // Mean and standard deviation of inversions per second.
+        let rates: Vec<f64> = per_inversion.iter().map(|ns| 1e9 / ns).collect();
+        if let Some((mean, sd)) = mean_std(&rates) {
+            for (op, x) in [("rate-mean", mean), ("rate-std", sd)] {
+                let mut r = Row::new("sharing", workload, op, mode);
+                r.median_ns = Some(x);
+                r.runs = Some(rates.len() as u64);
+                r.n = Some(cfg.per_worker as u64);
+                r.workers = Some(workers as u64);
+                rows.push(r);
+            }
         }
     };
     let mut base = Vec::new();
@@ -247,7 +375,10 @@ pub fn run(cfg: &Config, tick: &mut dyn FnMut(&str)) -> (Vec<Row>, Vec<String>) 
         for mode in ["shared", "pickled"] {
             let mut samples = Vec::new();
             for _ in 0..runs {
-                let r = run_once(&m, mode, w);
+                let r = match cfg.setup {
+                    Setup::Queue => run_queue_once(&m, mode, w),
+                    Setup::Inboxes => run_once(&m, mode, w),
+                };
                 tick(mode);
                 match r {
                     Ok((ns, _)) => samples.push(ns / (cfg.per_worker * w) as f64),
@@ -375,5 +506,19 @@ mod tests {
         assert_eq!(s.worker_objects, 0);
         let p = resident(&m, "pickled", 2).unwrap();
         assert_eq!(p.worker_objects, 2 * p.graph_objects);
+    }
+
+    #[test]
+    fn the_queue_hands_out_every_batch_once() {
+        // 3 workers, 4 batches each: 3 x 50 matrices counted in all.
+        let m = Matrices::new(50, 13);
+        assert_eq!(m.batches.len(), 4);
+        for mode in ["shared", "pickled"] {
+            let (_, total) = run_queue_once(&m, mode, 3).unwrap();
+            assert_eq!(total, 150, "{mode}");
+        }
+        let (mean, sd) = mean_std(&[1.0, 3.0]).unwrap();
+        assert_eq!(mean, 2.0);
+        assert!((sd - 2f64.sqrt()).abs() < 1e-12);
     }
 }

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use permafrost::diag::{heap_live, traverse};
 use permafrost::embed::clear_local_classes;
-use permafrost::{collect, pickle, register_class, unpickle, Value};
+use permafrost::{collect, pickle_with, register_class, unpickle, Codec, Value};
 
 use crate::csv::Row;
 use crate::measure::Stats;
@@ -48,9 +48,10 @@ pub struct Config {
     pub shapes: Vec<Shape>,
 }
 
-/// Steps [`run_shape`] reports to its progress callback for one shape.
+/// Steps [`run_shape`] reports to its progress callback for one shape
+/// (Table 1's operations, and pickle + unpickle with each other codec).
 pub fn steps_per_shape(runs: usize) -> u64 {
-    (runs * OPS.len()) as u64
+    (runs * (OPS.len() + 2 * (Codec::ALL.len() - 1))) as u64
 }
 
 /// Registers the graph's classes under their names, so that pickles of
@@ -74,6 +75,16 @@ struct Samples(Vec<(&'static str, Vec<f64>)>);
 impl Samples {
     fn new() -> Samples {
         Samples(OPS.iter().map(|op| (*op, Vec::new())).collect())
+    }
+
+    fn get(&self, op: &str) -> &[f64] {
+        &self.0.iter().find(|(o, _)| *o == op).expect("known op").1
+    }
+
+    fn push_all(&mut self, op: &str, ns: &[f64]) {
+        for x in ns {
+            self.push(op, *x);
+        }
     }
 
     fn push(&mut self, op: &str, ns: f64) {
@@ -106,7 +117,23 @@ pub fn run_shape(
     // pickle / unpickle / deepcopy of one mutable graph.
     let b = build(&input);
     register_classes(&b);
-    let bytes = time_pickle(&b.root, shape, runs, &mut samples, &mut notes, tick);
+    let mut codecs = Vec::new();
+    let mut bytes = None;
+    for codec in Codec::ALL {
+        let mut s = Samples::new();
+        let b_ = time_pickle(&b.root, shape, codec, runs, &mut s, &mut notes, tick);
+        codecs.push((
+            codec,
+            b_,
+            s.get("pickle").to_vec(),
+            s.get("unpickle").to_vec(),
+        ));
+        if codec == Codec::default() {
+            bytes = b_;
+            samples.push_all("pickle", s.get("pickle"));
+            samples.push_all("unpickle", s.get("unpickle"));
+        }
+    }
     time_deep_copy(&b.root, shape, runs, &mut samples, &mut notes, tick);
     drop(b);
     clear_local_classes();
@@ -118,7 +145,7 @@ pub fn run_shape(
         ));
     }
 
-    let rows = samples
+    let mut rows: Vec<Row> = samples
         .0
         .into_iter()
         .filter_map(|(op, s)| {
@@ -131,7 +158,29 @@ pub fn run_shape(
             Some(row)
         })
         .collect();
+    rows.extend(codec_rows(shape, n, &codecs));
     (rows, notes)
+}
+
+/// One codec's measurements: the codec, the pickle's size, and the pickle
+/// and unpickle samples (ns).
+type CodecRuns = (Codec, Option<u64>, Vec<f64>, Vec<f64>);
+
+/// Rows of suite `codec`: pickle and unpickle of the shape with each
+/// codec (mode = the codec's name; `bytes` = the pickle's size).
+fn codec_rows(shape: Shape, n: usize, codecs: &[CodecRuns]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (codec, bytes, pk, un) in codecs {
+        for (op, s) in [("pickle", pk), ("unpickle", un)] {
+            if let Some(stats) = Stats::from_samples(s) {
+                let mut r = Row::new("codec", shape.name(), op, codec.name()).with_stats(&stats);
+                r.n = Some(n as u64);
+                r.bytes = *bytes;
+                rows.push(r);
+            }
+        }
+    }
+    rows
 }
 
 /// build, traverse, freeze and drop, `runs` times.
@@ -177,11 +226,12 @@ fn time_build_to_drop(
     }
 }
 
-/// pickle, then unpickle the bytes, `runs` times each; returns the
-/// pickle's size.
+/// pickle with `codec`, then unpickle the bytes, `runs` times each;
+/// returns the pickle's size.
 fn time_pickle(
     root: &Value,
     shape: Shape,
+    codec: Codec,
     runs: usize,
     samples: &mut Samples,
     notes: &mut Vec<String>,
@@ -191,7 +241,7 @@ fn time_pickle(
     let mut data: Option<Vec<u8>> = None;
     for _ in 0..runs {
         let t = Instant::now();
-        let r = pickle(root);
+        let r = pickle_with(root, codec);
         let ns = t.elapsed().as_nanos() as f64;
         tick("pickle");
         match r {
@@ -201,7 +251,7 @@ fn time_pickle(
                 data = Some(d);
             }
             Err(e) => {
-                notes.push(format!("{shape}: pickle failed: {e}"));
+                notes.push(format!("{shape}: pickle ({codec}) failed: {e}"));
                 break;
             }
         }
@@ -221,7 +271,7 @@ fn time_pickle(
                 tidy(shape);
             }
             Err(e) => {
-                notes.push(format!("{shape}: unpickle failed: {e}"));
+                notes.push(format!("{shape}: unpickle ({codec}) failed: {e}"));
                 break;
             }
         }
@@ -273,8 +323,34 @@ mod tests {
             let (rows, notes) = run_shape(shape, &sizes, 2, &mut |_| ticks += 1);
             assert!(notes.is_empty(), "{notes:?}");
             assert_eq!(ticks as u64, steps_per_shape(2));
-            let ops: Vec<&str> = rows.iter().map(|r| r.op.as_str()).collect();
+            let ops: Vec<&str> = rows
+                .iter()
+                .filter(|r| r.suite == "table1")
+                .map(|r| r.op.as_str())
+                .collect();
             assert_eq!(ops, OPS.to_vec(), "{shape}");
+            // pickle and unpickle with every codec, and the default's
+            // figures are Table 1's.
+            let codec = |c: Codec, op: &str| {
+                rows.iter()
+                    .find(|r| r.suite == "codec" && r.mode == c.name() && r.op == op)
+                    .cloned()
+            };
+            for c in Codec::ALL {
+                assert!(
+                    codec(c, "pickle").is_some_and(|r| r.bytes.is_some()),
+                    "{shape} {c}"
+                );
+                assert!(codec(c, "unpickle").is_some(), "{shape} {c}");
+            }
+            let t1 = rows
+                .iter()
+                .find(|r| r.suite == "table1" && r.op == "pickle")
+                .unwrap();
+            assert_eq!(
+                codec(Codec::default(), "pickle").unwrap().median_ns,
+                t1.median_ns
+            );
             assert!(rows.iter().all(|r| r.runs == Some(2)));
             assert_eq!(rows[0].n, Some(shape.size(&sizes) as u64));
         }

@@ -26,6 +26,7 @@ fn all_at_tiny_sizes_writes_every_output() {
         .args(["all", "--n", "300", "--matrices", "200", "--batch", "50"])
         .args(["--store-gets", "200"])
         .args(["--runs", "2", "--transfer-reps", "5", "--workers", "2"])
+        .args(["--small", "--shape-sizes", "100", "--chain-links", "1000"])
         .arg("--out")
         .arg(&out)
         .status()
@@ -40,7 +41,9 @@ fn all_at_tiny_sizes_writes_every_output() {
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert!(rows.iter().all(|r| r.len() == 11));
-    for suite in ["table1", "transfer", "sharing", "store"] {
+    for suite in [
+        "table1", "transfer", "sharing", "store", "shapes", "bytes", "codec",
+    ] {
         assert!(rows.iter().any(|r| r[0] == suite), "no {suite} rows");
     }
     // Every shape x op on the Rust side.
@@ -75,7 +78,33 @@ fn all_at_tiny_sizes_writes_every_output() {
             .any(|r| r[0] == "sharing" && r[2] == "throughput" && r[3] == mode));
     }
 
+    // The shapes suite: 16 variants x alloc / freeze / dispose, and the
+    // chain's traverse and freeze; bytes for this runtime on every shape.
+    let shapes = rows.iter().filter(|r| r[0] == "shapes" && r[1] != "chain");
+    assert_eq!(shapes.count(), 16 * 3);
+    for op in ["traverse", "freeze"] {
+        assert!(rows
+            .iter()
+            .any(|r| r[0] == "shapes" && r[1] == "chain" && r[2] == op && r[4] == "1000"));
+    }
+    let rust_bytes = rows.iter().filter(|r| r[0] == "bytes" && r[3] == "rust");
+    assert_eq!(rust_bytes.count(), 7 + 8);
+    if python_available() {
+        assert!(rows
+            .iter()
+            .any(|r| r[0] == "bytes" && r[1] == "horrible2" && r[3] == "cpython-getsizeof"));
+    }
+    for codec in ["bincode", "bitcode"] {
+        assert!(rows
+            .iter()
+            .any(|r| r[0] == "codec" && r[2] == "unpickle" && r[3] == codec));
+    }
+
     let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(report.contains("## verona-rt shapes"));
+    assert!(report.contains("### Chain: freeze against a bare traversal"));
+    assert!(report.contains("## Bytes per object"));
+    assert!(report.contains("### Pickle codecs"));
     assert!(report.contains("## Targets"));
     assert!(report.contains("## Table 1"));
     assert!(report.contains("## Transfer"));
@@ -95,11 +124,41 @@ fn all_at_tiny_sizes_writes_every_output() {
             "missing store {op}"
         );
     }
-    for svg in ["table1.svg", "transfer.svg", "figure1.svg"] {
+    for svg in ["table1.svg", "transfer.svg", "figure1.svg", "shapes.svg"] {
         let text = std::fs::read_to_string(out.join(svg)).expect(svg);
         assert!(text.starts_with("<svg") || text.contains("<svg"), "{svg}");
         assert!(text.contains("<text"), "{svg} has no text");
     }
+}
+
+#[test]
+fn bytes_child_counts_the_objects_it_built() {
+    // The bytes suite's child: a tuple of 1000 strings is 1001 objects;
+    // a 50,000-node list grows the resident set by at least its headers.
+    let run = |spec: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_permafrost-bench"))
+            .env("PERMAFROST_BENCH_BYTES_CHILD", spec)
+            .output()
+            .expect("run the child");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("bytes "))
+            .map(str::to_string);
+        (out.status.success(), line)
+    };
+    let (ok, line) = run("tuple:1000");
+    assert!(ok);
+    assert!(line.unwrap().ends_with(" 1001"));
+    let (ok, line) = run("list:50000");
+    assert!(ok);
+    let line = line.unwrap();
+    let mut it = line.split(' ').map(|x| x.parse::<u64>().unwrap());
+    let (bytes, objects) = (it.next().unwrap(), it.next().unwrap());
+    assert_eq!(objects, 50_000);
+    assert!(bytes >= 50_000 * 24, "{bytes}");
+    let (ok, line) = run("no-such-shape:5");
+    assert!(!ok && line.is_none());
 }
 
 #[test]

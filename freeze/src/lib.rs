@@ -63,4 +63,4 @@ pub use model::registry::{lookup_class, register_class, register_function};
 pub use model::view::View;
 pub use transfer::copy::{deep_copy, Detached};
 pub use transfer::moving::{detach_moved, MoveError, MoveRefusal};
-pub use transfer::pickle::{pickle, unpickle};
+pub use transfer::pickle::{pickle, pickle_with, unpickle, Codec};

@@ -12,7 +12,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use permafrost_freeze::{freeze, pickle, unpickle, Value};
+use permafrost_freeze::{freeze, pickle, pickle_with, unpickle, Codec, Value};
 
 #[path = "../fuzz_targets/common.rs"]
 mod common;
@@ -343,6 +343,10 @@ fn main() {
         let p = pickle(&g).unwrap_or_else(|e| panic!("pickling {name}: {e}"));
         unpickle(&p).unwrap_or_else(|e| panic!("unpickling {name}: {e}"));
         put(&up, &format!("seed-{name}"), &p);
+        // The same graph with the bitcode codec (its own header).
+        let b = pickle_with(&g, Codec::Bitcode).unwrap_or_else(|e| panic!("bitcode {name}: {e}"));
+        unpickle(&b).unwrap_or_else(|e| panic!("unpickling bitcode {name}: {e}"));
+        put(&up, &format!("seed-bitcode-{name}"), &b);
         if name.starts_with("graph-4") || name == "dict-cycle" || name == "function" {
             // Truncated halfway and near the end, and one byte corrupted.
             put(&up, &format!("trunc-half-{name}"), &p[..p.len() / 2]);

@@ -175,9 +175,9 @@ impl Builder {
     /// Names, strings, bytes and references to existing objects.
     fn leaf(&mut self, op: Op<'_>) -> Result<(), Error> {
         match op {
-            Op::Name(s) if self.from_bytes => self.names.push(Sym::from_untrusted(s)?),
-            Op::Name(s) => self.names.push(Sym::new(s)),
-            Op::Str(s) => self.push(Value::str(s), Kind::Done),
+            Op::Name(s) if self.from_bytes => self.names.push(Sym::from_untrusted(&s)?),
+            Op::Name(s) => self.names.push(Sym::new(&s)),
+            Op::Str(s) => self.push(Value::str(&s), Kind::Done),
             Op::Strs(b) => {
                 self.objs.reserve(b.0.len() / 8);
                 for_each_str(&b.0, |s| {
@@ -185,13 +185,13 @@ impl Builder {
                     Ok(())
                 })?
             }
-            Op::Bytes(b) => self.push(Value::bytes(b), Kind::Done),
+            Op::Bytes(b) => self.push(Value::bytes(&b), Kind::Done),
             Op::Shared(p) => {
                 object::incref(p);
                 self.push(Value::from_slot_owned(Slot::Obj(p)), Kind::Done)
             }
             Op::ClassRef(n) => {
-                let c = crate::model::registry::lookup_class(n).ok_or_else(|| {
+                let c = crate::model::registry::lookup_class(&n).ok_or_else(|| {
                     DecodeError::new(DecodeProblem::NotRegistered {
                         kind: "class",
                         name: n.to_string(),
@@ -200,7 +200,7 @@ impl Builder {
                 self.push(c, Kind::Done)
             }
             Op::ModuleRef(n) => {
-                let m = crate::model::modules::import(n)?;
+                let m = crate::model::modules::import(&n)?;
                 self.push(m, Kind::Done)
             }
             Op::Complex(re, im) => self.push(Value::complex(re, im), Kind::Done),

@@ -218,7 +218,7 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
         }
         let n = self.names.len() as u32;
         self.names.insert(s, n);
-        (self.emit)(Op::Name(s.as_str()))?;
+        (self.emit)(Op::Name(Cow::Borrowed(s.as_str())))?;
         Ok(n)
     }
 
@@ -290,19 +290,19 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
         let pickle = self.mode == Mode::Pickle;
         let op = match p.body() {
             Body::Str(s) => {
-                (self.emit)(Op::Str(s))?;
+                (self.emit)(Op::Str(Cow::Borrowed(s)))?;
                 return Ok(false);
             }
             Body::Bytes(b) => {
-                (self.emit)(Op::Bytes(b))?;
+                (self.emit)(Op::Bytes(Cow::Borrowed(b)))?;
                 return Ok(false);
             }
             Body::Class(c) if pickle => {
-                (self.emit)(Op::ClassRef(c.name.as_str()))?;
+                (self.emit)(Op::ClassRef(Cow::Borrowed(c.name.as_str())))?;
                 return Ok(false);
             }
             Body::Module(m) if pickle => {
-                (self.emit)(Op::ModuleRef(m.name.as_str()))?;
+                (self.emit)(Op::ModuleRef(Cow::Borrowed(m.name.as_str())))?;
                 return Ok(false);
             }
             Body::Complex(re, im) => {

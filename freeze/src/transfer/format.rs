@@ -29,15 +29,15 @@ pub(crate) enum V {
 #[derive(Serialize, Deserialize, Debug)]
 pub(crate) enum Op<'a> {
     /// Defines name id `n` (ids count up from 0).
-    Name(&'a str),
-    Str(&'a str),
+    Name(#[serde(borrow)] Cow<'a, str>),
+    Str(#[serde(borrow)] Cow<'a, str>),
     /// Several strings in a row (the pickle encoder batches `Str`s).
     Strs(#[serde(borrow)] Blob<'a>),
-    Bytes(#[serde(with = "bytes_slice")] &'a [u8]),
+    Bytes(#[serde(borrow, with = "bytes_slice")] Cow<'a, [u8]>),
     OpenBuffer,
     BufferData(u32, Vec<f64>),
-    ClassRef(&'a str),
-    ModuleRef(&'a str),
+    ClassRef(#[serde(borrow)] Cow<'a, str>),
+    ModuleRef(#[serde(borrow)] Cow<'a, str>),
     /// A tuple of this many items (filled in chunks).
     OpenTuple(u32),
     /// A list, dict or set with this many items (a hint for reserving).
@@ -92,22 +92,73 @@ pub(crate) enum Op<'a> {
     Shared(ObjPtr),
 }
 
+/// Bytes inside an op: borrowed from the input where the codec allows
+/// (bincode), owned where it hands out a buffer (bitcode).
+impl Op<'_> {
+    /// The same op owning everything it borrowed (a codec that encodes
+    /// many ops at once must hold them past the walk's borrow).
+    pub(crate) fn into_owned(self) -> Op<'static> {
+        fn own<T: ToOwned + ?Sized>(c: Cow<'_, T>) -> Cow<'static, T> {
+            Cow::Owned(c.into_owned())
+        }
+        match self {
+            Op::Name(s) => Op::Name(own(s)),
+            Op::Str(s) => Op::Str(own(s)),
+            Op::Strs(b) => Op::Strs(Blob(own(b.0))),
+            Op::Bytes(b) => Op::Bytes(own(b)),
+            Op::OpenBuffer => Op::OpenBuffer,
+            Op::BufferData(id, d) => Op::BufferData(id, d),
+            Op::ClassRef(s) => Op::ClassRef(own(s)),
+            Op::ModuleRef(s) => Op::ModuleRef(own(s)),
+            Op::OpenTuple(n) => Op::OpenTuple(n),
+            Op::OpenList(n) => Op::OpenList(n),
+            Op::OpenDict(n) => Op::OpenDict(n),
+            Op::OpenSet(n) => Op::OpenSet(n),
+            Op::OpenCell => Op::OpenCell,
+            Op::OpenInstance(v) => Op::OpenInstance(v),
+            Op::Instance(v, i) => Op::Instance(v, i.into_owned()),
+            Op::OpenFunction { name, arity, code } => Op::OpenFunction { name, arity, code },
+            Op::OpenClass {
+                name,
+                not_freezable,
+            } => Op::OpenClass {
+                name,
+                not_freezable,
+            },
+            Op::OpenSharedField => Op::OpenSharedField,
+            Op::Fill(id, i) => Op::Fill(id, i.into_owned()),
+            Op::FillDefaults(id, i) => Op::FillDefaults(id, i.into_owned()),
+            Op::FillBases(id, i) => Op::FillBases(id, i.into_owned()),
+            Op::FillAttrs(id, i) => Op::FillAttrs(id, i.into_owned()),
+            Op::End(v) => Op::End(v),
+            Op::Shared(p) => Op::Shared(p),
+        }
+    }
+}
+
 pub(crate) mod bytes_slice {
     use serde::{de, Deserializer, Serializer};
+    use std::borrow::Cow;
 
     pub(crate) fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bytes(b)
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'de [u8], D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, [u8]>, D::Error> {
         struct Vis;
         impl<'de> de::Visitor<'de> for Vis {
-            type Value = &'de [u8];
+            type Value = Cow<'de, [u8]>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("borrowed bytes")
+                f.write_str("bytes")
             }
-            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<&'de [u8], E> {
-                Ok(v)
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_vec()))
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
             }
         }
         d.deserialize_bytes(Vis)
@@ -266,6 +317,14 @@ pub(crate) enum Items<'a> {
 }
 
 impl Items<'_> {
+    /// The same items, owned.
+    pub(crate) fn into_owned(self) -> Items<'static> {
+        match self {
+            Items::Direct(v) => Items::Direct(Cow::Owned(v.into_owned())),
+            Items::Packed(b) => Items::Packed(Cow::Owned(b.into_owned())),
+        }
+    }
+
     /// Calls `f` on every item, in order.
     #[inline]
     pub(crate) fn try_for_each(
@@ -310,8 +369,7 @@ impl Serialize for Items<'_> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Items<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Items<'a>, D::Error> {
-        let b: &'de [u8] = bytes_slice::deserialize(d)?;
-        Ok(Items::Packed(Cow::Borrowed(b)))
+        Ok(Items::Packed(bytes_slice::deserialize(d)?))
     }
 }
 
@@ -359,7 +417,6 @@ impl Serialize for Blob<'_> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Blob<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Blob<'a>, D::Error> {
-        let b: &'de [u8] = bytes_slice::deserialize(d)?;
-        Ok(Blob(Cow::Borrowed(b)))
+        Ok(Blob(bytes_slice::deserialize(d)?))
     }
 }
