@@ -131,6 +131,11 @@ impl Op<'_> {
             Op::FillBases(id, i) => Op::FillBases(id, i.into_owned()),
             Op::FillAttrs(id, i) => Op::FillAttrs(id, i.into_owned()),
             Op::End(v) => Op::End(v),
+            Op::OpenFrozenSet(n) => Op::OpenFrozenSet(n),
+            Op::Complex(re, im) => Op::Complex(re, im),
+            Op::Range(start, stop, step) => Op::Range(start, stop, step),
+            Op::OpenDeque(n, maxlen) => Op::OpenDeque(n, maxlen),
+            Op::OpenDefaultDict(n) => Op::OpenDefaultDict(n),
             Op::Shared(p) => Op::Shared(p),
         }
     }
