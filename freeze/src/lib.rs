@@ -48,9 +48,11 @@ pub use core::heap::{collect, GcPause};
 pub use core::status::Freezability;
 pub use core::sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
 pub use core::weak::run_weak_callbacks;
-pub use evolve::commit::CommitError;
+pub use evolve::commit::{CommitError, CommitReport};
 pub use evolve::draft::{Draft, Node};
 pub use evolve::error::DraftError;
+pub use evolve::history::{Batch, HistoryFilter, Order, Revision, RevisionState};
+pub use evolve::revisions::{RevisionError, Revisions};
 pub use freeze::hooks::set_pre_freeze_hook;
 pub use freeze::status::{
     disabled, effective_freezable, freezable, frozen, get_freezable, set_freezable, unfreezable,

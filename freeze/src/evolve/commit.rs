@@ -33,9 +33,9 @@ use crate::evolve::error::DraftError;
 use crate::evolve::link::{children, draftable, set_child};
 use crate::freeze::walk::freeze;
 
-/// What a commit did, for the revision manager and the benchmarks.
+/// What a commit did ([`Draft::commit_report`]).
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Committed {
+pub struct CommitReport {
     /// Objects copied (and frozen) by this version.
     pub(crate) copied: usize,
     /// Whether the commit had to walk the whole graph for other paths.
@@ -85,19 +85,32 @@ impl std::error::Error for CommitError {
     }
 }
 
+impl CommitReport {
+    /// Objects the new version added: the copies (and nothing else; new
+    /// objects the closure made are not counted).
+    pub fn copied(&self) -> usize {
+        self.copied
+    }
+    /// Whether the commit had to walk the whole graph to find paths to a
+    /// copied object that the draft never walked (module doc of `commit`).
+    pub fn walked_graph(&self) -> bool {
+        self.walked
+    }
+}
+
 fn is_frozen_obj(v: &Value) -> bool {
     v.slot().obj().is_some_and(|p| p.is_frozen())
 }
 
-pub(crate) fn commit(draft: Draft) -> Result<(Frozen, Committed), CommitError> {
+pub(crate) fn commit(draft: Draft) -> Result<(Frozen, CommitReport), CommitError> {
     match prepare(&draft) {
         Ok(None) => {
             let tree = draft.st.borrow().tree;
             Ok((
                 draft.base.clone(),
-                Committed {
+                CommitReport {
                     tree,
-                    ..Committed::default()
+                    ..CommitReport::default()
                 },
             ))
         }
@@ -114,7 +127,7 @@ pub(crate) fn commit(draft: Draft) -> Result<(Frozen, Committed), CommitError> {
 
 /// Everything before the freeze: the new root and what was done, or `None`
 /// if nothing was written.
-fn prepare(draft: &Draft) -> Result<Option<(Value, Committed)>, DraftError> {
+fn prepare(draft: &Draft) -> Result<Option<(Value, CommitReport)>, DraftError> {
     let mut st = draft.st.borrow_mut();
     if st.copies.is_empty() {
         return Ok(None);
@@ -133,7 +146,7 @@ fn prepare(draft: &Draft) -> Result<Option<(Value, Committed)>, DraftError> {
     let tree = st.tree && !walked && !st.cyclic && shape.is_tree(&root, &st);
     Ok(Some((
         root,
-        Committed {
+        CommitReport {
             copied: st.copies.len(),
             walked,
             tree,

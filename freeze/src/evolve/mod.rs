@@ -8,6 +8,9 @@
 pub(crate) mod commit;
 pub(crate) mod draft;
 pub(crate) mod error;
+pub(crate) mod history;
 pub(crate) mod link;
+pub(crate) mod revisions;
 pub(crate) mod shallow;
+pub(crate) mod shape;
 pub(crate) mod update;

@@ -2,7 +2,7 @@
 //! [`Frozen::update`].
 
 use crate::core::handle::Frozen;
-use crate::evolve::commit::{commit, CommitError};
+use crate::evolve::commit::{commit, CommitError, CommitReport};
 use crate::evolve::draft::{Draft, Node};
 use crate::evolve::error::DraftError;
 
@@ -12,6 +12,11 @@ impl Draft {
     /// comes back in the error, unchanged.
     pub fn commit(self) -> Result<Frozen, CommitError> {
         commit(self).map(|(f, _)| f)
+    }
+
+    /// [`commit`](Draft::commit), also saying what the commit did.
+    pub fn commit_report(self) -> Result<(Frozen, CommitReport), CommitError> {
+        commit(self)
     }
 }
 
