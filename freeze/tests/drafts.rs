@@ -348,8 +348,17 @@ fn tuples_cells_sets_and_buffers_on_the_path() {
     assert_eq!(old.get(0).unwrap().cell_get().unwrap().type_name(), "list");
     assert_eq!(old.get(1).unwrap().len().unwrap(), 1);
     assert_eq!(old.get(2).unwrap().buffer_to_vec().unwrap(), vec![0.5]);
-    // A tuple itself stays immutable to the user.
-    assert!(v1.update(|d| d.set(0, 1.into())).is_err());
+    // A draft may replace a tuple's item (the new version gets a new
+    // tuple); a plain write to the draft's tuple is still refused.
+    let v3 = v1.update(|d| d.set(-1, 1.into())).unwrap();
+    assert_eq!(v3.value().get(2).unwrap().as_int(), Some(1));
+    assert!(v3.value().get(0).unwrap().is(&old.get(0).unwrap()));
+    assert_eq!(
+        v1.update(|d| d.set(3, 1.into())).unwrap_err(),
+        DraftError::Op(Error::Index { index: 3, len: 3 })
+    );
+    let d = Draft::new(&v1);
+    assert!(d.root().writable().unwrap().set(0, 1.into()).is_err());
 }
 
 #[test]

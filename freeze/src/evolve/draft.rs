@@ -325,9 +325,20 @@ impl<'d> Node<'d> {
         self.draft.writable(self.at)
     }
 
-    /// `l[i] = v` for a list (or a number into a buffer).
+    /// `l[i] = v` for a list (or a number into a buffer). A tuple's item
+    /// can be replaced too: the new version gets a new tuple (the frozen
+    /// one never changes, and plain writes to a tuple stay refused).
     pub fn set(&self, i: i64, v: Value) -> Result<(), DraftError> {
-        Ok(self.writable()?.set(i, v)?)
+        let w = self.writable()?;
+        if w.type_name() == "tuple" {
+            let len = w.len()?;
+            let j = if i < 0 { i + len as i64 } else { i };
+            if j < 0 || j >= len as i64 {
+                return Err(crate::core::error::Error::Index { index: i, len }.into());
+            }
+            return Ok(set_child(&w, &Link::Item(j as usize), v)?);
+        }
+        Ok(w.set(i, v)?)
     }
 
     /// `d[key] = v` for a dict (an int index for a list).
