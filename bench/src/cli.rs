@@ -179,7 +179,7 @@ impl Plan {
                 c => vec![c],
             },
             sizes,
-            shapes,
+            shapes: shapes.clone(),
             runs,
             py_runs: o.py_runs.unwrap_or(runs).max(1),
             py_max_deep: o
@@ -204,7 +204,7 @@ impl Plan {
                     chain_n: o.chain_n.unwrap_or(n),
                     ..sizes
                 },
-                shapes: shapes.clone(),
+                shapes,
                 runs,
                 revisions: o.revisions.max(1),
             },

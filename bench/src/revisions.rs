@@ -58,9 +58,9 @@ pub struct Memory {
     /// Revisions held (the original included).
     pub revisions: usize,
     /// Frozen objects of one copy (nodes and their key strings).
-    pub one_copy_objects: i64,
+    pub one_copy_objects: isize,
     /// Frozen objects all revisions hold together.
-    pub all_objects: i64,
+    pub all_objects: isize,
     /// Resident-set growth for one copy, bytes (Linux; noisy).
     pub one_copy_rss: Option<i64>,
     /// Resident-set growth for all revisions, bytes.
@@ -201,10 +201,12 @@ pub fn run(cfg: &Config, tick: &mut dyn FnMut(&str)) -> (Vec<Row>, Vec<String>) 
         let key = input.strings.first().cloned().unwrap_or_default();
         // A frozen graph and its mutable twin (with the same, frozen, classes).
         let twin = build(&input);
-        freeze(&twin.classes.iter().collect::<Vec<_>>()).expect("classes freeze");
-        crate::table1::register_classes(&twin);
+        if !twin.classes.is_empty() {
+            freeze(&twin.classes.iter().collect::<Vec<_>>()).expect("classes freeze");
+        }
         let frozen_built = build(&input);
         frozen_built.freeze().expect("the shape freezes");
+        crate::table1::register_classes(&frozen_built);
         let base: Frozen = frozen_built.root.share().expect("frozen");
         let depth = steps_to_leaf(shape, &base.value());
         drop(frozen_built);

@@ -27,10 +27,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use crate::core::handle::{Frozen, Value};
+use crate::core::object::Slot;
 use crate::core::payload::for_each_child;
 use crate::evolve::draft::{in_cycle, Draft, State};
 use crate::evolve::error::DraftError;
-use crate::evolve::link::{children, draftable, set_child};
+use crate::evolve::link::{draftable, each_edge, link_of, set_child, Link};
 use crate::freeze::walk::freeze;
 
 /// What a commit did ([`Draft::commit_report`]).
@@ -135,15 +136,15 @@ fn prepare(draft: &Draft) -> Result<Option<(Value, CommitReport)>, DraftError> {
     st.clear_places();
     let root = st.root.clone();
     let mut shape = Shape::default();
-    redirect(&root, &st, &mut shape)?;
+    let track = st.tree && !st.cyclic;
+    redirect(&root, &st, track.then_some(&mut shape))?;
     let mut walked = false;
     if !st.tree && !accounted(&st, &draft.base) {
         other_paths(&root, &mut st)?;
-        shape = Shape::default();
-        redirect(&root, &st, &mut shape)?;
+        redirect(&root, &st, None)?;
         walked = true;
     }
-    let tree = st.tree && !walked && !st.cyclic && shape.is_tree(&root, &st);
+    let tree = track && !walked && shape.is_tree(&root, &st);
     Ok(Some((
         root,
         CommitReport {
@@ -191,23 +192,39 @@ impl Shape {
 }
 
 /// Points every draft edge of the new (mutable) objects that still refers
-/// to a copied original at its copy.
-fn redirect(root: &Value, st: &State, shape: &mut Shape) -> Result<(), DraftError> {
+/// to a copied original at its copy. With `shape`, also counts in-degrees
+/// (only needed when the base is a tree).
+fn redirect(root: &Value, st: &State, mut shape: Option<&mut Shape>) -> Result<(), DraftError> {
     let mut stack = vec![root.clone()];
     let mut seen = HashSet::from([root.id()]);
     while let Some(m) = stack.pop() {
-        for (link, c) in children(&m) {
-            let target = match st.copies.get(&c.id()) {
-                Some((orig, copy)) if orig.is(&c) => {
-                    set_child(&m, &link, copy.clone())?;
-                    copy.clone()
-                }
-                _ => c,
+        // A cheap scan first: which edges need rewriting, which objects
+        // to visit next (mutable ones), and the shape's in-degrees.
+        let mut fix: Vec<(Link, Value)> = Vec::new();
+        each_edge(&m, |e, c| {
+            let hit = if c.is_frozen() {
+                st.copies.get(&c.addr()).map(|(_, copy)| copy.clone())
+            } else {
+                None
             };
-            shape.edge(&target);
-            if target.as_obj().is_some() && !is_frozen_obj(&target) && seen.insert(target.id()) {
+            let target = match hit {
+                Some(copy) => {
+                    if let Some(link) = link_of(e) {
+                        fix.push((link, copy.clone()));
+                    }
+                    copy
+                }
+                None => Value::from_slot(Slot::Obj(c)),
+            };
+            if let Some(shape) = shape.as_deref_mut() {
+                shape.edge(&target);
+            }
+            if !is_frozen_obj(&target) && seen.insert(target.id()) {
                 stack.push(target);
             }
+        });
+        for (link, copy) in fix {
+            set_child(&m, &link, copy)?;
         }
     }
     Ok(())
@@ -219,7 +236,11 @@ fn accounted(st: &State, base: &Frozen) -> bool {
     let mut refs: HashMap<usize, usize> = HashMap::new();
     for (orig, _) in st.copies.values() {
         if let Some(p) = orig.slot().obj() {
-            for_each_child(p, |c| *refs.entry(c.addr()).or_insert(0) += 1);
+            for_each_child(p, |c| {
+                if st.copies.contains_key(&c.addr()) {
+                    *refs.entry(c.addr()).or_insert(0) += 1;
+                }
+            });
         }
     }
     let base = base.value();

@@ -6,7 +6,7 @@
 use crate::core::body::Body;
 use crate::core::error::Error;
 use crate::core::handle::Value;
-use crate::core::object;
+use crate::core::object::{self, ObjPtr};
 use crate::core::payload::{for_each_edge, Edge};
 use crate::core::sym::Sym;
 
@@ -43,22 +43,42 @@ pub(crate) fn draftable(v: &Value) -> bool {
     })
 }
 
+/// The draft link of an edge, if drafts follow it.
+pub(crate) fn link_of(e: &Edge) -> Option<Link> {
+    Some(match e {
+        Edge::Item(i) => Link::Item(*i),
+        Edge::Value(k) => Link::Key(Value::from_slot(*k)),
+        Edge::Attr(s) => Link::Attr(*s),
+        Edge::CellContents => Link::Cell,
+        _ => return None,
+    })
+}
+
 /// Calls `f` with every draft edge of `v` that points at an object (not an
-/// immediate). Holds a read guard on `v` while it runs: `f` must not write.
-pub(crate) fn each_child(v: &Value, mut f: impl FnMut(Link, &Value)) {
+/// immediate), unlabelled and uncounted (the cheap form, for scans).
+/// Holds a read guard on `v` while it runs: `f` must not write.
+pub(crate) fn each_edge(v: &Value, mut f: impl FnMut(&Edge, ObjPtr)) {
     let Some(p) = v.slot().obj() else { return };
     if !draftable(v) {
         return;
     }
     for_each_edge(p, |e, c| {
-        let link = match e {
-            Edge::Item(i) => Link::Item(i),
-            Edge::Value(k) => Link::Key(Value::from_slot(k)),
-            Edge::Attr(s) => Link::Attr(s),
-            Edge::CellContents => Link::Cell,
-            _ => return,
-        };
-        f(link, &Value::from_slot(object::Slot::Obj(c)));
+        if matches!(
+            e,
+            Edge::Item(_) | Edge::Value(_) | Edge::Attr(_) | Edge::CellContents
+        ) {
+            f(&e, c)
+        }
+    });
+}
+
+/// Calls `f` with every draft edge of `v` that points at an object, with
+/// its link and a counted handle. Holds a read guard on `v`.
+pub(crate) fn each_child(v: &Value, mut f: impl FnMut(Link, &Value)) {
+    each_edge(v, |e, c| {
+        if let Some(link) = link_of(e) {
+            f(link, &Value::from_slot(object::Slot::Obj(c)));
+        }
     });
 }
 
