@@ -9,6 +9,10 @@
 //!   that made it. [`freeze`] makes a graph deeply immutable in place; then
 //!   [`Value::share`] gives a [`Frozen`], which is `Send + Sync` and cloned
 //!   in O(1).
+//! * A frozen graph changes only by making a new version: a [`Draft`] (or
+//!   [`Frozen::update`]) copies on write just the objects written and the
+//!   path to them, sharing the rest; [`Revisions`] keeps named histories
+//!   of versions that any worker can update optimistically.
 //! * Cycles in frozen graphs are reference counted per strongly connected
 //!   component; cycles of mutable objects are found by each heap's cycle
 //!   collector ([`collect`]).
