@@ -184,3 +184,24 @@ fn cluster() {
     assert_has(&out, "node-2: live objects heap=0 frozen=0");
     assert_has(&out, "driver: live objects heap=0 frozen=0");
 }
+
+#[test]
+fn revisions() {
+    let out = run("revisions");
+    assert_has(&out, "document: 1000 sections");
+    assert_has(
+        &out,
+        "edits: 4 workers x 25 edits -> version 101 (expected 101)",
+    );
+    assert_has(&out, "4.0 objects copied per edit");
+    assert_has(
+        &out,
+        "update() is only available for the root of a current revision",
+    );
+    assert_has(&out, "version 1 of 'doc' is retired");
+    assert_has(
+        &out,
+        "rollback: to version 51 (50 later revisions removed), now 51 revisions",
+    );
+    assert_has(&out, "all revisions freed");
+}

@@ -1,5 +1,5 @@
 //! The `permafrost-bench` command line: `table1`, `transfer`, `sharing`,
-//! `store`, `shapes` and `all` (the default), writing `results.csv`, `report.md` and SVG plots
+//! `store`, `shapes`, `bytes`, `revisions` and `all` (the default), writing `results.csv`, `report.md` and SVG plots
 //! into `--out`.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::csv::{to_csv, Row};
 use crate::report::{render, targets, RunInfo};
 use crate::shapes::{Shape, Sizes};
-use crate::{bytes, cluster, plot, python, sharing, store, table1, transfer, verona};
+use crate::{bytes, cluster, plot, python, revisions, sharing, store, table1, transfer, verona};
 
 /// Benchmarks of permafrost (PEP 795 deep immutability) against pickling,
 /// with CPython side by side.
@@ -56,6 +56,11 @@ pub enum Command {
     /// 1,048,576), against CPython (`--small` and `all`: 200,000 and
     /// 262,144).
     Bytes,
+    /// A one-leaf change of every shape by draft + commit, deep copy +
+    /// freeze and pickle + unpickle + freeze; `--revisions` (1,000)
+    /// one-leaf revisions of the binary tree against one copy. Sizes as
+    /// table1's, but chain n (not 10 x n).
+    Revisions,
     /// An n-object graph (default 1,000,000) to a worker on another node
     /// process: sent once (then by id) vs pickled every time. Not in `all`.
     Cluster,
@@ -101,6 +106,10 @@ pub struct Opts {
     /// Get + release pairs per worker in the store's throughput runs.
     #[arg(long, global = true, default_value_t = 100_000)]
     pub store_gets: usize,
+    /// Revisions of the binary tree held for the revisions suite's memory
+    /// measurement.
+    #[arg(long, global = true, default_value_t = 1000)]
+    pub revisions: usize,
     /// Only these Table 1 shapes (comma-separated names).
     #[arg(long, global = true, value_delimiter = ',')]
     pub shapes: Vec<String>,
@@ -163,6 +172,8 @@ pub struct Plan {
     pub shapes_cfg: verona::Config,
     /// Bytes-per-object configuration.
     pub bytes: bytes::Config,
+    /// Revisions configuration.
+    pub revisions: revisions::Config,
 }
 
 impl Plan {
@@ -198,11 +209,12 @@ impl Plan {
                     Command::Store,
                     Command::Shapes,
                     Command::Bytes,
+                    Command::Revisions,
                 ],
                 c => vec![c],
             },
             sizes,
-            shapes,
+            shapes: shapes.clone(),
             runs,
             py_runs: o.py_runs.unwrap_or(runs).max(1),
             py_max_deep: o
@@ -246,6 +258,15 @@ impl Plan {
                     &verona::SMALL_CHAIN_LINKS,
                 ),
                 runs,
+            },
+            revisions: revisions::Config {
+                sizes: Sizes {
+                    chain_n: o.chain_n.unwrap_or(n),
+                    ..sizes
+                },
+                shapes,
+                runs,
+                revisions: o.revisions.max(1),
             },
             cluster: cluster::Config {
                 n,
@@ -388,6 +409,7 @@ pub fn execute(plan: &Plan, o: &Opts, cmdline: &str) -> Result<PathBuf, String> 
                 rows.extend(r);
                 info.notes.extend(notes);
             }
+            Command::Revisions => run_revisions(plan, &mut rows, &mut info),
             Command::Cluster => {
                 let pb = bar(cluster::total_steps(&plan.cluster), "cluster");
                 let (r, notes) = cluster::run(&plan.cluster, &mut || pb.inc(1));
@@ -433,6 +455,25 @@ fn run_sharing(plan: &Plan, rows: &mut Vec<Row>, info: &mut RunInfo) {
     drop(m);
     pb.finish_and_clear();
     info.sharing = Some(cfg.clone());
+}
+
+/// The revisions suite: timed routes per shape, then the memory of many
+/// revisions of the binary tree.
+fn run_revisions(plan: &Plan, rows: &mut Vec<Row>, info: &mut RunInfo) {
+    let cfg = &plan.revisions;
+    let pb = bar(revisions::total_steps(cfg), "revisions");
+    let (r, notes) = revisions::run(cfg, &mut |m| {
+        pb.set_message(m.to_string());
+        pb.inc(1)
+    });
+    rows.extend(r);
+    info.notes.extend(notes);
+    pb.set_message("memory");
+    match revisions::memory(cfg.sizes.n, cfg.revisions) {
+        Ok(m) => info.revisions = Some(m),
+        Err(e) => info.notes.push(format!("revisions memory: {e}")),
+    }
+    pb.finish_and_clear();
 }
 
 fn run_table1(plan: &Plan, o: &Opts, out: &Path, rows: &mut Vec<Row>, info: &mut RunInfo) {
@@ -556,11 +597,12 @@ fn write_outputs(out: &Path, rows: &[Row], info: &mut RunInfo, plan: &Plan) -> R
     } else {
         info.shapes.clone()
     };
-    let plots: [(&str, &str, PlotFn<'_>); 4] = [
+    let plots: [(&str, &str, PlotFn<'_>); 5] = [
         ("table1.svg", "table1", &|p| plot::table1(p, rows, &shapes)),
         ("transfer.svg", "transfer", &|p| plot::transfer(p, rows)),
         ("figure1.svg", "sharing", &|p| plot::figure1(p, rows)),
         ("shapes.svg", "shapes", &|p| verona::plot(p, rows)),
+        ("revisions.svg", "revisions", &|p| plot::revisions(p, rows)),
     ];
     for (name, suite, f) in plots {
         if rows.iter().any(|r| r.suite == suite) {

@@ -8,6 +8,8 @@
 //!   deepcopy, drop}; [`python`] runs the CPython side.
 //! * [`transfer`]: graphs sent to another worker by share, pickle and copy.
 //! * [`sharing`]: Figure 1, matrices shared vs pickled across workers.
+//! * [`revisions`]: one-leaf changes by draft against deep copy and
+//!   pickle, and the memory of many revisions.
 //! * [`store`]: the object store's put, get, get throughput over workers,
 //!   and spill / restore against a pickle round trip.
 //! * [`verona`]: the `shapes` suite, verona-rt's immutablescc shapes
@@ -32,6 +34,7 @@ pub mod plot;
 pub mod prng;
 pub mod python;
 pub mod report;
+pub mod revisions;
 pub mod shapes;
 pub mod sharing;
 pub mod store;

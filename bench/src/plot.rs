@@ -328,6 +328,38 @@ fn dashes(y: f64, max_w: f64) -> Vec<PathElement<(f64, f64)>> {
     v
 }
 
+/// Revisions: one group per shape, one bar per route (ms).
+pub fn revisions(path: &Path, rows: &[Row]) -> PlotResult {
+    let mut groups: Vec<String> = Vec::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.suite == "revisions" && r.op == "update")
+    {
+        if !groups.contains(&r.workload) {
+            groups.push(r.workload.clone());
+        }
+    }
+    let series: Vec<Series> = crate::revisions::ROUTES
+        .iter()
+        .map(|route| Series {
+            label: route.to_string(),
+            values: groups
+                .iter()
+                .map(|g| {
+                    crate::report::median(rows, "revisions", g, "update", route).map(|ns| ns / 1e6)
+                })
+                .collect(),
+        })
+        .collect();
+    grouped_bars(
+        path,
+        "One-leaf change of a frozen graph: draft vs deep copy vs pickle (median, ms, log scale)",
+        "ms",
+        &groups,
+        &series,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

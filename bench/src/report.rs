@@ -33,6 +33,8 @@ pub struct RunInfo {
     pub sharing: Option<crate::sharing::Config>,
     /// Object store configuration.
     pub store: Option<crate::store::Config>,
+    /// Memory held by many revisions of the binary tree (revisions suite).
+    pub revisions: Option<crate::revisions::Memory>,
     /// Memory measurements (N workers holding one graph).
     pub resident: Vec<Resident>,
     /// Wall time of each suite, seconds.
@@ -202,6 +204,9 @@ pub fn targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
     out.push(store_get_target(rows));
     out.extend(crate::verona::targets(rows));
     out.push(crate::bytes::target(rows));
+    if rows.iter().any(|r| r.suite == "revisions") || info.revisions.is_some() {
+        out.extend(crate::revisions::targets(rows, info.revisions.as_ref()));
+    }
     out
 }
 
@@ -488,6 +493,7 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
     crate::cluster::section(w, rows);
     crate::verona::section(w, rows);
     crate::bytes::section(w, rows);
+    crate::revisions::section(w, rows, info.revisions.as_ref());
 
     if !info.notes.is_empty() {
         let _ = writeln!(w, "## Notes\n");
@@ -498,7 +504,7 @@ pub fn render(rows: &[Row], info: &RunInfo) -> String {
     }
     let _ = writeln!(
         w,
-        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `shapes.svg`: verona-rt's shapes, ns per object (if the `shapes` suite ran)\n- `cpython_bench.py`: the CPython script that ran",
+        "## Files\n\n- `results.csv`: every measurement (header `{}`)\n- `table1.svg`: Table 1 as grouped bars (median, log scale)\n- `transfer.svg`: transfer cost by graph size and mode\n- `figure1.svg`: Figure 1, inversions per second against workers\n- `shapes.svg`: verona-rt's shapes, ns per object (if the `shapes` suite ran)\n- `revisions.svg`: one-leaf change by draft, deep copy and pickle\n- `cpython_bench.py`: the CPython script that ran",
         crate::csv::HEADER
     );
     s

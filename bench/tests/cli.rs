@@ -42,7 +42,14 @@ fn all_at_tiny_sizes_writes_every_output() {
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert!(rows.iter().all(|r| r.len() == 11));
     for suite in [
-        "table1", "transfer", "sharing", "store", "shapes", "bytes", "codec",
+        "table1",
+        "transfer",
+        "sharing",
+        "store",
+        "shapes",
+        "bytes",
+        "codec",
+        "revisions",
     ] {
         assert!(rows.iter().any(|r| r[0] == suite), "no {suite} rows");
     }
@@ -124,7 +131,27 @@ fn all_at_tiny_sizes_writes_every_output() {
             "missing store {op}"
         );
     }
-    for svg in ["table1.svg", "transfer.svg", "figure1.svg", "shapes.svg"] {
+    assert!(report.contains("## Revisions"));
+    for route in ["draft", "deepcopy", "pickle"] {
+        assert!(
+            rows.iter().any(|r| r[0] == "revisions"
+                && r[1] == "binary-tree"
+                && r[2] == "update"
+                && r[3] == route),
+            "missing revisions {route}"
+        );
+    }
+    assert!(rows
+        .iter()
+        .any(|r| r[0] == "revisions" && r[2] == "objects" && !r[10].is_empty()));
+    assert!(report.contains("one-leaf revisions of the binary tree hold under 1.1x"));
+    for svg in [
+        "table1.svg",
+        "transfer.svg",
+        "figure1.svg",
+        "shapes.svg",
+        "revisions.svg",
+    ] {
         let text = std::fs::read_to_string(out.join(svg)).expect(svg);
         assert!(text.starts_with("<svg") || text.contains("<svg"), "{svg}");
         assert!(text.contains("<text"), "{svg} has no text");

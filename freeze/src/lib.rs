@@ -10,6 +10,10 @@
 //!   that made it. [`freeze`] makes a graph deeply immutable in place; then
 //!   [`Value::share`] gives a [`Frozen`], which is `Send + Sync` and cloned
 //!   in O(1).
+//! * A frozen graph changes only by making a new version: a [`Draft`] (or
+//!   [`Frozen::update`]) copies on write just the objects written and the
+//!   path to them, sharing the rest; [`Revisions`] keeps named histories
+//!   of versions that any worker can update optimistically.
 //! * Cycles in frozen graphs are reference counted per strongly connected
 //!   component; cycles of mutable objects are found by each heap's cycle
 //!   collector ([`collect`]).
@@ -38,6 +42,7 @@
 mod core;
 pub mod diag;
 pub mod embed;
+mod evolve;
 mod freeze;
 mod model;
 mod transfer;
@@ -48,6 +53,11 @@ pub use core::heap::{collect, GcPause};
 pub use core::status::Freezability;
 pub use core::sym::{Sym, UNTRUSTED_NAME_BUDGET, UNTRUSTED_NAME_BYTES};
 pub use core::weak::{getweakrefcount, getweakrefs, run_weak_callbacks};
+pub use evolve::commit::{CommitError, CommitReport};
+pub use evolve::draft::{Draft, Node};
+pub use evolve::error::DraftError;
+pub use evolve::history::{Batch, HistoryFilter, Order, Revision, RevisionState};
+pub use evolve::revisions::{RevisionError, Revisions};
 pub use freeze::compat::{
     prototype_class_default, set_prototype_class_default, set_prototype_class_default_everywhere,
 };
