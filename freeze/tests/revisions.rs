@@ -15,6 +15,9 @@ use permafrost_freeze::diag::frozen_live;
 use permafrost_freeze::*;
 use proptest::prelude::*;
 
+mod common;
+use common::{path_to, tree};
+
 fn frozen(v: &Value) -> Frozen {
     freeze(&[v]).unwrap();
     v.share().unwrap()
@@ -317,34 +320,6 @@ fn a_failing_closure_changes_nothing() {
         RevisionError::Draft(DraftError::Op(Error::Key(_)))
     ));
     assert_eq!(revs.len("doc"), 1);
-}
-
-/// A binary tree of `n` nodes in heap order (see `drafts.rs`).
-fn tree(n: usize) -> Value {
-    let mut nodes: Vec<Option<Value>> = vec![None; n];
-    for i in (0..n).rev() {
-        let kids: Vec<Value> = [2 * i + 1, 2 * i + 2]
-            .into_iter()
-            .filter(|&c| c < n)
-            .map(|c| nodes[c].take().unwrap())
-            .collect();
-        nodes[i] = Some(if kids.is_empty() {
-            Value::list(vec![Value::Int(i as i64)])
-        } else {
-            Value::list(kids)
-        });
-    }
-    nodes[0].take().unwrap()
-}
-
-fn path_to(mut i: usize) -> Vec<i64> {
-    let mut steps = Vec::new();
-    while i > 0 {
-        steps.push(((i - 1) % 2) as i64);
-        i = (i - 1) / 2;
-    }
-    steps.reverse();
-    steps
 }
 
 #[test]

@@ -215,7 +215,12 @@ fn decode(rest: &[u8]) -> Result<Value, Error> {
         b.apply(op).map_err(at(index))?;
         index += 1;
     }
-    if pos != rest.len() {
+    finish(b, rest.len() - pos, index)
+}
+
+/// The graph, once every op is applied and nothing is left over.
+fn finish(b: Builder, left: usize, index: usize) -> Result<Value, Error> {
+    if left != 0 {
         return Err(DecodeError::new(DecodeProblem::TrailingData)
             .at(index)
             .into());
@@ -257,12 +262,7 @@ fn decode_bitcode(rest: &[u8]) -> Result<Value, Error> {
             index += 1;
         }
     }
-    if pos != rest.len() {
-        return Err(DecodeError::new(DecodeProblem::TrailingData)
-            .at(index)
-            .into());
-    }
-    b.finish().map_err(at(index))
+    finish(b, rest.len() - pos, index)
 }
 
 #[cfg(test)]
