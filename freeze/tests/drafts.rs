@@ -385,3 +385,32 @@ fn a_deep_chain_is_drafted_without_recursion() {
     }
     assert_eq!(int(&v.get(0).unwrap()), 1);
 }
+
+/// A node stands for an object, not for the slot it was reached through
+/// (as a Python variable does): once the slot holds something else, a
+/// write through the node changes that object, which every other path
+/// to it still sees, and never the slot.
+#[test]
+fn a_node_whose_slot_was_replaced_still_writes_its_object() {
+    let _g = lock();
+    let (heap0, frozen0) = (heap_live(), frozen_live());
+    {
+        let shared = Value::list(vec![1.into()]);
+        let v1 = frozen(&Value::list(vec![shared.clone(), shared]));
+        let draft = Draft::new(&v1);
+        let first = draft.root().get(0).unwrap();
+        draft.root().set(0, Value::Int(9)).unwrap();
+        first.append(2.into()).unwrap();
+        let v2 = draft.commit().unwrap();
+        let root = v2.value();
+        assert_eq!(
+            root.get(0).unwrap().as_int(),
+            Some(9),
+            "the slot keeps its new value"
+        );
+        let alias = root.get(1).unwrap();
+        assert_eq!(alias.len().unwrap(), 2, "the other path sees the write");
+        assert_eq!(v1.value().get(1).unwrap().len().unwrap(), 1, "v1 unchanged");
+    }
+    assert_eq!((heap_live(), frozen_live()), (heap0, frozen0));
+}

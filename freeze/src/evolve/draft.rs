@@ -253,6 +253,11 @@ impl Drop for Draft {
 /// state (the original, or the draft's copy once written); writes copy on
 /// first use. Every object obtained from a draft behaves as a copy:
 /// writing to it never changes the original or another draft.
+///
+/// A node stands for an object, not for the slot it was reached through,
+/// as a Python variable does: after `root.set(0, x)`, a node got earlier
+/// from `root.get(0)` still writes to the object it stood for (seen
+/// through any other path to it in the new version), never to slot 0.
 pub struct Node<'d> {
     draft: &'d Draft,
     at: usize,
