@@ -293,6 +293,13 @@ impl Walk {
     ) -> Result<(), (usize, MoveRefusal)> {
         // The heap is gone only in thread teardown: then there is no
         // container list to update, but the marks must still be cleared.
+        // Split up front: the comparison below then reads two plain values
+        // (optimised code comparing inside the `Option` reads its padding,
+        // which memcheck reports).
+        let (weak_at, weak_why) = match weak {
+            Some((i, why)) => (i, Some(why)),
+            None => (usize::MAX, None),
+        };
         let pass = |mut t: Option<&mut heap::Tracker>| {
             let mut refused = None;
             for (i, &p) in self.objs.iter().enumerate() {
@@ -300,7 +307,7 @@ impl Walk {
                 let h = p.header();
                 if refused.is_none() {
                     let inside = h.aux.load(Relaxed) + usize::from(i == 0);
-                    let why = refusal(p, f, inside).or(weak.filter(|w| w.0 == i).map(|w| w.1));
+                    let why = refusal(p, f, inside).or(if i == weak_at { weak_why } else { None });
                     if let Some(why) = why {
                         refused = Some((i, why));
                         if let Some(t) = t.as_deref_mut() {
