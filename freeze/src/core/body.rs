@@ -6,7 +6,7 @@ use std::cell::Cell;
 use crate::core::handle::NativeFn;
 use crate::core::key::{DictMap, SetMap};
 use crate::core::object::{ObjPtr, Slot};
-use crate::core::payload::{Payload, StrData};
+use crate::core::payload::{InstAttrs, Payload, StrData};
 use crate::core::sym::Sym;
 
 /// Attribute storage: small and ordered; attribute lists are short.
@@ -95,6 +95,10 @@ pub(crate) struct ClassData {
     pub(crate) name: Sym,
     pub(crate) bases: Payload<Vec<Slot>>,
     pub(crate) dict: Payload<AttrMap>,
+    /// The instances' shape: attribute names in the order instances first
+    /// set them (at most `payload::MAX_INLINE`). Append-only, so a name's
+    /// slot index never changes; fixed once the class is frozen.
+    pub(crate) layout: Payload<Vec<Sym>>,
     /// Inherits from `NotFreezable`: instances can never be frozen.
     pub(crate) not_freezable: bool,
     /// Whether the class defines or inherits `__pre_freeze__`, cached as
@@ -104,7 +108,9 @@ pub(crate) struct ClassData {
 
 pub(crate) struct InstanceData {
     pub(crate) class: ObjPtr,
-    pub(crate) attrs: Payload<AttrMap>,
+    /// Values inline after the object, named by the class's `layout`;
+    /// the rest in a map (see `payload::InstAttrs`).
+    pub(crate) attrs: Payload<InstAttrs>,
 }
 
 pub(crate) struct FunctionData {

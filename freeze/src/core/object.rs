@@ -24,6 +24,7 @@
 //!
 //! Freeing never recurses: releases go to a worklist drained by one loop.
 
+use std::alloc::Layout;
 use std::cell::Cell;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
@@ -213,24 +214,76 @@ impl ObjPtr {
     pub(crate) fn addr(&self) -> usize {
         self.0.as_ptr() as usize
     }
+
+    /// Where the object's inline slots start (right after it; computing
+    /// the address is safe, using it is `payload.rs`'s business).
+    #[inline]
+    pub(super) fn tail(self) -> *mut Slot {
+        (self.0.as_ptr() as *mut u8).wrapping_add(std::mem::size_of::<ObjBox>()) as *mut Slot
+    }
+}
+
+/// Drops and deallocates a dead object.
+///
+/// # Safety
+/// `p` was allocated by `alloc`, its count reached zero (or its SCC's),
+/// every reference it held was released, and nothing refers to it.
+unsafe fn dealloc(p: ObjPtr) {
+    let l = layout(crate::core::payload::tail_slots_of(p));
+    // SAFETY: by the caller's contract `p` is a live `ObjBox` nobody else
+    // can reach; its tail slots are `Copy` and need no drop; `l` is the
+    // layout `alloc` used (the tail size never changes).
+    unsafe {
+        std::ptr::drop_in_place(p.0.as_ptr());
+        std::alloc::dealloc(p.0.as_ptr() as *mut u8, l);
+    }
+}
+
+/// The allocation of an object with `tail` inline slots after it (an
+/// instance's attribute values; see `payload::InstAttrs`).
+fn layout(tail: usize) -> Layout {
+    let (l, off) = Layout::new::<ObjBox>()
+        .extend(Layout::array::<Slot>(tail).expect("at most MAX_INLINE slots"))
+        .expect("a small object");
+    debug_assert_eq!(off, std::mem::size_of::<ObjBox>());
+    l.pad_to_align()
 }
 
 /// Allocates a new object with count 1, tracked by this thread's heap when
 /// it can hold references. Born-frozen kinds (str, bytes) skip the heap.
-pub(crate) fn alloc(body: Body) -> ObjPtr {
+/// An instance gets the inline slots its attribute state asks for, all
+/// `None` until the attribute code fills them.
+pub(crate) fn alloc(mut body: Body) -> ObjPtr {
     let born_frozen = body.born_frozen();
     let track = !born_frozen && body.can_have_children();
-    let b = Box::new(ObjBox {
-        header: Header {
-            rc: AtomicUsize::new(1),
-            aux: AtomicUsize::new(0),
-            flags: AtomicU32::new(if born_frozen { FROZEN } else { 0 }),
-            gc_idx: Cell::new(0),
-        },
-        body,
-    });
-    // SAFETY: Box::into_raw never returns null.
-    let p = ObjPtr(unsafe { NonNull::new_unchecked(Box::into_raw(b)) });
+    let tail = crate::core::payload::tail_slots(&mut body);
+    let l = layout(tail);
+    // SAFETY: `l` has a non-zero size (it holds a header).
+    let raw = unsafe { std::alloc::alloc(l) } as *mut ObjBox;
+    let Some(nn) = NonNull::new(raw) else {
+        std::alloc::handle_alloc_error(l)
+    };
+    // SAFETY: `raw` is a fresh allocation of `l`, which starts with room
+    // for an `ObjBox` (aligned: `l` has its alignment) followed by `tail`
+    // slots (`layout`'s offset is `size_of::<ObjBox>()`, where `tail()`
+    // points); writing initialises them, so the object and all its slots
+    // are valid from here on.
+    unsafe {
+        raw.write(ObjBox {
+            header: Header {
+                rc: AtomicUsize::new(1),
+                aux: AtomicUsize::new(0),
+                flags: AtomicU32::new(if born_frozen { FROZEN } else { 0 }),
+                gc_idx: Cell::new(0),
+            },
+            body,
+        });
+        let t = ObjPtr(nn).tail();
+        for k in 0..tail {
+            t.add(k).write(Slot::None);
+        }
+    }
+    let p = ObjPtr(nn);
     if born_frozen {
         heap::frozen_born(1);
     } else {
@@ -417,8 +470,9 @@ fn free_mutable(p: ObjPtr, dp: *mut Drain) {
     });
     heap::on_free(p, f & TRACKED != 0);
     // SAFETY: the count reached zero on the owning thread: no handle or
-    // container refers to `p` any more, and it was allocated by `alloc`.
-    drop(unsafe { Box::from_raw(p.0.as_ptr()) });
+    // container refers to `p` any more, its references were released
+    // above, and it was allocated by `alloc`.
+    unsafe { dealloc(p) };
 }
 
 fn free_scc(rep: ObjPtr, wp: *mut Drain) {
@@ -453,7 +507,8 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
     heap::frozen_freed(members.len());
     for m in members {
         // SAFETY: the SCC's count is zero, internal edges are uncounted and
-        // all external edges were released, so nothing else refers to `m`.
-        drop(unsafe { Box::from_raw(m.0.as_ptr()) });
+        // all external edges were released, so nothing else refers to `m`;
+        // it was allocated by `alloc`.
+        unsafe { dealloc(m) };
     }
 }

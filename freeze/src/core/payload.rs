@@ -201,6 +201,176 @@ impl<T> Drop for Write<'_, T> {
     }
 }
 
+/// The most attribute values an instance keeps inline, after its header
+/// (a class's layout stops growing here; later names live in `extra`).
+pub(crate) const MAX_INLINE: usize = 16;
+
+/// An instance's attribute state. Values of the first `len` names of its
+/// class's layout live inline, in the `cap` slots allocated right after
+/// the object (`object::alloc` sizes them from `cap`); every other
+/// attribute lives in `extra`, in insertion order. Iteration order is the
+/// inline prefix, then `extra`, which is insertion order: a name joins
+/// the prefix only while `extra` is empty.
+///
+/// The fields are private to this module: `len <= cap`, and `cap` equal to
+/// the slots allocated, are what make the inline slots' accesses below
+/// sound, so nothing else may change them.
+pub(crate) struct InstAttrs {
+    len: u32,
+    cap: u32,
+    extra: Option<Box<AttrMap>>,
+}
+
+impl InstAttrs {
+    /// No attributes, room for `cap` (at most [`MAX_INLINE`]) inline.
+    pub(crate) fn with_capacity(cap: usize) -> InstAttrs {
+        InstAttrs {
+            len: 0,
+            cap: cap.min(MAX_INLINE) as u32,
+            extra: None,
+        }
+    }
+
+    /// Inline values in use.
+    #[inline]
+    pub(crate) fn inline_len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Inline slots allocated.
+    #[inline]
+    pub(crate) fn inline_cap(&self) -> usize {
+        self.cap as usize
+    }
+
+    /// The attributes past the inline prefix.
+    #[inline]
+    pub(crate) fn extra(&self) -> &[(Sym, Slot)] {
+        self.extra.as_deref().map_or(&[], |m| m.as_slice())
+    }
+
+    /// Own attributes in all.
+    #[inline]
+    pub(crate) fn count(&self) -> usize {
+        self.inline_len() + self.extra().len()
+    }
+}
+
+/// Where the inline slots of `owner` start, given its attribute state `a`
+/// (using the pointer is sound only under a guard for `a`: the slots are
+/// part of that payload).
+#[inline]
+fn inline_ptr(owner: ObjPtr, a: &InstAttrs) -> *mut Slot {
+    debug_assert!(a.len <= a.cap);
+    owner.tail()
+}
+
+impl Read<'_, InstAttrs> {
+    /// The inline values, in layout order.
+    #[inline]
+    pub(crate) fn inline(&self) -> &[Slot] {
+        // SAFETY: this guard reads `owner`'s attribute state (the payload
+        // comes from `owner`'s body: `read` checked ownership), and the
+        // first `len <= cap` tail slots are initialised (alloc fills all
+        // `cap`); the guard keeps writers out for the slice's lifetime.
+        unsafe {
+            std::slice::from_raw_parts(inline_ptr(self.owner, self.val), self.val.len as usize)
+        }
+    }
+
+    /// Every own value, inline first.
+    #[inline]
+    pub(crate) fn values(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.inline()
+            .iter()
+            .copied()
+            .chain(self.val.extra().iter().map(|e| e.1))
+    }
+}
+
+impl Write<'_, InstAttrs> {
+    /// The inline values in use, writable.
+    #[inline]
+    pub(crate) fn inline_mut(&mut self) -> &mut [Slot] {
+        let len = self.val.len as usize;
+        // SAFETY: this guard writes `owner`'s attribute state exclusively
+        // (`write` checked ownership and that no other guard is live), and
+        // the first `len <= cap` tail slots are initialised.
+        unsafe { std::slice::from_raw_parts_mut(inline_ptr(self.owner, self.val), len) }
+    }
+
+    /// Appends an inline value; handed back if the inline slots are full
+    /// or `extra` is not empty (a new inline name would then come before
+    /// older names, breaking insertion order).
+    pub(crate) fn push_inline(&mut self, v: Slot) -> Result<(), Slot> {
+        if self.val.len >= self.val.cap || !self.val.extra().is_empty() {
+            return Err(v);
+        }
+        let i = self.val.len as usize;
+        // SAFETY: this guard writes `owner`'s attribute state exclusively
+        // (ownership and exclusivity checked by `write`), and `i < cap`, so
+        // slot `i` is one of the `cap` allocated after `owner`.
+        unsafe { inline_ptr(self.owner, self.val).add(i).write(v) };
+        self.val.len += 1;
+        Ok(())
+    }
+
+    /// Removes the inline values from `from` on and returns them.
+    pub(crate) fn truncate_inline(&mut self, from: usize) -> Vec<Slot> {
+        let out = self.inline_mut().get(from..).map(<[Slot]>::to_vec);
+        let out = out.unwrap_or_default();
+        self.val.len -= out.len() as u32;
+        out
+    }
+
+    /// The attributes past the inline prefix, writable.
+    pub(crate) fn extra_mut(&mut self) -> &mut AttrMap {
+        self.val.extra.get_or_insert_with(Default::default)
+    }
+
+    /// Removes every attribute, values inline first.
+    pub(crate) fn take_all(&mut self) -> Vec<Slot> {
+        let mut out = self.truncate_inline(0);
+        if let Some(m) = self.val.extra.take() {
+            out.extend(m.into_iter().map(|e| e.1));
+        }
+        out
+    }
+}
+
+impl Payload<InstAttrs> {
+    /// A frozen instance's inline values and `extra`, for as long as the
+    /// graph's handle is borrowed.
+    pub(crate) fn frozen_parts<'a>(&'a self, owner: Reach<'a>) -> (&'a [Slot], &'a [(Sym, Slot)]) {
+        let a = self.frozen(owner);
+        let p = owner.slot().obj().expect("checked by `frozen`");
+        // SAFETY: `frozen` checked that `owner` is frozen (never written
+        // again) and holds `a`; its first `len <= cap` tail slots are
+        // initialised and live as long as `owner`, which the handle behind
+        // `Reach<'a>` keeps alive for `'a`.
+        let inline = unsafe { std::slice::from_raw_parts(inline_ptr(p, a), a.len as usize) };
+        (inline, a.extra())
+    }
+}
+
+/// The tail slots an object of this body needs (its instance's `cap`).
+pub(super) fn tail_slots(body: &mut Body) -> usize {
+    match body {
+        Body::Instance(i) => i.attrs.0.get_mut().inline_cap(),
+        _ => 0,
+    }
+}
+
+/// The tail slots `p` was allocated with.
+pub(super) fn tail_slots_of(p: ObjPtr) -> usize {
+    match p.body() {
+        // SAFETY: `cap` never changes after allocation, and the callers
+        // (the free loop) own `p` outright: no guard is live.
+        Body::Instance(i) => unsafe { (*i.attrs.0.get()).inline_cap() },
+        _ => 0,
+    }
+}
+
 /// The type name Python would print: an instance's class name, else the
 /// built-in type's.
 pub(crate) fn type_label(p: ObjPtr) -> &'static str {
@@ -217,7 +387,7 @@ pub(crate) fn type_label(p: ObjPtr) -> &'static str {
 /// walk's common case: the payload comes from `p`'s own body, so it needs
 /// no ownership check).
 #[inline]
-pub(crate) fn instance_attrs(p: &ObjPtr) -> Option<(ObjPtr, Read<'_, AttrMap>)> {
+pub(crate) fn instance_attrs(p: &ObjPtr) -> Option<(ObjPtr, Read<'_, InstAttrs>)> {
     match p.body() {
         Body::Instance(i) => Some((i.class, i.attrs.read_owned(*p))),
         _ => None,
@@ -308,6 +478,9 @@ pub(crate) enum Edge {
     Class,
     /// An attribute (instance, class or module).
     Attr(Sym),
+    /// An instance's inline attribute `k`: the `k`th name of the class's
+    /// layout (see [`Edge::attr_name`]).
+    Inline(ObjPtr, u32),
     /// Base class `i`.
     Base(usize),
     /// Captured value `i` of a function.
@@ -324,6 +497,22 @@ pub(crate) enum Edge {
     Referent,
     /// A weak reference's callback.
     Callback,
+}
+
+impl Edge {
+    /// The attribute name of an `Attr` or `Inline` edge. An `Inline` name
+    /// is read from the class's layout (the class is alive: the instance
+    /// holds it), so call this outside any write of that class.
+    pub(crate) fn attr_name(&self) -> Option<Sym> {
+        match *self {
+            Edge::Attr(n) => Some(n),
+            Edge::Inline(class, k) => match class.body() {
+                Body::Class(c) => c.layout.read(class).get(k as usize).copied(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 /// Calls `f` with every counted reference `p` holds, labelled, in one
@@ -430,7 +619,17 @@ pub(super) fn visit(p: ObjPtr, f: &mut impl FnMut(Edge, ObjPtr)) {
         }
         Body::Instance(i) => {
             s(Edge::Class, &Slot::Obj(i.class));
-            get(&i.attrs).iter().for_each(|(n, v)| s(Edge::Attr(*n), v));
+            let a = get(&i.attrs);
+            // SAFETY: `visit`'s callers hold `BORROWED` on `p` (or own a
+            // dead `p` outright), which covers `p`'s attribute state `a`,
+            // inline slots included; the first `len <= cap` of them are
+            // initialised.
+            let inline = unsafe { std::slice::from_raw_parts(inline_ptr(p, a), a.inline_len()) };
+            inline
+                .iter()
+                .enumerate()
+                .for_each(|(k, v)| s(Edge::Inline(i.class, k as u32), v));
+            a.extra().iter().for_each(|(n, v)| s(Edge::Attr(*n), v));
         }
         Body::Function(fd) => {
             get(&fd.captures)
@@ -506,7 +705,7 @@ pub(crate) fn take_children(p: ObjPtr, out: &mut Vec<Slot>) -> Result<(), Error>
             out.append(&mut *c.bases.write_internal(p)?);
             values(std::mem::take(&mut *c.dict.write_internal(p)?), out);
         }
-        Body::Instance(i) => values(std::mem::take(&mut *i.attrs.write_internal(p)?), out),
+        Body::Instance(i) => out.append(&mut i.attrs.write_internal(p)?.take_all()),
         Body::Function(fd) => {
             out.append(&mut *fd.captures.write_internal(p)?);
             out.append(&mut *fd.defaults.write_internal(p)?);
@@ -550,7 +749,8 @@ enum StrRepr {
     Heap(Box<str>),
 }
 
-const INLINE: usize = 30;
+/// 22 keeps `StrData` at 24 bytes, so no body outgrows a `Vec`.
+const INLINE: usize = 22;
 
 impl StrData {
     pub(crate) fn new(s: &str) -> StrData {

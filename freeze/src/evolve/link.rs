@@ -48,7 +48,7 @@ pub(crate) fn link_of(e: &Edge) -> Option<Link> {
     Some(match e {
         Edge::Item(i) => Link::Item(*i),
         Edge::Value(k) => Link::Key(Value::from_slot(*k)),
-        Edge::Attr(s) => Link::Attr(*s),
+        Edge::Attr(_) | Edge::Inline(..) => Link::Attr(e.attr_name()?),
         Edge::CellContents => Link::Cell,
         _ => return None,
     })
@@ -65,7 +65,7 @@ pub(crate) fn each_edge(v: &Value, mut f: impl FnMut(&Edge, ObjPtr)) {
     for_each_edge(p, |e, c| {
         if matches!(
             e,
-            Edge::Item(_) | Edge::Value(_) | Edge::Attr(_) | Edge::CellContents
+            Edge::Item(_) | Edge::Value(_) | Edge::Attr(_) | Edge::Inline(..) | Edge::CellContents
         ) {
             f(&e, c)
         }
@@ -140,12 +140,11 @@ pub(crate) fn own_attrs(v: &Value) -> Vec<(Sym, Value)> {
     let Some(p) = v.slot().obj() else {
         return Vec::new();
     };
-    let out = match crate::core::payload::instance_attrs(&p) {
-        Some((_, attrs)) => attrs
-            .iter()
-            .map(|(n, s)| (*n, Value::from_slot(*s)))
+    match p.body() {
+        Body::Instance(i) => crate::model::attrs::pairs(p, i)
+            .into_iter()
+            .map(|(n, s)| (n, Value::from_slot(s)))
             .collect(),
-        None => Vec::new(),
-    };
-    out
+        _ => Vec::new(),
+    }
 }

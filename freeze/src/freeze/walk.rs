@@ -360,11 +360,11 @@ impl Walk<'_> {
                 });
             }
             let mut k = 1u32;
-            for (_, s) in attrs.iter() {
+            for s in attrs.values() {
                 if let Slot::Obj(c) = s {
                     if !c.is_frozen() {
                         stack.push(Frame {
-                            ptr: *c,
+                            ptr: c,
                             label: k,
                             post: false,
                         });
@@ -550,7 +550,10 @@ pub(crate) fn step(e: Edge) -> Step {
         Edge::Key(k) => Step::Key(short_repr(k)),
         Edge::Value(k) => Step::Value(short_repr(k)),
         Edge::Class => Step::Class,
-        Edge::Attr(n) => Step::Attr(n.as_str().to_string()),
+        Edge::Attr(_) | Edge::Inline(..) => Step::Attr(
+            e.attr_name()
+                .map_or_else(|| "?".to_string(), |n| n.as_str().to_string()),
+        ),
         Edge::Base(i) => Step::Base(i),
         Edge::Capture(i) => Step::Capture(i),
         Edge::Default(i) => Step::Default(i),

@@ -1,6 +1,7 @@
 //! Layer 2: the Python-like object model over the core: operations,
 //! modules, the class/function registry, repr and equality, read views.
 
+pub(crate) mod attrs;
 pub(crate) mod base;
 pub(crate) mod collections;
 pub(crate) mod dict_ops;

@@ -2,7 +2,7 @@
 //! type. Every mutator checks the frozen bit first and changes nothing on
 //! error; old values are released only after the payload borrow ends.
 
-use crate::core::body::{AttrMap, Body, ClassData, FunctionData, InstanceData};
+use crate::core::body::{AttrMap, Body, ClassData, FunctionData};
 use crate::core::error::Error;
 use crate::core::handle::{Call, NativeFn, Ref, Value};
 use crate::core::key::{check_hashable, DictMap, Key, Probe, SetMap};
@@ -92,6 +92,7 @@ impl Value {
             name: Sym::new(name),
             bases: Payload::new(slots(bases)),
             dict: Payload::new(dict),
+            layout: Payload::new(Vec::new()),
             not_freezable,
             hook_cache: std::cell::Cell::new(0),
         }))))
@@ -104,6 +105,7 @@ impl Value {
             name: Sym::new("NotFreezable"),
             bases: Payload::new(Vec::new()),
             dict: Payload::new(Vec::new()),
+            layout: Payload::new(Vec::new()),
             not_freezable: true,
             hook_cache: std::cell::Cell::new(0),
         })))
@@ -542,10 +544,31 @@ impl Value {
         }
         object::incref(p);
         let attrs = attrs.into_iter().map(|(n, v)| (n, v.into_slot())).collect();
-        Ok(new_obj(Body::Instance(InstanceData {
-            class: p,
-            attrs: Payload::new(attrs),
-        })))
+        let inst = crate::model::attrs::new_instance(p, attrs, 0);
+        Ok(Value::Obj(Ref::from_owned(inst)))
+    }
+
+    /// An instance's own attributes in the order Python's `vars(obj)`
+    /// gives them (insertion order), not its class's.
+    ///
+    /// ```
+    /// use permafrost_freeze::Value;
+    /// let point = Value::class("Point", vec![], vec![]).unwrap();
+    /// let p = point.instantiate(vec![("x", Value::Int(1)), ("y", Value::Int(2))]).unwrap();
+    /// p.delattr("x").unwrap();
+    /// p.setattr("x", Value::Int(3)).unwrap();
+    /// let names: Vec<&str> = p.own_attrs().unwrap().iter().map(|a| a.0).collect();
+    /// assert_eq!(names, ["y", "x"]);
+    /// ```
+    pub fn own_attrs(&self) -> Result<Vec<(&'static str, Value)>, Error> {
+        let p = self.obj("an instance")?;
+        match p.body() {
+            Body::Instance(i) => Ok(crate::model::attrs::pairs(p, i)
+                .into_iter()
+                .map(|(n, s)| (n.as_str(), Value::from_slot(s)))
+                .collect()),
+            _ => Err(type_err("an instance", self)),
+        }
     }
 
     /// The class of an instance.
@@ -621,7 +644,7 @@ impl Value {
         }
         let found = match p.body() {
             Body::Instance(i) => {
-                let own = i.attrs.read(p).iter().find(|(n, _)| *n == sym).map(|e| e.1);
+                let own = crate::model::attrs::get(p, i, sym);
                 own.or_else(|| class_lookup(i.class, sym))
             }
             Body::Class(_) => class_lookup(p, sym),
@@ -643,7 +666,12 @@ impl Value {
             return freezable::set_attr(p, &v);
         }
         let map = match p.body() {
-            Body::Instance(i) => &i.attrs,
+            Body::Instance(i) => {
+                writable(p)?;
+                let old = crate::model::attrs::set(p, i, sym, v.into_slot())?;
+                object::decref_slot(old.unwrap_or(Slot::None));
+                return Ok(());
+            }
             Body::Class(c) => {
                 writable(p)?;
                 if name == "__pre_freeze__" {
@@ -672,18 +700,17 @@ impl Value {
         if freezable::is_attr(sym) && has_attrs(p) {
             return freezable::del_attr(p);
         }
-        let map = match p.body() {
-            Body::Instance(i) => &i.attrs,
-            Body::Class(c) => &c.dict,
-            _ => return Err(type_err("an object with attributes", self)),
-        };
         writable(p)?;
-        if name == "__pre_freeze__" {
-            invalidate_hook_caches();
-        }
-        let old = {
-            let mut m = map.write(p)?;
-            m.iter().position(|(n, _)| *n == sym).map(|i| m.remove(i).1)
+        let old = match p.body() {
+            Body::Instance(i) => crate::model::attrs::remove(p, i, sym)?,
+            Body::Class(c) => {
+                if name == "__pre_freeze__" {
+                    invalidate_hook_caches();
+                }
+                let mut m = c.dict.write(p)?;
+                m.iter().position(|(n, _)| *n == sym).map(|i| m.remove(i).1)
+            }
+            _ => return Err(type_err("an object with attributes", self)),
         };
         match old {
             Some(s) => {

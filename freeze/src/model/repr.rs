@@ -112,7 +112,7 @@ fn push_obj(p: ObjPtr, stack: &mut Vec<Tok>, out: &mut String) {
                     _ => "?",
                 };
                 stack.push(Tok::Text(")"));
-                let attrs = i.attrs.read(p);
+                let attrs = crate::model::attrs::pairs(p, i);
                 for (j, (n, v)) in attrs.iter().enumerate().rev() {
                     stack.push(Tok::Val(*v));
                     stack.push(Tok::Name(format!("{n}=")));

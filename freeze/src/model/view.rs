@@ -183,9 +183,9 @@ impl<'a> View<'a> {
         let p = self.at.slot().obj()?;
         match self.obj()? {
             Body::Instance(i) => {
-                let own = i.attrs.frozen(self.at).iter().find(|(n, _)| *n == sym);
-                match own {
-                    Some((_, s)) => Some(self.child(*s)),
+                let (inline, extra) = i.attrs.frozen_parts(self.at);
+                match crate::model::attrs::frozen_get(i.class, inline, extra, sym) {
+                    Some(s) => Some(self.child(s)),
                     None => crate::model::ops::class_lookup(i.class, sym).map(|s| self.child(s)),
                 }
             }

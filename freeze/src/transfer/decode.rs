@@ -4,8 +4,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::core::body::{
-    Body, ClassData, DefaultDictData, DequeData, FrozenSetData, FunctionData, InstanceData,
-    SharedFieldData,
+    Body, ClassData, DefaultDictData, DequeData, FrozenSetData, FunctionData, SharedFieldData,
 };
 use crate::core::error::{DecodeError, DecodeProblem, Error};
 use crate::core::key::{check_hashable, frozenset_hash, DictMap, Key, SetMap};
@@ -217,7 +216,7 @@ impl Builder {
     fn open(&mut self, op: Op<'_>) -> Result<(), Error> {
         match op {
             Op::Instance(..)
-            | Op::OpenInstance(_)
+            | Op::OpenInstance(..)
             | Op::OpenFunction { .. }
             | Op::OpenClass { .. } => self.open_code(op),
             _ => self.open_container(op),
@@ -300,11 +299,12 @@ impl Builder {
     fn open_code(&mut self, op: Op<'_>) -> Result<(), Error> {
         match op {
             Op::Instance(c, attrs) => {
-                self.apply(Op::OpenInstance(c))?;
+                let n = attrs.size_hint() as u32 / 2;
+                self.apply(Op::OpenInstance(c, n))?;
                 let id = (self.objs.len() - 1) as u32;
                 self.apply(Op::FillAttrs(id, attrs))?;
             }
-            Op::OpenInstance(c) => {
+            Op::OpenInstance(c, n) => {
                 let class = self.get(c)?;
                 let Some(cp) = class
                     .slot()
@@ -314,11 +314,9 @@ impl Builder {
                     return Err(bad("instance of something that is not a class"));
                 };
                 std::mem::forget(class);
-                self.new_obj(
-                    Body::Instance(InstanceData {
-                        class: cp,
-                        attrs: Payload::new(Vec::new()),
-                    }),
+                let inst = crate::model::attrs::new_instance(cp, Vec::new(), n as usize);
+                self.push(
+                    Value::Obj(crate::core::handle::Ref::from_owned(inst)),
                     Kind::Instance,
                 )
             }
@@ -353,6 +351,7 @@ impl Builder {
                         name: sym,
                         bases: Payload::new(Vec::new()),
                         dict: Payload::new(Vec::new()),
+                        layout: Payload::new(Vec::new()),
                         not_freezable,
                         hook_cache: std::cell::Cell::new(0),
                     })),
@@ -439,12 +438,17 @@ impl Builder {
                     crate::core::heap::drop_slots(out.into_iter().map(|x| x.1));
                     return Err(e);
                 }
-                let old = match p.body() {
-                    Body::Instance(i) => std::mem::replace(&mut *i.attrs.write(p)?, out),
-                    Body::Class(c) => std::mem::replace(&mut *c.dict.write(p)?, out),
+                match p.body() {
+                    Body::Instance(i) => {
+                        let old = crate::model::attrs::replace_all(p, i, out)?;
+                        crate::core::heap::drop_slots(old);
+                    }
+                    Body::Class(c) => {
+                        let old = std::mem::replace(&mut *c.dict.write(p)?, out);
+                        crate::core::heap::drop_slots(old.into_iter().map(|x| x.1));
+                    }
                     _ => unreachable!("checked by target"),
-                };
-                crate::core::heap::drop_slots(old.into_iter().map(|x| x.1));
+                }
             }
             _ => unreachable!("dispatched by apply"),
         }

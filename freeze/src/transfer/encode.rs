@@ -268,10 +268,10 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
         p: ObjPtr,
         i: &crate::core::body::InstanceData,
     ) -> Result<bool, Error> {
-        let attrs = i.attrs.read(p);
+        let attrs = crate::model::attrs::pairs(p, i);
         let pickle = self.mode == Mode::Pickle;
-        let ready = attrs.iter().all(|(_, s)| match s {
-            Slot::Obj(c) => self.memo.get(*c).is_some() || (pickle && inline_leaf(*c)),
+        let ready = attrs.iter().all(|(_, s)| match *s {
+            Slot::Obj(c) => self.memo.get(c).is_some() || (pickle && inline_leaf(c)),
             _ => true,
         });
         if !ready || attrs.len() > CHUNK {
@@ -325,7 +325,10 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
             Body::Dict(d) => Op::OpenDict(d.read(p).len() as u32),
             Body::Set(s) => Op::OpenSet(s.read(p).len() as u32),
             Body::Cell(_) => Op::OpenCell,
-            Body::Instance(i) => Op::OpenInstance(V::Ref(self.memo.id(i.class)?)),
+            Body::Instance(i) => {
+                let n = i.attrs.read(p).count() as u32;
+                Op::OpenInstance(V::Ref(self.memo.id(i.class)?), n)
+            }
             Body::Function(fd) => Op::OpenFunction {
                 name: self.name(fd.name)?,
                 arity: fd.arity as u32,
@@ -363,9 +366,9 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
             }
         };
         match p.body() {
-            Body::Instance(i) => i.attrs.read(p).iter().for_each(|(_, s)| {
+            Body::Instance(i) => i.attrs.read(p).values().for_each(|s| {
                 if let Slot::Obj(c) = s {
-                    push(*c)
+                    push(c)
                 }
             }),
             Body::SharedField(sf) => {
@@ -418,7 +421,7 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
                 self.chunks(&fd.defaults.read(p), FillKind::Defaults, id)
             }
             Body::Instance(i) => {
-                self.attr_items(&i.attrs.read(p))?;
+                self.attr_items(&crate::model::attrs::pairs(p, i))?;
                 self.w.flush(&mut self.emit, FillKind::Attrs, id)
             }
             Body::Class(c) => {

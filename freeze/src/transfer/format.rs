@@ -45,7 +45,9 @@ pub(crate) enum Op<'a> {
     OpenDict(u32),
     OpenSet(u32),
     OpenCell,
-    OpenInstance(V),
+    /// An instance of this class with this many own attributes (a hint
+    /// for its inline slots; they follow in `FillAttrs`).
+    OpenInstance(V, u32),
     /// A whole instance in one op: class, then attributes as in
     /// `FillAttrs` (used when every attribute value already exists).
     Instance(V, #[serde(borrow)] Items<'a>),
@@ -115,7 +117,7 @@ impl Op<'_> {
             Op::OpenDict(n) => Op::OpenDict(n),
             Op::OpenSet(n) => Op::OpenSet(n),
             Op::OpenCell => Op::OpenCell,
-            Op::OpenInstance(v) => Op::OpenInstance(v),
+            Op::OpenInstance(v, n) => Op::OpenInstance(v, n),
             Op::Instance(v, i) => Op::Instance(v, i.into_owned()),
             Op::OpenFunction { name, arity, code } => Op::OpenFunction { name, arity, code },
             Op::OpenClass {
