@@ -57,6 +57,12 @@ struct Walk<'t> {
     /// Some visited object has an armed hook that already ran in this
     /// call (it re-armed itself): dropped on commit.
     saw_hook: bool,
+    /// A class whose instances, when they carry no status, hook or root
+    /// mark of their own, are admitted with no hook pending. No user code
+    /// runs during a walk, so the answer found for one such instance holds
+    /// for all of them: the admission lookups run once per class, not once
+    /// per instance.
+    ok_class: Option<ObjPtr>,
 }
 
 /// Freezes every root and everything reachable from them, in place.
@@ -155,6 +161,7 @@ fn walk_once(
             nroots,
             saw_weak: false,
             saw_hook: false,
+            ok_class: None,
         };
         // Only mutable roots are marked (and unmarked): a frozen root may be
         // shared, and its flags are not ours to write.
@@ -292,7 +299,7 @@ impl Walk<'_> {
     }
 
     fn visit(&mut self, w: ObjPtr, label: u32, f: u32) -> Result<(), Stop> {
-        let admitted = admit(w, f);
+        let admitted = self.admit(w, f);
         if self.shallow {
             // `is_frozen` may freeze only tuples that `freeze` could, and
             // never runs hooks: anything else answers "not frozen".
@@ -341,6 +348,26 @@ impl Walk<'_> {
         self.nodes.push(w);
         self.pending.push((pre, 0));
         Ok(())
+    }
+
+    /// [`admit`], answered from `ok_class` when it can be.
+    #[inline]
+    fn admit(&mut self, w: ObjPtr, f: u32) -> Result<bool, FreezeReason> {
+        // What `refusal` and `hooks::pending` read of an instance itself;
+        // the rest comes from its class.
+        const OWN: u32 = STATUS_MASK | HAS_HOOK | HOOK_RAN | ROOT;
+        let class = match w.body() {
+            Body::Instance(i) if f & OWN == 0 => Some(i.class),
+            _ => None,
+        };
+        if class.is_some() && class == self.ok_class {
+            return Ok(false);
+        }
+        let admitted = admit(w, f);
+        if class.is_some() && admitted == Ok(false) {
+            self.ok_class = class;
+        }
+        admitted
     }
 
     #[inline]
@@ -402,7 +429,12 @@ impl Walk<'_> {
         let h = x.header();
         h.aux.store(h.rc.load(Relaxed), Relaxed);
         h.rc.store(sum - extra - (count - 1), Relaxed);
-        x.set_flags(COMPLETE | FROZEN);
+        // The free loop enumerates members only where there are others.
+        x.set_flags(if count > 1 {
+            MULTI | COMPLETE | FROZEN
+        } else {
+            COMPLETE | FROZEN
+        });
     }
 
     fn rollback(&mut self) {
@@ -419,7 +451,7 @@ impl Walk<'_> {
                 }
             }
             h.aux.store(0, Relaxed);
-            v.clear_flags(VISITED | COMPLETE | FROZEN | FORWARD);
+            v.clear_flags(VISITED | COMPLETE | FROZEN | FORWARD | MULTI);
         }
     }
 
