@@ -243,6 +243,34 @@ pub(crate) fn alloc(body: Body) -> ObjPtr {
     p
 }
 
+/// An object pointer with one tag bit in its low bit (objects are at least
+/// 8-aligned, so the bit is free): a walk's stack frame in one word.
+#[derive(Clone, Copy)]
+pub(crate) struct Tagged(NonNull<ObjBox>);
+
+const _: () = assert!(std::mem::align_of::<ObjBox>() >= 2);
+
+impl Tagged {
+    #[inline]
+    pub(crate) fn new(p: ObjPtr, tag: bool) -> Tagged {
+        Tagged(p.0.map_addr(|a| a | usize::from(tag)))
+    }
+
+    #[inline]
+    pub(crate) fn ptr(self) -> ObjPtr {
+        // The untagged address is the object's, never zero.
+        ObjPtr(
+            self.0
+                .map_addr(|a| std::num::NonZeroUsize::new(a.get() & !1).unwrap_or(a)),
+        )
+    }
+
+    #[inline]
+    pub(crate) fn tag(self) -> bool {
+        self.0.addr().get() & 1 != 0
+    }
+}
+
 /// Hints the CPU to load `p`'s header soon (no effect on correctness).
 #[inline]
 pub(crate) fn prefetch(p: ObjPtr) {
