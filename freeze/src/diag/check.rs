@@ -145,7 +145,9 @@ fn check_object(p: ObjPtr, tracked: &FxHashSet<ObjPtr>) -> Result<(), String> {
             return Err(format!("frozen {kind} at {p:?} is on a container list"));
         }
         if f & (FORWARD | MULTI) == FORWARD | MULTI {
-            return Err(format!("frozen {kind} at {p:?} forwards but is marked a representative"));
+            return Err(format!(
+                "frozen {kind} at {p:?} forwards but is marked a representative"
+            ));
         }
         let rep = p.rep();
         if !rep.is_frozen() || rep.flags() & FORWARD != 0 {
