@@ -25,6 +25,7 @@ use crate::core::heap::{self, Tracker};
 use crate::core::object::*;
 use crate::core::payload::Edge;
 use crate::core::status::Freezability;
+use crate::freeze::pending::Pending;
 
 /// How many frames ahead the post-order run prefetches.
 const PREFETCH_AHEAD: usize = 8;
@@ -54,7 +55,7 @@ struct Walk<'t> {
     visited: Vec<ObjPtr>,
     nodes: Vec<ObjPtr>,
     /// Preorder numbers of the candidate SCC roots on the open path.
-    pending: Vec<usize>,
+    pending: Pending,
     /// Open nodes whose count an internal non-tree edge was taken off (the
     /// edge is uncounted as soon as it is found); rollback adds them back.
     back: Vec<ObjPtr>,
@@ -253,7 +254,7 @@ fn walk_once(
 struct Scratch {
     visited: Vec<ObjPtr>,
     nodes: Vec<ObjPtr>,
-    pending: Vec<usize>,
+    pending: Pending,
     back: Vec<ObjPtr>,
     stack: Vec<Frame>,
 }
@@ -270,7 +271,10 @@ impl Scratch {
         }
         keep(&mut self.visited);
         keep(&mut self.nodes);
-        keep(&mut self.pending);
+        self.pending.clear();
+        if self.pending.capacity() > KEEP {
+            self.pending.shrink_to(KEEP);
+        }
         keep(&mut self.back);
         keep(&mut self.stack);
     }
@@ -306,9 +310,7 @@ impl Walk<'_> {
                 // count; pending roots above `w` merge into `w`'s SCC.
                 let h = w.header();
                 let pre = h.aux.load(Relaxed);
-                while self.pending.last().is_some_and(|&t| t > pre) {
-                    self.pending.pop();
-                }
+                self.pending.pop_above(pre);
                 h.rc.store(h.rc.load(Relaxed) - 1, Relaxed);
                 self.back.push(w);
                 continue;
@@ -412,7 +414,7 @@ impl Walk<'_> {
         use std::sync::atomic::Ordering::Relaxed;
         let h = x.header();
         let pre = h.aux.load(Relaxed);
-        if self.pending.last() != Some(&pre) {
+        if self.pending.last() != Some(pre) {
             // Not a root: `x` belongs to an SCC whose root is still open.
             self.nodes.push(x);
             return;
