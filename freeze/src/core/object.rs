@@ -66,6 +66,10 @@ pub(crate) const WRITING: u32 = 1 << 16;
 /// by its thread, never shared) because what it refers to may be mutable.
 /// Never cleared while the object lives.
 pub(crate) const SHALLOW: u32 = 1 << 17;
+/// Frozen representative of an SCC with more than one member (set by the
+/// walk as the SCC completes). Without it the SCC is the representative
+/// alone, and freeing it needs no member enumeration.
+pub(crate) const MULTI: u32 = 1 << 18;
 /// Freezability status lives in bits 12..15 (0 = unset).
 pub(crate) const STATUS_SHIFT: u32 = 12;
 pub(crate) const STATUS_MASK: u32 = 0b111 << STATUS_SHIFT;
@@ -292,6 +296,34 @@ pub(crate) fn alloc(mut body: Body) -> ObjPtr {
     p
 }
 
+/// An object pointer with one tag bit in its low bit (objects are at least
+/// 8-aligned, so the bit is free): a walk's stack frame in one word.
+#[derive(Clone, Copy)]
+pub(crate) struct Tagged(NonNull<ObjBox>);
+
+const _: () = assert!(std::mem::align_of::<ObjBox>() >= 2);
+
+impl Tagged {
+    #[inline]
+    pub(crate) fn new(p: ObjPtr, tag: bool) -> Tagged {
+        Tagged(p.0.map_addr(|a| a | usize::from(tag)))
+    }
+
+    #[inline]
+    pub(crate) fn ptr(self) -> ObjPtr {
+        // The untagged address is the object's, never zero.
+        ObjPtr(
+            self.0
+                .map_addr(|a| std::num::NonZeroUsize::new(a.get() & !1).unwrap_or(a)),
+        )
+    }
+
+    #[inline]
+    pub(crate) fn tag(self) -> bool {
+        self.0.addr().get() & 1 != 0
+    }
+}
+
 /// Hints the CPU to load `p`'s header soon (no effect on correctness).
 #[inline]
 pub(crate) fn prefetch(p: ObjPtr) {
@@ -477,14 +509,31 @@ fn free_mutable(p: ObjPtr, dp: *mut Drain) {
 
 fn free_scc(rep: ObjPtr, wp: *mut Drain) {
     // The SCC's count is zero: this thread owns every member exclusively.
+    if rep.flags() & MULTI == 0 {
+        // One member (born frozen, or the walk completed it alone): its only
+        // possible internal edge is to itself, which is uncounted.
+        crate::core::payload::visit(rep, &mut |_, c| {
+            if c != rep {
+                if let Some(d) = decref_no_free(c) {
+                    push_dead(wp, d)
+                }
+            }
+        });
+        forget_weak(rep);
+        heap::frozen_freed(1);
+        free_member(rep);
+        return;
+    }
     // Members are exactly the frozen objects forwarding to `rep`, all
     // reachable from `rep` through members.
     let mut members = vec![rep];
     rep.set_flags(MARK);
+    let mut weak = false;
     let mut i = 0;
     while i < members.len() {
         let m = members[i];
         i += 1;
+        weak |= m.flags() & HAS_WEAK != 0 || matches!(m.body(), Body::WeakRef(_));
         crate::core::payload::visit(m, &mut |_, c| {
             if c.is_frozen() && c.rep() == rep {
                 if c.flags() & MARK == 0 {
@@ -496,19 +545,32 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
             }
         });
     }
-    for m in &members {
-        if m.flags() & HAS_WEAK != 0 {
-            crate::core::weak::referent_died(*m);
-        }
-        if let Body::WeakRef(_) = m.body() {
-            crate::core::weak::frozen_weakref_freed(*m);
+    if weak {
+        for m in &members {
+            forget_weak(*m);
         }
     }
     heap::frozen_freed(members.len());
     for m in members {
-        // SAFETY: the SCC's count is zero, internal edges are uncounted and
-        // all external edges were released, so nothing else refers to `m`;
-        // it was allocated by `alloc`.
-        unsafe { dealloc(m) };
+        free_member(m);
     }
+}
+
+/// Clears the weak references to a member of a dead SCC, and unregisters
+/// it if it is a weakref itself.
+fn forget_weak(m: ObjPtr) {
+    if m.flags() & HAS_WEAK != 0 {
+        crate::core::weak::referent_died(m);
+    }
+    if let Body::WeakRef(_) = m.body() {
+        crate::core::weak::frozen_weakref_freed(m);
+    }
+}
+
+/// Frees one member of a dead SCC.
+fn free_member(m: ObjPtr) {
+    // SAFETY: the SCC's count is zero, internal edges are uncounted and
+    // all external edges were released, so nothing else refers to `m`;
+    // it was allocated by `alloc`.
+    unsafe { dealloc(m) };
 }

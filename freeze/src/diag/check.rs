@@ -21,7 +21,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::core::body::Body;
 use crate::core::handle::Value;
 use crate::core::heap;
-use crate::core::object::{ObjPtr, COMPLETE, FORWARD, MARK, ROOT, VISITED};
+use crate::core::object::{ObjPtr, COMPLETE, FORWARD, MARK, MULTI, ROOT, VISITED};
 use crate::core::weak::{self, WeakState};
 
 /// What a successful check saw.
@@ -129,7 +129,7 @@ fn check_object(p: ObjPtr, tracked: &FxHashSet<ObjPtr>) -> Result<(), String> {
     let scratch = if frozen {
         ROOT | MARK
     } else {
-        VISITED | COMPLETE | FORWARD | ROOT | MARK
+        VISITED | COMPLETE | FORWARD | MULTI | ROOT | MARK
     };
     if f & scratch != 0 {
         return Err(format!("{kind} at {p:?} has walk bits {f:#x} left set"));
@@ -143,6 +143,11 @@ fn check_object(p: ObjPtr, tracked: &FxHashSet<ObjPtr>) -> Result<(), String> {
     if frozen {
         if tracked.contains(&p) {
             return Err(format!("frozen {kind} at {p:?} is on a container list"));
+        }
+        if f & (FORWARD | MULTI) == FORWARD | MULTI {
+            return Err(format!(
+                "frozen {kind} at {p:?} forwards but is marked a representative"
+            ));
         }
         let rep = p.rep();
         if !rep.is_frozen() || rep.flags() & FORWARD != 0 {
@@ -224,6 +229,12 @@ fn check_sccs(order: &[ObjPtr]) -> Result<usize, String> {
             return Err(format!(
                 "SCC of {rep:?}: {} members reachable from its representative, {n} found",
                 inside.len()
+            ));
+        }
+        // The free loop trusts the mark: without it only `rep` is freed.
+        if (n > 1) != (rep.flags() & MULTI != 0) {
+            return Err(format!(
+                "SCC of {rep:?}: {n} members, but the multi-member mark says otherwise"
             ));
         }
     }

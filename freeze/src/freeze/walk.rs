@@ -1,9 +1,11 @@
 //! `freeze`: all-or-nothing deep freeze with SCC reference counting.
 //!
 //! One iterative depth-first walk finds the strongly connected components
-//! with Gabow's path-based algorithm (a node stack and a stack of pending
-//! SCC roots, compared by preorder number; this plays the part of the
-//! union-find in ISMM 2024 / verona-rt `freeze.h`). When an SCC completes,
+//! with Gabow's path-based algorithm (a stack of pending SCC roots,
+//! compared by preorder number; this plays the part of the union-find in
+//! ISMM 2024 / verona-rt `freeze.h`), with Pearce's node stack: a node
+//! joins it only when it finishes without being a root, so singleton SCCs
+//! (every node of a tree or a chain) never touch it. When an SCC completes,
 //! its first-visited node becomes the representative and receives
 //!
 //! ```text
@@ -23,17 +25,24 @@ use crate::core::heap::{self, Tracker};
 use crate::core::object::*;
 use crate::core::payload::Edge;
 use crate::core::status::Freezability;
+use crate::freeze::pending::Pending;
 
 /// How many frames ahead the post-order run prefetches.
 const PREFETCH_AHEAD: usize = 8;
 
-#[derive(Clone, Copy)]
-struct Frame {
-    ptr: ObjPtr,
-    /// Edge label: index of this child among its parent's object children
-    /// (root index for roots).
-    label: u32,
-    post: bool,
+/// A stack frame: an object to visit, or (tagged) one whose children are
+/// done. One word, so a deep path costs the stack 8 bytes per level. Error
+/// paths find each edge label again from the frames (see `render_path`).
+type Frame = Tagged;
+
+#[inline]
+fn pre_frame(p: ObjPtr) -> Frame {
+    Tagged::new(p, false)
+}
+
+#[inline]
+fn post_frame(p: ObjPtr) -> Frame {
+    Tagged::new(p, true)
 }
 
 enum Stop {
@@ -45,18 +54,30 @@ enum Stop {
 struct Walk<'t> {
     visited: Vec<ObjPtr>,
     nodes: Vec<ObjPtr>,
-    pending: Vec<(usize, usize)>,
+    /// Preorder numbers of the candidate SCC roots on the open path.
+    pending: Pending,
+    /// Open nodes whose count an internal non-tree edge was taken off (the
+    /// edge is uncounted as soon as it is found); rollback adds them back.
+    back: Vec<ObjPtr>,
     stack: Vec<Frame>,
     hooks: Vec<ObjPtr>,
     tracker: &'t mut Tracker,
     /// `is_frozen` mode: only inherently shallow-immutable kinds may freeze.
     shallow: bool,
     nroots: usize,
+    /// The root index of the root being walked (error paths).
+    root_label: u32,
     /// Some visited object has weak references (they move on commit).
     saw_weak: bool,
     /// Some visited object has an armed hook that already ran in this
     /// call (it re-armed itself): dropped on commit.
     saw_hook: bool,
+    /// A class whose instances, when they carry no status, hook or root
+    /// mark of their own, are admitted with no hook pending. No user code
+    /// runs during a walk, so the answer found for one such instance holds
+    /// for all of them: the admission lookups run once per class, not once
+    /// per instance.
+    ok_class: Option<ObjPtr>,
 }
 
 /// Freezes every root and everything reachable from them, in place.
@@ -148,13 +169,16 @@ fn walk_once(
             visited: s.visited,
             nodes: s.nodes,
             pending: s.pending,
+            back: s.back,
             stack: s.stack,
             hooks: Vec::new(),
             tracker,
             shallow,
             nroots,
+            root_label: 0,
             saw_weak: false,
             saw_hook: false,
+            ok_class: None,
         };
         // Only mutable roots are marked (and unmarked): a frozen root may be
         // shared, and its flags are not ours to write.
@@ -213,6 +237,7 @@ fn walk_once(
             visited: std::mem::take(&mut w.visited),
             nodes: std::mem::take(&mut w.nodes),
             pending: std::mem::take(&mut w.pending),
+            back: std::mem::take(&mut w.back),
             stack: std::mem::take(&mut w.stack),
         };
         s.reset();
@@ -229,7 +254,8 @@ fn walk_once(
 struct Scratch {
     visited: Vec<ObjPtr>,
     nodes: Vec<ObjPtr>,
-    pending: Vec<(usize, usize)>,
+    pending: Pending,
+    back: Vec<ObjPtr>,
     stack: Vec<Frame>,
 }
 
@@ -245,7 +271,11 @@ impl Scratch {
         }
         keep(&mut self.visited);
         keep(&mut self.nodes);
-        keep(&mut self.pending);
+        self.pending.clear();
+        if self.pending.capacity() > KEEP {
+            self.pending.shrink_to(KEEP);
+        }
+        keep(&mut self.back);
         keep(&mut self.stack);
     }
 }
@@ -256,18 +286,16 @@ thread_local! {
 
 impl Walk<'_> {
     fn run(&mut self, root: ObjPtr, label: u32) -> Result<(), Stop> {
-        self.stack.push(Frame {
-            ptr: root,
-            label,
-            post: false,
-        });
+        use std::sync::atomic::Ordering::Relaxed;
+        self.root_label = label;
+        self.stack.push(pre_frame(root));
         while let Some(fr) = self.stack.pop() {
-            let w = fr.ptr;
-            if fr.post {
+            let w = fr.ptr();
+            if fr.tag() {
                 // Deep paths finish in a long run of post-order frames whose
                 // objects left the cache long ago: fetch a few ahead.
                 if let Some(ahead) = self.stack.len().checked_sub(PREFETCH_AHEAD) {
-                    prefetch(self.stack[ahead].ptr);
+                    prefetch(self.stack[ahead].ptr());
                 }
                 self.post(w);
                 continue;
@@ -277,22 +305,23 @@ impl Walk<'_> {
                 continue;
             }
             if f & VISITED != 0 {
-                // Edge to a node whose SCC is still open: it is internal.
-                let pre = w.header().aux.load(std::sync::atomic::Ordering::Relaxed);
-                while self.pending.last().is_some_and(|t| t.0 > pre) {
-                    let (_, e) = self.pending.pop().expect("checked");
-                    self.pending.last_mut().expect("root below").1 += e;
-                }
-                self.pending.last_mut().expect("open SCC").1 += 1;
+                // Edge to a node whose SCC is still open: it is internal, and
+                // not a tree edge, so it does not count towards the SCC's
+                // count; pending roots above `w` merge into `w`'s SCC.
+                let h = w.header();
+                let pre = h.aux.load(Relaxed);
+                self.pending.pop_above(pre);
+                h.rc.store(h.rc.load(Relaxed) - 1, Relaxed);
+                self.back.push(w);
                 continue;
             }
-            self.visit(w, fr.label, f)?;
+            self.visit(w, f)?;
         }
         Ok(())
     }
 
-    fn visit(&mut self, w: ObjPtr, label: u32, f: u32) -> Result<(), Stop> {
-        let admitted = admit(w, f);
+    fn visit(&mut self, w: ObjPtr, f: u32) -> Result<(), Stop> {
+        let admitted = self.admit(w, f);
         if self.shallow {
             // `is_frozen` may freeze only tuples that `freeze` could, and
             // never runs hooks: anything else answers "not frozen".
@@ -301,7 +330,7 @@ impl Walk<'_> {
             }
         } else {
             match admitted {
-                Err(reason) => return Err(Stop::Refused(w, reason, self.path_to(label))),
+                Err(reason) => return Err(Stop::Refused(w, reason, self.path_to(w))),
                 // The path is built only if this hook fails (see
                 // `find_path`): building it here would cost the depth of
                 // the walk for every hooked object.
@@ -316,11 +345,7 @@ impl Walk<'_> {
         self.saw_weak |= f & HAS_WEAK != 0;
         w.set_flags(VISITED);
         self.visited.push(w);
-        self.stack.push(Frame {
-            ptr: w,
-            label,
-            post: true,
-        });
+        self.stack.push(post_frame(w));
         // Children are visited first to last (so which pre-freeze hooks a
         // failing walk has met is predictable): push, then reverse.
         let start = self.stack.len();
@@ -338,38 +363,46 @@ impl Walk<'_> {
             return Ok(());
         }
         self.stack[start..].reverse();
-        self.nodes.push(w);
-        self.pending.push((pre, 0));
+        self.pending.push(pre);
         Ok(())
     }
 
+    /// [`admit`], answered from `ok_class` when it can be.
     #[inline]
-    /// Pushes `w`'s mutable children, labelled by their index among its
-    /// object edges (the labels error paths are rebuilt from).
+    fn admit(&mut self, w: ObjPtr, f: u32) -> Result<bool, FreezeReason> {
+        // What `refusal` and `hooks::pending` read of an instance itself;
+        // the rest comes from its class.
+        const OWN: u32 = STATUS_MASK | HAS_HOOK | HOOK_RAN | ROOT;
+        let class = match w.body() {
+            Body::Instance(i) if f & OWN == 0 => Some(i.class),
+            _ => None,
+        };
+        if class.is_some() && class == self.ok_class {
+            return Ok(false);
+        }
+        let admitted = admit(w, f);
+        if class.is_some() && admitted == Ok(false) {
+            self.ok_class = class;
+        }
+        admitted
+    }
+
+    /// Pushes `w`'s mutable children.
+    #[inline]
     fn push_children(&mut self, w: ObjPtr) {
         let stack = &mut self.stack;
         if let Some((class, attrs)) = crate::core::payload::instance_attrs(&w) {
-            // The common case, without the generic edge enumeration. Labels
-            // match `payload::for_each_edge`: the class, then each object
-            // attribute.
+            // The common case, without the generic edge enumeration (the
+            // same edges, in the same order: the class, then each object
+            // attribute).
             if !class.is_frozen() {
-                stack.push(Frame {
-                    ptr: class,
-                    label: 0,
-                    post: false,
-                });
+                stack.push(pre_frame(class));
             }
-            let mut k = 1u32;
             for s in attrs.values() {
                 if let Slot::Obj(c) = s {
                     if !c.is_frozen() {
-                        stack.push(Frame {
-                            ptr: c,
-                            label: k,
-                            post: false,
-                        });
+                        stack.push(pre_frame(c));
                     }
-                    k += 1;
                 }
             }
         } else {
@@ -379,30 +412,46 @@ impl Walk<'_> {
 
     fn post(&mut self, x: ObjPtr) {
         use std::sync::atomic::Ordering::Relaxed;
-        let pre = x.header().aux.load(Relaxed);
-        if self.pending.last().map(|t| t.0) != Some(pre) {
+        let h = x.header();
+        let pre = h.aux.load(Relaxed);
+        if self.pending.last() != Some(pre) {
+            // Not a root: `x` belongs to an SCC whose root is still open.
+            self.nodes.push(x);
             return;
         }
-        let (_, extra) = self.pending.pop().expect("checked");
-        let mut sum = 0usize;
-        let mut count = 0usize;
-        loop {
-            let m = self.nodes.pop().expect("x is on the node stack");
-            sum += m.header().rc.load(Relaxed);
+        self.pending.pop();
+        let mut sum = h.rc.load(Relaxed);
+        let mut count = 1usize;
+        if x.flags() & TRACKED != 0 {
+            self.tracker.untrack(x);
+        }
+        // The other members: the non-roots finished since `x` was visited
+        // (their `aux` still holds their preorder number). A singleton,
+        // the common case, finds none and touches no other header.
+        while let Some(&m) = self.nodes.last() {
+            let mh = m.header();
+            if mh.aux.load(Relaxed) < pre {
+                break;
+            }
+            self.nodes.pop();
+            sum += mh.rc.load(Relaxed);
             count += 1;
             if m.flags() & TRACKED != 0 {
                 self.tracker.untrack(m);
             }
-            if m == x {
-                break;
-            }
-            m.header().aux.store(x.addr(), Relaxed);
+            mh.aux.store(x.addr(), Relaxed);
             m.set_flags(FORWARD | COMPLETE | FROZEN);
         }
-        let h = x.header();
         h.aux.store(h.rc.load(Relaxed), Relaxed);
-        h.rc.store(sum - extra - (count - 1), Relaxed);
-        x.set_flags(COMPLETE | FROZEN);
+        // Internal non-tree edges were uncounted as they were found; the
+        // `count - 1` tree edges inside the SCC go now.
+        h.rc.store(sum - (count - 1), Relaxed);
+        // The free loop enumerates members only where there are others.
+        x.set_flags(if count > 1 {
+            MULTI | COMPLETE | FROZEN
+        } else {
+            COMPLETE | FROZEN
+        });
     }
 
     fn rollback(&mut self) {
@@ -419,27 +468,46 @@ impl Walk<'_> {
                 }
             }
             h.aux.store(0, Relaxed);
-            v.clear_flags(VISITED | COMPLETE | FROZEN | FORWARD);
+            v.clear_flags(VISITED | COMPLETE | FROZEN | FORWARD | MULTI);
+        }
+        for &v in &self.back {
+            let h = v.header();
+            h.rc.store(h.rc.load(Relaxed) + 1, Relaxed);
         }
     }
 
-    /// `root.children[3].cb`: the open DFS path plus the edge being taken.
-    fn path_to(&self, label: u32) -> Path {
-        render_path(&self.stack, self.nroots, label)
+    /// `root.children[3].cb`: the open DFS path plus the edge to `to`.
+    fn path_to(&self, to: ObjPtr) -> Path {
+        render_path(&self.stack, self.nroots, self.root_label, to)
     }
 }
 
-/// The open DFS path of `stack` (its post-order frames) plus the edge
-/// `label` being taken from its top.
-fn render_path(stack: &[Frame], nroots: usize, label: u32) -> Path {
-    let posts: Vec<&Frame> = stack.iter().filter(|f| f.post).collect();
-    let root_label = posts.first().map_or(label, |f| f.label);
+/// The open DFS path of `stack` (its post-order frames, from root
+/// `root_label`) plus the edge from its top to `to`. Each step is the
+/// parent's first edge to the child: the one the walk took, as it visits
+/// children first to last (no user code ran since, so the edges are the
+/// same).
+fn render_path(stack: &[Frame], nroots: usize, root_label: u32, to: ObjPtr) -> Path {
+    let posts: Vec<ObjPtr> = stack.iter().filter(|f| f.tag()).map(|f| f.ptr()).collect();
     let mut path = Path::at_root(root_label as usize, nroots);
-    for (i, fr) in posts.iter().enumerate() {
-        let next = posts.get(i + 1).map_or(label, |f| f.label);
-        path.push(edge_step(fr.ptr, next));
+    for (i, &p) in posts.iter().enumerate() {
+        let next = posts.get(i + 1).copied().unwrap_or(to);
+        path.push(edge_step(p, label_of(p, next)));
     }
     path
+}
+
+/// The index of `p`'s first edge to `c` among its object edges.
+fn label_of(p: ObjPtr, c: ObjPtr) -> u32 {
+    let mut k = 0u32;
+    let mut found = None;
+    for_each_walk_child(p, |x| {
+        if x == c && found.is_none() {
+            found = Some(k);
+        }
+        k += 1;
+    });
+    found.unwrap_or(k)
 }
 
 /// May `w` be frozen, and does a pre-freeze hook have to run first?
@@ -488,19 +556,13 @@ pub(crate) fn default_status(b: &Body) -> Freezability {
     }
 }
 
-/// Pushes `p`'s mutable children, labelled by their index among its
-/// object edges (the same labels whether the walk or `find_path` pushes).
+/// Pushes `p`'s mutable children (the same order whether the walk or
+/// `find_path` pushes).
 fn push_walk_children(stack: &mut Vec<Frame>, p: ObjPtr) {
-    let mut k = 0u32;
     for_each_walk_child(p, |c| {
         if !c.is_frozen() {
-            stack.push(Frame {
-                ptr: c,
-                label: k,
-                post: false,
-            });
+            stack.push(pre_frame(c));
         }
-        k += 1;
     });
 }
 
@@ -592,24 +654,21 @@ pub(crate) fn find_path(roots: &[(u32, ObjPtr)], nroots: usize, target: ObjPtr) 
     let mut seen = rustc_hash::FxHashSet::default();
     let mut stack: Vec<Frame> = Vec::new();
     for &(label, root) in roots {
-        stack.push(Frame {
-            ptr: root,
-            label,
-            post: false,
-        });
+        stack.push(pre_frame(root));
         while let Some(fr) = stack.pop() {
-            if fr.post {
+            if fr.tag() {
                 continue;
             }
-            if fr.ptr == target {
-                return render_path(&stack, nroots, fr.label);
+            let p = fr.ptr();
+            if p == target {
+                return render_path(&stack, nroots, label, p);
             }
-            if fr.ptr.is_frozen() || !seen.insert(fr.ptr) {
+            if p.is_frozen() || !seen.insert(p) {
                 continue;
             }
-            stack.push(Frame { post: true, ..fr });
+            stack.push(post_frame(p));
             let start = stack.len();
-            push_walk_children(&mut stack, fr.ptr);
+            push_walk_children(&mut stack, p);
             stack[start..].reverse();
         }
     }
