@@ -51,6 +51,8 @@ pub(crate) struct Builder {
     /// Items containers may still reserve room for ahead of their contents
     /// (decoding: bounded by the input's size, so claims cannot add up).
     reserve_budget: usize,
+    /// Reused while decoding an attribute list.
+    attr_scratch: Vec<(Sym, Slot)>,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -88,6 +90,7 @@ impl Builder {
             tuple_parts: FxHashMap::default(),
             deferred: Vec::new(),
             root: None,
+            attr_scratch: Vec::new(),
         }
     }
 
@@ -430,25 +433,16 @@ impl Builder {
     /// any it had.
     fn fill_attrs(&mut self, id: u32, pairs: Items<'_>) -> Result<(), Error> {
         let p = self.target(id, &[Kind::Instance, Kind::Class])?;
-        // Each pair takes at least two bytes (or two items).
-        let mut out: Vec<(Sym, Slot)> = Vec::with_capacity((pairs.size_hint() / 2).min(256));
-        let mut pending: Option<Sym> = None;
-        let r = pairs.try_for_each(|it| {
-            match pending.take() {
-                None => match it {
-                    Item::V(V::Int(n)) if (0..=i64::from(u32::MAX)).contains(&n) => {
-                        pending = Some(self.name(n as u32)?)
-                    }
-                    _ => return Err(bad("attribute name id expected")),
-                },
-                Some(sym) => out.push((sym, self.item(it)?.into_slot())),
-            }
+        // Gathered in a reused buffer, then copied out at the exact size.
+        let mut scratch = std::mem::take(&mut self.attr_scratch);
+        let r = pairs.try_for_each_attr(|n, it| {
+            let sym = self.name(n)?;
+            scratch.push((sym, self.item(it)?.into_slot()));
             Ok(())
         });
-        let r = r.and_then(|_| match pending {
-            Some(_) => Err(bad("attributes come in name/value pairs")),
-            None => Ok(()),
-        });
+        let out = scratch.to_vec();
+        scratch.clear();
+        self.attr_scratch = scratch;
         if let Err(e) = r {
             crate::core::heap::drop_slots(out.into_iter().map(|x| x.1));
             return Err(e);

@@ -522,25 +522,46 @@ impl Items<'_> {
         }
     }
 
-    /// Calls `f` on every item, in order (runs taken apart).
+    /// Calls `f` on each (name id, value) pair of an attribute list, in
+    /// one pass without per-item dispatch.
     #[inline]
-    pub(crate) fn try_for_each(
+    pub(crate) fn try_for_each_attr(
         &self,
-        mut f: impl FnMut(Item<'_>) -> Result<(), Error>,
+        mut f: impl FnMut(u32, Item<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        self.try_for_each_run(|r| match r {
-            Run::One(it) => f(it),
-            Run::Ints(run) => {
-                let mut r = Ok(());
-                run.for_each(|i| {
-                    if r.is_ok() {
-                        r = f(Item::V(V::Int(i)));
-                    }
-                });
-                r
+        fn name_id(v: V) -> Result<u32, Error> {
+            match v {
+                V::Int(n) if (0..=i64::from(u32::MAX)).contains(&n) => Ok(n as u32),
+                _ => Err(corrupt("attribute name id expected")),
             }
-            Run::Strs(run) => run.try_for_each(|s| f(Item::Str(s))),
-        })
+        }
+        let pairs = || corrupt("attributes come in name/value pairs");
+        match self {
+            Items::Direct(v) => {
+                if v.len() % 2 != 0 {
+                    return Err(pairs());
+                }
+                v.chunks_exact(2)
+                    .try_for_each(|c| f(name_id(c[0])?, Item::V(c[1])))
+            }
+            Items::Packed(b) => {
+                let mut pos = 0;
+                while pos < b.len() {
+                    let Run::One(Item::V(n)) = get_run(b, &mut pos)? else {
+                        return Err(corrupt("attribute name id expected"));
+                    };
+                    let n = name_id(n)?;
+                    if pos >= b.len() {
+                        return Err(pairs());
+                    }
+                    let Run::One(it) = get_run(b, &mut pos)? else {
+                        return Err(corrupt("a run where an attribute value belongs"));
+                    };
+                    f(n, it)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Number of items if known cheaply (an upper bound for packed).
