@@ -13,7 +13,7 @@ use crate::core::handle::Value;
 use crate::core::object::{self, ObjPtr, Slot};
 use crate::core::payload::Payload;
 use crate::core::sym::Sym;
-use crate::transfer::format::{for_each_str, Item, Items};
+use crate::transfer::format::{str_batch, Item, Items, Run};
 
 use crate::transfer::format::*;
 
@@ -50,6 +50,8 @@ pub(crate) struct Builder {
     /// Items containers may still reserve room for ahead of their contents
     /// (decoding: bounded by the input's size, so claims cannot add up).
     reserve_budget: usize,
+    /// Reused while decoding an attribute list.
+    attr_scratch: Vec<(Sym, Slot)>,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -87,6 +89,7 @@ impl Builder {
             tuple_parts: FxHashMap::default(),
             deferred: Vec::new(),
             root: None,
+            attr_scratch: Vec::new(),
         }
     }
 
@@ -178,8 +181,11 @@ impl Builder {
             Op::Name(s) => self.names.push(Sym::new(&s)),
             Op::Str(s) => self.push(Value::str(&s), Kind::Done),
             Op::Strs(b) => {
-                self.objs.reserve(b.0.len() / 8);
-                for_each_str(&b.0, |s| {
+                // One UTF-8 check for the whole batch.
+                let run = str_batch(&b.0)?;
+                self.objs.reserve(run.len());
+                self.kinds.reserve(run.len());
+                run.try_for_each(|s| {
                     self.push(Value::str(s), Kind::Done);
                     Ok(())
                 })?
@@ -299,27 +305,11 @@ impl Builder {
     fn open_code(&mut self, op: Op<'_>) -> Result<(), Error> {
         match op {
             Op::Instance(c, attrs) => {
-                let n = attrs.size_hint() as u32 / 2;
-                self.apply(Op::OpenInstance(c, n))?;
+                self.open_instance(c, attrs.size_hint() as u32 / 2)?;
                 let id = (self.objs.len() - 1) as u32;
-                self.apply(Op::FillAttrs(id, attrs))?;
+                self.fill_attrs(id, attrs)?;
             }
-            Op::OpenInstance(c, n) => {
-                let class = self.get(c)?;
-                let Some(cp) = class
-                    .slot()
-                    .obj()
-                    .filter(|p| matches!(p.body(), Body::Class(_)))
-                else {
-                    return Err(bad("instance of something that is not a class"));
-                };
-                std::mem::forget(class);
-                let inst = crate::model::attrs::new_instance(cp, Vec::new(), n as usize);
-                self.push(
-                    Value::Obj(crate::core::handle::Ref::from_owned(inst)),
-                    Kind::Instance,
-                )
-            }
+            Op::OpenInstance(c, n) => self.open_instance(c, n)?,
             Op::OpenFunction { name, arity, code } => {
                 let sym = self.name(name)?;
                 let code = code
@@ -360,6 +350,23 @@ impl Builder {
             }
             _ => unreachable!("dispatched by apply"),
         }
+        Ok(())
+    }
+
+    /// A new instance of class `c` (its attributes follow).
+    fn open_instance(&mut self, c: V, n: u32) -> Result<(), Error> {
+        let class = self.get(c)?;
+        let Some(cp) = class
+            .slot()
+            .obj()
+            .filter(|p| matches!(p.body(), Body::Class(_)))
+        else {
+            return Err(bad("instance of something that is not a class"));
+        };
+        std::mem::forget(class);
+        let inst = crate::model::attrs::new_instance(cp, Vec::new(), n as usize);
+        let v = Value::Obj(crate::core::handle::Ref::from_owned(inst));
+        self.push(v, Kind::Instance);
         Ok(())
     }
 
@@ -412,45 +419,40 @@ impl Builder {
                     c.bases.write(p)?.extend(vals);
                 }
             }
-            Op::FillAttrs(id, pairs) => {
-                let p = self.target(id, &[Kind::Instance, Kind::Class])?;
-                // Each pair takes at least two bytes (or two items).
-                let mut out: Vec<(Sym, Slot)> =
-                    Vec::with_capacity((pairs.size_hint() / 2).min(256));
-                let mut pending: Option<Sym> = None;
-                let r = pairs.try_for_each(|it| {
-                    match pending.take() {
-                        None => match it {
-                            Item::V(V::Int(n)) if (0..=i64::from(u32::MAX)).contains(&n) => {
-                                pending = Some(self.name(n as u32)?)
-                            }
-                            _ => return Err(bad("attribute name id expected")),
-                        },
-                        Some(sym) => out.push((sym, self.item(it)?.into_slot())),
-                    }
-                    Ok(())
-                });
-                let r = r.and_then(|_| match pending {
-                    Some(_) => Err(bad("attributes come in name/value pairs")),
-                    None => Ok(()),
-                });
-                if let Err(e) = r {
-                    crate::core::heap::drop_slots(out.into_iter().map(|x| x.1));
-                    return Err(e);
-                }
-                match p.body() {
-                    Body::Instance(i) => {
-                        let old = crate::model::attrs::replace_all(p, i, out)?;
-                        crate::core::heap::drop_slots(old);
-                    }
-                    Body::Class(c) => {
-                        let old = std::mem::replace(&mut *c.dict.write(p)?, out);
-                        crate::core::heap::drop_slots(old.into_iter().map(|x| x.1));
-                    }
-                    _ => unreachable!("checked by target"),
-                }
-            }
+            Op::FillAttrs(id, pairs) => self.fill_attrs(id, pairs)?,
             _ => unreachable!("dispatched by apply"),
+        }
+        Ok(())
+    }
+
+    /// Attributes of an instance or class (name id, value, ...), replacing
+    /// any it had.
+    fn fill_attrs(&mut self, id: u32, pairs: Items<'_>) -> Result<(), Error> {
+        let p = self.target(id, &[Kind::Instance, Kind::Class])?;
+        // Gathered in a reused buffer, then copied out at the exact size.
+        let mut scratch = std::mem::take(&mut self.attr_scratch);
+        let r = pairs.try_for_each_attr(|n, it| {
+            let sym = self.name(n)?;
+            scratch.push((sym, self.item(it)?.into_slot()));
+            Ok(())
+        });
+        let out = scratch.to_vec();
+        scratch.clear();
+        self.attr_scratch = scratch;
+        if let Err(e) = r {
+            crate::core::heap::drop_slots(out.into_iter().map(|x| x.1));
+            return Err(e);
+        }
+        match p.body() {
+            Body::Instance(i) => {
+                let old = crate::model::attrs::replace_all(p, i, out)?;
+                crate::core::heap::drop_slots(old);
+            }
+            Body::Class(c) => {
+                let old = std::mem::replace(&mut *c.dict.write(p)?, out);
+                crate::core::heap::drop_slots(old.into_iter().map(|x| x.1));
+            }
+            _ => unreachable!("checked by target"),
         }
         Ok(())
     }
@@ -482,18 +484,77 @@ impl Builder {
     }
 
     fn values(&self, items: &Items<'_>) -> Result<Vec<Slot>, Error> {
-        let mut out = Vec::with_capacity(items.size_hint().min(1 << 20));
-        let r = items.try_for_each(|it| {
-            out.push(self.item(it)?.into_slot());
-            Ok(())
-        });
-        match r {
+        // A fill holds at most `CHUNK` pairs; the hint only bounds the
+        // first reservation.
+        let mut out = Vec::with_capacity(items.size_hint().min(2 * CHUNK));
+        match self.extend_slots(items, &mut out) {
             Ok(()) => Ok(out),
             Err(e) => {
                 crate::core::heap::drop_slots(out);
                 Err(e)
             }
         }
+    }
+
+    /// Appends the items to `out`, runs in bulk (a run's length is
+    /// backed by its bytes, so reserving it is bounded by the input).
+    /// On error, what was appended stays in `out` (its owner frees it).
+    fn extend_slots(&self, items: &Items<'_>, out: &mut Vec<Slot>) -> Result<(), Error> {
+        items.try_for_each_run(|r| {
+            match r {
+                Run::One(it) => out.push(self.item(it)?.into_slot()),
+                Run::Ints(run) => {
+                    out.reserve(run.len());
+                    run.for_each(|i| out.push(Slot::Int(i)));
+                }
+                Run::Strs(run) => {
+                    out.reserve(run.len());
+                    run.try_for_each(|s| {
+                        out.push(Value::str(s).into_slot());
+                        Ok(())
+                    })?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Items of a tuple still being filled, gathered straight into its
+    /// item vector; the tuple gets them once all have come.
+    fn fill_tuple(&mut self, id: u32, p: ObjPtr, items: &Items<'_>) -> Result<(), Error> {
+        let (want, mut got) = self.tuple_parts.remove(&id).expect("open tuple");
+        if got.capacity() == 0 {
+            got.reserve_exact(self.reservation(want as u32));
+        }
+        let r = self.extend_slots(items, &mut got).and_then(|_| {
+            if got.len() > want {
+                Err(bad("too many items for a tuple"))
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = r {
+            crate::core::heap::drop_slots(got);
+            return Err(e);
+        }
+        if got.len() < want {
+            self.tuple_parts.insert(id, (want, got));
+            return Ok(());
+        }
+        let Body::Tuple(t) = p.body() else {
+            unreachable!("checked by target")
+        };
+        match t.write(p) {
+            Ok(mut slot) => *slot = got.into_boxed_slice(),
+            Err(e) => {
+                crate::core::heap::drop_slots(got);
+                return Err(e);
+            }
+        }
+        // Complete (hashable) now that all its items are in.
+        self.open_tuples -= 1;
+        self.kinds[id as usize] = Kind::TupleFilled;
+        Ok(())
     }
 
     fn fill(&mut self, id: u32, items: Items<'_>) -> Result<(), Error> {
@@ -517,6 +578,13 @@ impl Builder {
             }
             return self.fill_keys(id, vals);
         }
+        if kind == Kind::Tuple {
+            return self.fill_tuple(id, p, &items);
+        }
+        if let (Kind::List, Body::List(l)) = (kind, p.body()) {
+            // Straight into the list (reserved from its `OpenList`).
+            return self.extend_slots(&items, &mut *l.write(p)?);
+        }
         let vals = self.values(&items)?;
         // `p` is a fresh object of this builder: its guards are never
         // refused, but if one were, nothing would leak.
@@ -529,19 +597,6 @@ impl Builder {
                         return Err(bad("too many items for a tuple"));
                     }
                     return Ok(());
-                }
-                Body::Tuple(t) => {
-                    let (want, got) = self.tuple_parts.get_mut(&id).expect("open tuple");
-                    got.extend(vals);
-                    if got.len() > *want {
-                        return Err(bad("too many items for a tuple"));
-                    }
-                    if got.len() < *want {
-                        return Ok(());
-                    }
-                    let (_, all) = self.tuple_parts.remove(&id).expect("open tuple");
-                    let mut items = t.write(p).inspect_err(|_| held(&all))?;
-                    *items = all.into_boxed_slice();
                 }
                 Body::List(l) => l.write(p).inspect_err(|_| held(&vals))?.extend(vals),
                 Body::Deque(d) => {
@@ -580,11 +635,6 @@ impl Builder {
         }
         self.kinds[id as usize] = match kind {
             Kind::Cell | Kind::SharedField => Kind::Done,
-            Kind::Tuple => {
-                // Complete (hashable) now that all its items are in.
-                self.open_tuples -= 1;
-                Kind::TupleFilled
-            }
             k => k,
         };
         Ok(())

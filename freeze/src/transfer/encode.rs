@@ -28,13 +28,22 @@ pub(crate) enum Mode {
 enum Frame {
     Visit(ObjPtr),
     Fill(ObjPtr),
+    /// An instance whose attributes were queued before it (pickle's post
+    /// order): now one `Instance` op, or its fill if a cycle opened it.
+    Finish(ObjPtr),
 }
+
+/// The scratch word of a mutable instance whose attributes are being
+/// walked (marked, but without an id yet).
+const PENDING: usize = usize::MAX;
 
 /// The identity memo: mutable objects (on this thread, not being frozen or
 /// collected meanwhile) keep their id in the header's scratch word with a
 /// mark, frozen ones (possibly shared with other threads) in a map.
 struct Memo {
     frozen: FxHashMap<ObjPtr, u32>,
+    /// Frozen instances pending (mutable ones use their scratch word).
+    frozen_pending: rustc_hash::FxHashSet<ObjPtr>,
     marked: Vec<ObjPtr>,
 }
 
@@ -44,7 +53,8 @@ impl Memo {
         if p.is_frozen() {
             self.frozen.get(&p).copied()
         } else if p.flags() & MARK != 0 {
-            Some(p.header().aux.load(Relaxed) as u32)
+            let aux = p.header().aux.load(Relaxed);
+            (aux != PENDING).then_some(aux as u32)
         } else {
             None
         }
@@ -55,9 +65,30 @@ impl Memo {
         if p.is_frozen() {
             self.frozen.insert(p, id);
         } else {
-            p.set_flags(MARK);
+            if p.flags() & MARK == 0 {
+                p.set_flags(MARK);
+                self.marked.push(p);
+            }
             p.header().aux.store(id as usize, Relaxed);
+        }
+    }
+
+    /// Marks `p` as being walked (no id yet).
+    fn set_pending(&mut self, p: ObjPtr) {
+        if p.is_frozen() {
+            self.frozen_pending.insert(p);
+        } else {
+            p.set_flags(MARK);
+            p.header().aux.store(PENDING, Relaxed);
             self.marked.push(p);
+        }
+    }
+
+    fn is_pending(&self, p: ObjPtr) -> bool {
+        if p.is_frozen() {
+            self.frozen_pending.contains(&p)
+        } else {
+            p.flags() & MARK != 0 && p.header().aux.load(Relaxed) == PENDING
         }
     }
 
@@ -131,6 +162,48 @@ impl ItemWriter {
         Ok(())
     }
 
+    /// `items` in order; in a pickle, runs of ints and of inline strings
+    /// go as runs (see `format::Run`).
+    fn push_all(&mut self, memo: &Memo, items: &[Slot]) -> Result<(), Error> {
+        if self.mode != Mode::Pickle {
+            return items.iter().try_for_each(|s| self.push(memo, *s));
+        }
+        let int = |s: &Slot| match s {
+            Slot::Int(i) => Some(*i),
+            _ => None,
+        };
+        fn text<'s>(memo: &Memo, s: &'s Slot) -> Option<&'s str> {
+            match s {
+                Slot::Obj(p) if memo.get(*p).is_none() => match p.body() {
+                    Body::Str(t) => Some(&**t),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        let mut rest = items;
+        while let Some(first) = rest.first() {
+            let ints = rest.iter().take_while(|s| int(s).is_some()).count();
+            if ints >= RUN_MIN {
+                format::put_int_run(&mut self.packed, rest[..ints].iter().filter_map(int));
+                rest = &rest[ints..];
+                continue;
+            }
+            let strs = rest.iter().take_while(|s| text(memo, s).is_some()).count();
+            if strs >= RUN_MIN {
+                format::put_str_run(
+                    &mut self.packed,
+                    rest[..strs].iter().filter_map(|s| text(memo, s)),
+                );
+                rest = &rest[strs..];
+                continue;
+            }
+            self.push(memo, *first)?;
+            rest = &rest[1..];
+        }
+        Ok(())
+    }
+
     /// Hands the items gathered so far to `emit` as `mk(id, items)`, then
     /// starts over (keeping the buffers' capacity).
     fn flush(
@@ -167,6 +240,7 @@ pub(crate) fn walk(
         mode,
         memo: Memo {
             frozen: FxHashMap::default(),
+            frozen_pending: Default::default(),
             marked: Vec::new(),
         },
         names: FxHashMap::default(),
@@ -186,6 +260,7 @@ pub(crate) fn walk(
         match fr {
             Frame::Visit(p) => e.visit(p)?,
             Frame::Fill(p) => e.fill(p)?,
+            Frame::Finish(p) => e.finish(p)?,
         }
     }
     let root_v = match root.slot() {
@@ -249,6 +324,21 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
             if self.instance_in_one_op(p, i)? {
                 return Ok(());
             }
+            if self.mode == Mode::Pickle {
+                if !self.memo.is_pending(p) {
+                    // Post order (as the native build makes them): the
+                    // attributes first, then the instance in one op.
+                    self.memo.set_pending(p);
+                    self.stack.push(Frame::Finish(p));
+                    self.push_children(p);
+                    return Ok(());
+                }
+                // Reached again through a cycle: it needs an id now; its
+                // `Finish` fills it.
+                self.open(p)?;
+                self.remember(p);
+                return Ok(());
+            }
         }
         let fill = self.open(p)?;
         self.remember(p);
@@ -257,6 +347,25 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
             self.push_children(p);
         }
         Ok(())
+    }
+
+    /// An instance after its attributes (see [`Frame::Finish`]).
+    fn finish(&mut self, p: ObjPtr) -> Result<(), Error> {
+        if self.memo.get(p).is_some() {
+            return self.fill(p);
+        }
+        let Body::Instance(i) = p.body() else {
+            return Err(Error::Other(
+                "pickle: internal error: not an instance".into(),
+            ));
+        };
+        if self.instance_in_one_op(p, i)? {
+            return Ok(());
+        }
+        // Too many attributes for one op.
+        self.open(p)?;
+        self.remember(p);
+        self.fill(p)
     }
 
     /// An instance whose attributes all exist already (or are immediates,
@@ -439,9 +548,7 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
             return self.w.flush(&mut self.emit, kind, id);
         }
         for c in items.chunks(CHUNK) {
-            for s in c {
-                self.w.push(&self.memo, *s)?;
-            }
+            self.w.push_all(&self.memo, c)?;
             self.w.flush(&mut self.emit, kind, id)?;
         }
         Ok(())

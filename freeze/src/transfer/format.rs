@@ -202,6 +202,18 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut x: u64) {
 
 #[inline]
 pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Result<u64, Error> {
+    // Most varints (tags, small ints, ids below 16) are one byte.
+    if let Some(&b) = buf.get(*pos) {
+        if b < 0x80 {
+            *pos += 1;
+            return Ok(u64::from(b));
+        }
+    }
+    get_varint_slow(buf, pos)
+}
+
+#[cold]
+fn get_varint_slow(buf: &[u8], pos: &mut usize) -> Result<u64, Error> {
     let mut x = 0u64;
     let mut shift = 0;
     loop {
@@ -275,33 +287,188 @@ pub(crate) enum Item<'b> {
     Bytes(&'b [u8]),
 }
 
+/// Items as decoded: one item, or a run of many the decoder builds in
+/// one go.
+pub(crate) enum Run<'b> {
+    One(Item<'b>),
+    Ints(IntRun<'b>),
+    Strs(StrRun<'b>),
+}
+
+/// Runs: a varint whose tag is `T_INT` or `T_STR` and whose payload
+/// (above the tag) is not zero starts a run instead of one item.
+///
+/// * ints: payload `count << 2 | w` (w = 0..3: 1, 2, 4 or 8 bytes), then
+///   `count` zigzag ints of that fixed width, little-endian;
+/// * strings: payload `count`, then a varint byte length, that many
+///   bytes of UTF-8 (every string of the run, back to back, checked
+///   once), then `count` varint lengths.
+///
+/// Runs shorter than this go as single items.
+pub(crate) const RUN_MIN: usize = 4;
+
+/// A run of fixed-width zigzag ints.
+#[derive(Clone, Copy)]
+pub(crate) struct IntRun<'b> {
+    bytes: &'b [u8],
+    width: usize,
+}
+
 #[inline]
-fn get_item<'b>(buf: &'b [u8], pos: &mut usize) -> Result<Item<'b>, Error> {
-    match buf.get(*pos).map(|b| u64::from(*b)) {
-        Some(T_STR) => {
-            *pos += 1;
-            let b = get_blob(buf, pos)?;
-            let s = std::str::from_utf8(b).map_err(|_| corrupt("invalid UTF-8"))?;
-            Ok(Item::Str(s))
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+#[inline]
+fn zigzag(i: i64) -> u64 {
+    ((i << 1) ^ (i >> 63)) as u64
+}
+
+impl IntRun<'_> {
+    /// How many ints.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len() / self.width
+    }
+
+    /// Calls `f` on each int (the width is matched once, not per item).
+    #[inline]
+    pub(crate) fn for_each(&self, mut f: impl FnMut(i64)) {
+        let b = self.bytes;
+        match self.width {
+            1 => b.iter().for_each(|x| f(unzigzag(u64::from(*x)))),
+            2 => b
+                .chunks_exact(2)
+                .for_each(|c| f(unzigzag(u64::from(u16::from_le_bytes([c[0], c[1]]))))),
+            4 => b.chunks_exact(4).for_each(|c| {
+                f(unzigzag(u64::from(u32::from_le_bytes([
+                    c[0], c[1], c[2], c[3],
+                ]))))
+            }),
+            _ => b.chunks_exact(8).for_each(|c| {
+                f(unzigzag(u64::from_le_bytes(
+                    c.try_into().expect("chunks of 8"),
+                )))
+            }),
         }
-        Some(T_BYTES) => {
-            *pos += 1;
-            Ok(Item::Bytes(get_blob(buf, pos)?))
+    }
+}
+
+/// A run of strings: their text (valid UTF-8, checked once) and their
+/// lengths.
+#[derive(Clone, Copy)]
+pub(crate) struct StrRun<'b> {
+    text: &'b str,
+    lens: &'b [u8],
+    count: usize,
+}
+
+impl<'b> StrRun<'b> {
+    /// How many strings.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Calls `f` on each string. Lengths that overrun the text, end
+    /// inside a character or leave text over are errors.
+    #[inline]
+    pub(crate) fn try_for_each(
+        &self,
+        mut f: impl FnMut(&'b str) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut pos = 0;
+        let mut at = 0usize;
+        for _ in 0..self.count {
+            let n = get_varint(self.lens, &mut pos)?;
+            let s = usize::try_from(n)
+                .ok()
+                .and_then(|n| at.checked_add(n))
+                .and_then(|end| self.text.get(at..end))
+                .ok_or_else(|| corrupt("bad string length in a run"))?;
+            at += s.len();
+            f(s)?;
         }
-        _ => get_v(buf, pos).map(Item::V),
+        if at != self.text.len() {
+            return Err(corrupt("string run lengths do not add up"));
+        }
+        Ok(())
+    }
+}
+
+/// Parses the body of a string run of `count` at `pos`; moves `pos` past
+/// it.
+fn get_str_run<'b>(buf: &'b [u8], pos: &mut usize, count: u64) -> Result<StrRun<'b>, Error> {
+    let text = get_blob(buf, pos)?;
+    let text = std::str::from_utf8(text).map_err(|_| corrupt("invalid UTF-8"))?;
+    let start = *pos;
+    // Each length is at least one byte.
+    let count = usize::try_from(count)
+        .ok()
+        .filter(|c| *c <= buf.len() - start)
+        .ok_or_else(|| corrupt("truncated string run"))?;
+    for _ in 0..count {
+        get_varint(buf, pos)?;
+    }
+    Ok(StrRun {
+        text,
+        lens: &buf[start..*pos],
+        count,
+    })
+}
+
+/// A run of ints (at least one) in the narrowest width that holds them
+/// all.
+pub(crate) fn put_int_run(out: &mut Vec<u8>, ints: impl Iterator<Item = i64> + Clone) {
+    let (count, max) = ints
+        .clone()
+        .fold((0u64, 0u64), |(n, m), i| (n + 1, m.max(zigzag(i))));
+    let (code, width) = match max {
+        0..=0xff => (0, 1),
+        0x100..=0xffff => (1, 2),
+        0x1_0000..=0xffff_ffff => (2, 4),
+        _ => (3, 8),
+    };
+    put_varint(out, (((count << 2) | code) << 3) | T_INT);
+    out.reserve(count as usize * width);
+    for i in ints {
+        out.extend_from_slice(&zigzag(i).to_le_bytes()[..width]);
+    }
+}
+
+/// A run of inline strings (at least one).
+pub(crate) fn put_str_run<'s>(out: &mut Vec<u8>, strs: impl Iterator<Item = &'s str> + Clone) {
+    let (count, total) = strs
+        .clone()
+        .fold((0u64, 0usize), |(n, t), s| (n + 1, t + s.len()));
+    put_varint(out, (count << 3) | T_STR);
+    put_varint(out, total as u64);
+    out.reserve(total);
+    for s in strs.clone() {
+        out.extend_from_slice(s.as_bytes());
+    }
+    for s in strs {
+        put_varint(out, s.len() as u64);
     }
 }
 
 #[inline]
-fn get_v(buf: &[u8], pos: &mut usize) -> Result<V, Error> {
+fn get_run<'b>(buf: &'b [u8], pos: &mut usize) -> Result<Run<'b>, Error> {
     let x = get_varint(buf, pos)?;
-    Ok(match x & 7 {
+    Ok(Run::One(Item::V(match x & 7 {
         T_NONE if x == T_NONE => V::None,
         T_FALSE if x == T_FALSE => V::Bool(false),
         T_TRUE if x == T_TRUE => V::Bool(true),
-        T_INT if x == T_INT => {
-            let z = get_varint(buf, pos)?;
-            V::Int(((z >> 1) as i64) ^ -((z & 1) as i64))
+        T_INT if x == T_INT => V::Int(unzigzag(get_varint(buf, pos)?)),
+        T_INT => {
+            let width = 1usize << ((x >> 3) & 3);
+            let bytes = (x >> 5)
+                .checked_mul(width as u64)
+                .filter(|n| *n > 0)
+                .and_then(|n| usize::try_from(n).ok())
+                .and_then(|n| pos.checked_add(n))
+                .and_then(|end| buf.get(*pos..end))
+                .ok_or_else(|| corrupt("bad or truncated int run"))?;
+            *pos += bytes.len();
+            return Ok(Run::Ints(IntRun { bytes, width }));
         }
         T_FLOAT if x == T_FLOAT => {
             let b = buf
@@ -311,8 +478,15 @@ fn get_v(buf: &[u8], pos: &mut usize) -> Result<V, Error> {
             V::Float(f64::from_le_bytes(b.try_into().expect("8 bytes")))
         }
         T_REF => V::Ref(u32::try_from(x >> 3).map_err(|_| corrupt("object id too large"))?),
+        T_STR if x == T_STR => {
+            let b = get_blob(buf, pos)?;
+            let s = std::str::from_utf8(b).map_err(|_| corrupt("invalid UTF-8"))?;
+            return Ok(Run::One(Item::Str(s)));
+        }
+        T_STR => return get_str_run(buf, pos, x >> 3).map(Run::Strs),
+        T_BYTES if x == T_BYTES => return Ok(Run::One(Item::Bytes(get_blob(buf, pos)?))),
         _ => return Err(corrupt("bad item tag")),
-    })
+    })))
 }
 
 /// A list of items: built directly (walk) or borrowed packed bytes
@@ -332,18 +506,60 @@ impl Items<'_> {
         }
     }
 
-    /// Calls `f` on every item, in order.
+    /// Calls `f` on every single item or run, in order.
     #[inline]
-    pub(crate) fn try_for_each(
+    pub(crate) fn try_for_each_run(
         &self,
-        mut f: impl FnMut(Item<'_>) -> Result<(), Error>,
+        mut f: impl FnMut(Run<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         match self {
-            Items::Direct(v) => v.iter().try_for_each(|x| f(Item::V(*x))),
+            Items::Direct(v) => v.iter().try_for_each(|x| f(Run::One(Item::V(*x)))),
             Items::Packed(b) => {
                 let mut pos = 0;
                 while pos < b.len() {
-                    f(get_item(b, &mut pos)?)?;
+                    f(get_run(b, &mut pos)?)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Calls `f` on each (name id, value) pair of an attribute list, in
+    /// one pass without per-item dispatch.
+    #[inline]
+    pub(crate) fn try_for_each_attr(
+        &self,
+        mut f: impl FnMut(u32, Item<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        fn name_id(v: V) -> Result<u32, Error> {
+            match v {
+                V::Int(n) if (0..=i64::from(u32::MAX)).contains(&n) => Ok(n as u32),
+                _ => Err(corrupt("attribute name id expected")),
+            }
+        }
+        let pairs = || corrupt("attributes come in name/value pairs");
+        match self {
+            Items::Direct(v) => {
+                if v.len() % 2 != 0 {
+                    return Err(pairs());
+                }
+                v.chunks_exact(2)
+                    .try_for_each(|c| f(name_id(c[0])?, Item::V(c[1])))
+            }
+            Items::Packed(b) => {
+                let mut pos = 0;
+                while pos < b.len() {
+                    let Run::One(Item::V(n)) = get_run(b, &mut pos)? else {
+                        return Err(corrupt("attribute name id expected"));
+                    };
+                    let n = name_id(n)?;
+                    if pos >= b.len() {
+                        return Err(pairs());
+                    }
+                    let Run::One(it) = get_run(b, &mut pos)? else {
+                        return Err(corrupt("a run where an attribute value belongs"));
+                    };
+                    f(n, it)?;
                 }
                 Ok(())
             }
@@ -380,36 +596,52 @@ impl<'de: 'a, 'a> Deserialize<'de> for Items<'a> {
     }
 }
 
-/// Consecutive strings packed as (varint length, UTF-8 bytes).
+/// Consecutive strings of a `Strs` op, laid out as a string run
+/// (count, text, lengths) so the decoder checks UTF-8 once per batch.
 #[derive(Default)]
 pub(crate) struct StrBatch {
+    text: Vec<u8>,
+    lens: Vec<u8>,
+    count: u64,
+    /// The encoded batch, valid after [`StrBatch::finish`].
     pub(crate) buf: Vec<u8>,
 }
 
 impl StrBatch {
     pub(crate) fn push(&mut self, s: &str) {
-        put_varint(&mut self.buf, s.len() as u64);
-        self.buf.extend_from_slice(s.as_bytes());
+        self.text.extend_from_slice(s.as_bytes());
+        put_varint(&mut self.lens, s.len() as u64);
+        self.count += 1;
+    }
+
+    /// No string pushed since the last `finish`.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Encodes the strings pushed so far into `buf` and starts over.
+    pub(crate) fn finish(&mut self) -> &[u8] {
+        self.buf.clear();
+        put_varint(&mut self.buf, self.count);
+        put_varint(&mut self.buf, self.text.len() as u64);
+        self.buf.extend_from_slice(&self.text);
+        self.buf.extend_from_slice(&self.lens);
+        self.text.clear();
+        self.lens.clear();
+        self.count = 0;
+        &self.buf
     }
 }
 
-/// Calls `f` on each string of a packed batch (validating UTF-8).
-pub(crate) fn for_each_str(
-    b: &[u8],
-    mut f: impl FnMut(&str) -> Result<(), Error>,
-) -> Result<(), Error> {
+/// The strings of a `Strs` op (see [`StrBatch`]), checked.
+pub(crate) fn str_batch(b: &[u8]) -> Result<StrRun<'_>, Error> {
     let mut pos = 0;
-    while pos < b.len() {
-        let n = get_varint(b, &mut pos)? as usize;
-        let end = pos
-            .checked_add(n)
-            .filter(|e| *e <= b.len())
-            .ok_or_else(|| corrupt("truncated string"))?;
-        let s = std::str::from_utf8(&b[pos..end]).map_err(|_| corrupt("invalid UTF-8"))?;
-        pos = end;
-        f(s)?;
+    let count = get_varint(b, &mut pos)?;
+    let run = get_str_run(b, &mut pos, count)?;
+    if pos != b.len() {
+        return Err(corrupt("bytes after a string batch"));
     }
-    Ok(())
+    Ok(run)
 }
 
 /// Raw bytes inside an op: owned when encoding, borrowed when decoding.

@@ -122,9 +122,8 @@ fn pickle_bincode(v: &Value) -> Result<Vec<u8>, Error> {
             batch.push(&s);
             return Ok(());
         }
-        if !batch.buf.is_empty() {
-            enc(&Op::Strs(Blob(Cow::Borrowed(&batch.buf))), &mut out)?;
-            batch.buf.clear();
+        if !batch.is_empty() {
+            enc(&Op::Strs(Blob(Cow::Borrowed(batch.finish()))), &mut out)?;
         }
         enc(&op, &mut out)
     })?;
@@ -140,7 +139,8 @@ fn pickle_bitcode(v: &Value) -> Result<Vec<u8>, Error> {
             batch.push(&s);
             return Ok(());
         }
-        if !batch.buf.is_empty() {
+        if !batch.is_empty() {
+            batch.finish();
             let buf = std::mem::take(&mut batch.buf);
             frame.push(Op::Strs(Blob(Cow::Owned(buf))));
         }
