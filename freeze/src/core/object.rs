@@ -521,7 +521,10 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
         });
         forget_weak(rep);
         heap::frozen_freed(1);
-        free_member(rep);
+        // SAFETY: the SCC (`rep` alone) has count zero and its external
+        // edges were released above, so nothing refers to `rep`; it was
+        // allocated by `alloc`.
+        unsafe { dealloc(rep) };
         return;
     }
     // Members are exactly the frozen objects forwarding to `rep`, all
@@ -552,7 +555,10 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
     }
     heap::frozen_freed(members.len());
     for m in members {
-        free_member(m);
+        // SAFETY: the SCC's count is zero, internal edges are uncounted and
+        // all external edges were released, so nothing else refers to `m`;
+        // it was allocated by `alloc`.
+        unsafe { dealloc(m) };
     }
 }
 
@@ -565,12 +571,4 @@ fn forget_weak(m: ObjPtr) {
     if let Body::WeakRef(_) = m.body() {
         crate::core::weak::frozen_weakref_freed(m);
     }
-}
-
-/// Frees one member of a dead SCC.
-fn free_member(m: ObjPtr) {
-    // SAFETY: the SCC's count is zero, internal edges are uncounted and
-    // all external edges were released, so nothing else refers to `m`;
-    // it was allocated by `alloc`.
-    unsafe { dealloc(m) };
 }

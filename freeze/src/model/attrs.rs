@@ -13,7 +13,7 @@
 use crate::core::body::{Body, InstanceData};
 use crate::core::error::Error;
 use crate::core::object::{ObjPtr, Slot};
-use crate::core::payload::{InstAttrs, Payload, MAX_INLINE};
+use crate::core::payload::{InstAttrs, Payload, Read, MAX_INLINE};
 use crate::core::sym::Sym;
 
 /// `sym`'s slot index in `class`'s layout; appended (when `grow` and the
@@ -38,11 +38,13 @@ fn slot_of(class: ObjPtr, sym: Sym, grow: bool) -> Option<usize> {
     Some(l.len() - 1)
 }
 
-/// The names of `class`'s layout (empty for a non-class).
-fn layout(class: ObjPtr) -> Vec<Sym> {
+/// The names of `class`'s layout, under a read guard for as long as
+/// `class` is borrowed (`None` for a non-class). Hold it only while
+/// nothing writes the class.
+fn layout(class: &ObjPtr) -> Option<Read<'_, Vec<Sym>>> {
     match class.body() {
-        Body::Class(c) => c.layout.read(class).clone(),
-        _ => Vec::new(),
+        Body::Class(c) => Some(c.layout.read(*class)),
+        _ => None,
     }
 }
 
@@ -51,20 +53,11 @@ fn layout(class: ObjPtr) -> Vec<Sym> {
 /// (up to [`MAX_INLINE`]: a decoder's hint for attributes set later); a
 /// repeated name keeps its last value.
 pub(crate) fn new_instance(class: ObjPtr, attrs: Vec<(Sym, Slot)>, room: usize) -> ObjPtr {
-    // The common case: the names are the layout's first ones, in order.
-    let on_shape = match class.body() {
-        Body::Class(c) => {
-            let l = c.layout.read(class);
-            attrs.len() <= l.len() && attrs.iter().zip(l.iter()).all(|(a, n)| a.0 == *n)
-        }
-        _ => false,
-    };
-    if !on_shape {
-        attrs.iter().for_each(|(n, _)| {
-            slot_of(class, *n, true);
-        });
+    // Names the layout lacks join it first, so the slots cover them.
+    for (n, _) in &attrs {
+        slot_of(class, *n, true);
     }
-    let cap = layout(class).len().max(room);
+    let cap = layout(&class).map_or(0, |l| l.len()).max(room);
     let p = crate::core::object::alloc(Body::Instance(InstanceData {
         class,
         attrs: Payload::new(InstAttrs::with_capacity(cap)),
@@ -72,22 +65,37 @@ pub(crate) fn new_instance(class: ObjPtr, attrs: Vec<(Sym, Slot)>, room: usize) 
     let Body::Instance(i) = p.body() else {
         unreachable!("just made")
     };
-    if on_shape {
-        let mut a = i.attrs.write(p).expect("a new instance is writable");
-        for (n, v) in attrs {
-            // `cap` covers the layout, so this only falls back if the
-            // layout was longer than `MAX_INLINE` allows inline.
-            if let Err(v) = a.push_inline(v) {
-                a.extra_mut().push((n, v));
+    let replaced = add_all(p, i, attrs);
+    crate::core::heap::drop_slots(replaced);
+    p
+}
+
+/// Sets the (counted) `attrs` in order on a writable instance; returns
+/// the values they replaced (a repeated name's), for the caller to
+/// release. The run of names that continues the layout goes inline under
+/// one guard (the decoder's and constructors' common case); the rest one
+/// by one through `set`.
+fn add_all(p: ObjPtr, i: &InstanceData, attrs: Vec<(Sym, Slot)>) -> Vec<Slot> {
+    let mut later = Vec::new();
+    match (layout(&i.class), i.attrs.write(p)) {
+        (Some(names), Ok(mut a)) => {
+            for (n, v) in attrs {
+                if later.is_empty() && names.get(a.inline_len()) == Some(&n) {
+                    match a.push_inline(v) {
+                        Ok(()) => continue,
+                        Err(v) => later.push((n, v)),
+                    }
+                } else {
+                    later.push((n, v));
+                }
             }
         }
-    } else {
-        for (n, v) in attrs {
-            let old = set(p, i, n, v).expect("a new instance is writable");
-            crate::core::object::decref_slot(old.unwrap_or(Slot::None));
-        }
+        _ => later = attrs,
     }
-    p
+    later
+        .into_iter()
+        .filter_map(|(n, v)| set(p, i, n, v).ok().flatten())
+        .collect()
 }
 
 /// The instance's own value of `sym`.
@@ -149,34 +157,43 @@ pub(crate) fn set(p: ObjPtr, i: &InstanceData, sym: Sym, v: Slot) -> Result<Opti
 /// Removes `sym`; returns its value, for the caller to release.
 pub(crate) fn remove(p: ObjPtr, i: &InstanceData, sym: Sym) -> Result<Option<Slot>, Error> {
     let k = slot_of(i.class, sym, false);
-    let names = layout(i.class);
     let mut a = i.attrs.write(p)?;
     if let Some(k) = k.filter(|k| *k < a.inline_len()) {
         // The names after `k` leave the prefix and go, in order, to the
         // front of `extra`: the order of what remains is unchanged.
         let mut moved = a.truncate_inline(k);
         let v = moved.remove(0);
-        let extra = a.extra_mut();
+        let names = layout(&i.class).expect("an instance's class");
         let tail: Vec<(Sym, Slot)> = names[k + 1..].iter().copied().zip(moved).collect();
-        extra.splice(0..0, tail);
+        a.extra_mut().splice(0..0, tail);
         return Ok(Some(v));
     }
     let e = a.extra().iter().position(|(n, _)| *n == sym);
     Ok(e.map(|e| a.extra_mut().remove(e).1))
 }
 
-/// Calls `f` with every own attribute, in order.
-pub(crate) fn each(p: ObjPtr, i: &InstanceData, mut f: impl FnMut(Sym, Slot)) {
-    let names = layout(i.class);
+/// Calls `f` with every own attribute, in order, until it fails.
+pub(crate) fn try_each<E>(
+    p: ObjPtr,
+    i: &InstanceData,
+    mut f: impl FnMut(Sym, Slot) -> Result<(), E>,
+) -> Result<(), E> {
     let a = i.attrs.read(p);
-    a.inline().iter().zip(&names).for_each(|(v, n)| f(*n, *v));
-    a.extra().iter().for_each(|(n, v)| f(*n, *v));
+    if let Some(names) = layout(&i.class) {
+        for (v, n) in a.inline().iter().zip(names.iter()) {
+            f(*n, *v)?;
+        }
+    }
+    a.extra().iter().try_for_each(|(n, v)| f(*n, *v))
 }
 
 /// Every own attribute, in order (uncounted).
 pub(crate) fn pairs(p: ObjPtr, i: &InstanceData) -> Vec<(Sym, Slot)> {
     let mut out = Vec::new();
-    each(p, i, |n, v| out.push((n, v)));
+    let _ = try_each(p, i, |n, v| {
+        out.push((n, v));
+        Ok::<(), ()>(())
+    });
     out
 }
 
@@ -194,12 +211,6 @@ pub(crate) fn replace_all(
             return Err(e);
         }
     };
-    for (n, v) in attrs {
-        // Cannot fail: the instance was writable just above and nothing
-        // ran since; a replaced value is a repeated name's.
-        if let Some(o) = set(p, i, n, v).ok().flatten() {
-            old.push(o);
-        }
-    }
+    old.extend(add_all(p, i, attrs));
     Ok(old)
 }

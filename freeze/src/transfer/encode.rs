@@ -377,17 +377,20 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
         p: ObjPtr,
         i: &crate::core::body::InstanceData,
     ) -> Result<bool, Error> {
-        let attrs = crate::model::attrs::pairs(p, i);
         let pickle = self.mode == Mode::Pickle;
-        let ready = attrs.iter().all(|(_, s)| match *s {
-            Slot::Obj(c) => self.memo.get(c).is_some() || (pickle && inline_leaf(c)),
-            _ => true,
-        });
-        if !ready || attrs.len() > CHUNK {
+        let (ready, n) = {
+            let a = i.attrs.read(p);
+            let ready = a.values().all(|s| match s {
+                Slot::Obj(c) => self.memo.get(c).is_some() || (pickle && inline_leaf(c)),
+                _ => true,
+            });
+            (ready, a.count())
+        };
+        if !ready || n > CHUNK {
             return Ok(false);
         }
         let class = self.memo.id(i.class)?;
-        self.attr_items(&attrs)?;
+        crate::model::attrs::try_each(p, i, |n, s| self.attr_item(n, s))?;
         self.w
             .flush(&mut self.emit, FillKind::Instance(class), self.next)?;
         self.remember(p);
@@ -530,7 +533,7 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
                 self.chunks(&fd.defaults.read(p), FillKind::Defaults, id)
             }
             Body::Instance(i) => {
-                self.attr_items(&crate::model::attrs::pairs(p, i))?;
+                crate::model::attrs::try_each(p, i, |n, s| self.attr_item(n, s))?;
                 self.w.flush(&mut self.emit, FillKind::Attrs, id)
             }
             Body::Class(c) => {
@@ -556,12 +559,14 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
 
     /// Name-id / value pairs into the item writer (the caller flushes).
     fn attr_items(&mut self, attrs: &crate::core::body::AttrMap) -> Result<(), Error> {
-        for (n, s) in attrs {
-            let n = self.name(*n)?;
-            self.w.push(&self.memo, Slot::Int(i64::from(n)))?;
-            self.w.push(&self.memo, *s)?;
-        }
-        Ok(())
+        attrs.iter().try_for_each(|(n, s)| self.attr_item(*n, *s))
+    }
+
+    /// One name-id / value pair into the item writer.
+    fn attr_item(&mut self, n: Sym, s: Slot) -> Result<(), Error> {
+        let n = self.name(n)?;
+        self.w.push(&self.memo, Slot::Int(i64::from(n)))?;
+        self.w.push(&self.memo, s)
     }
 
     /// Key / value pairs, `CHUNK` pairs per fill.
