@@ -396,10 +396,16 @@ pub(crate) fn instance_attrs(p: &ObjPtr) -> Option<(ObjPtr, Read<'_, InstAttrs>)
 
 /// Whether the payload at `addr` is one of `p`'s: inside its header+body,
 /// or inside the box its body owns.
+#[inline]
 fn owns(p: ObjPtr, addr: usize) -> bool {
     fn within<B>(b: &B, addr: usize) -> bool {
         let start = b as *const B as usize;
         addr >= start && addr < start + std::mem::size_of::<B>()
+    }
+    // Most payloads (an instance's attributes, a list's items) live in the
+    // body itself: one range check before any dispatch on the variant.
+    if within(p.body(), addr) {
+        return true;
     }
     match p.body() {
         Body::Dict(b) => within(&**b, addr),
@@ -411,7 +417,7 @@ fn owns(p: ObjPtr, addr: usize) -> bool {
         Body::FrozenSet(b) => within(&**b, addr),
         Body::Deque(b) => within(&**b, addr),
         Body::DefaultDict(b) => within(&**b, addr),
-        b => within(b, addr),
+        _ => false,
     }
 }
 

@@ -53,11 +53,23 @@ fn layout(class: &ObjPtr) -> Option<Read<'_, Vec<Sym>>> {
 /// (up to [`MAX_INLINE`]: a decoder's hint for attributes set later); a
 /// repeated name keeps its last value.
 pub(crate) fn new_instance(class: ObjPtr, attrs: Vec<(Sym, Slot)>, room: usize) -> ObjPtr {
-    // Names the layout lacks join it first, so the slots cover them.
-    for (n, _) in &attrs {
-        slot_of(class, *n, true);
-    }
-    let cap = layout(&class).map_or(0, |l| l.len()).max(room);
+    // Names the layout lacks join it first, so the slots cover them. The
+    // common case (the names are the layout's first ones, in order) needs
+    // one read of the layout, not one per name.
+    let on_shape = layout(&class).map(|l| {
+        let fits = attrs.len() <= l.len() && attrs.iter().zip(l.iter()).all(|(a, n)| a.0 == *n);
+        (fits, l.len())
+    });
+    let len = match on_shape {
+        Some((true, len)) => len,
+        _ => {
+            for (n, _) in &attrs {
+                slot_of(class, *n, true);
+            }
+            layout(&class).map_or(0, |l| l.len())
+        }
+    };
+    let cap = len.max(room);
     let p = crate::core::object::alloc(Body::Instance(InstanceData {
         class,
         attrs: Payload::new(InstAttrs::with_capacity(cap)),
