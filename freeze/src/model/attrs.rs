@@ -87,7 +87,7 @@ pub(crate) fn new_instance(class: ObjPtr, attrs: Vec<(Sym, Slot)>, room: usize) 
 /// release. The run of names that continues the layout goes inline under
 /// one guard (the decoder's and constructors' common case); the rest one
 /// by one through `set`.
-fn add_all(p: ObjPtr, i: &InstanceData, attrs: Vec<(Sym, Slot)>) -> Vec<Slot> {
+fn add_all(p: ObjPtr, i: &InstanceData, attrs: impl IntoIterator<Item = (Sym, Slot)>) -> Vec<Slot> {
     let mut later = Vec::new();
     match (layout(&i.class), i.attrs.write(p)) {
         (Some(names), Ok(mut a)) => {
@@ -102,7 +102,7 @@ fn add_all(p: ObjPtr, i: &InstanceData, attrs: Vec<(Sym, Slot)>) -> Vec<Slot> {
                 }
             }
         }
-        _ => later = attrs,
+        _ => later.extend(attrs),
     }
     later
         .into_iter()
@@ -214,9 +214,11 @@ pub(crate) fn pairs(p: ObjPtr, i: &InstanceData) -> Vec<(Sym, Slot)> {
 pub(crate) fn replace_all(
     p: ObjPtr,
     i: &InstanceData,
-    attrs: Vec<(Sym, Slot)>,
+    attrs: impl IntoIterator<Item = (Sym, Slot)>,
 ) -> Result<Vec<Slot>, Error> {
     let mut old = match i.attrs.write(p) {
+        // A decoded instance is filled once, right after it was opened.
+        Ok(a) if a.inline_len() == 0 && a.extra().is_empty() => Vec::new(),
         Ok(mut a) => a.take_all(),
         Err(e) => {
             crate::core::heap::drop_slots(attrs.into_iter().map(|e| e.1));

@@ -429,32 +429,44 @@ impl Builder {
     /// any it had.
     fn fill_attrs(&mut self, id: u32, pairs: Items<'_>) -> Result<(), Error> {
         let p = self.target(id, &[Kind::Instance, Kind::Class])?;
-        // Gathered in a reused buffer, then copied out at the exact size.
+        // Gathered in a reused buffer: an instance takes them straight from
+        // it, a class copies them out at the exact size.
         let mut scratch = std::mem::take(&mut self.attr_scratch);
         let r = pairs.try_for_each_attr(|n, it| {
             let sym = self.name(n)?;
             scratch.push((sym, self.item(it)?.into_slot()));
             Ok(())
         });
-        let out = scratch.to_vec();
-        scratch.clear();
+        let done = match (r, p.body()) {
+            (Err(e), _) => {
+                crate::core::heap::drop_slots(scratch.drain(..).map(|x| x.1));
+                Err(e)
+            }
+            (Ok(()), Body::Instance(i)) => {
+                crate::model::attrs::replace_all(p, i, scratch.drain(..))
+                    .map(crate::core::heap::drop_slots)
+            }
+            (Ok(()), Body::Class(c)) => {
+                let out = scratch.to_vec();
+                scratch.clear();
+                match c.dict.write(p) {
+                    Ok(mut d) => {
+                        let old = std::mem::replace(&mut *d, out);
+                        drop(d);
+                        crate::core::heap::drop_slots(old.into_iter().map(|x| x.1));
+                        Ok(())
+                    }
+                    Err(e) => {
+                        crate::core::heap::drop_slots(out.into_iter().map(|x| x.1));
+                        Err(e)
+                    }
+                }
+            }
+            (Ok(()), _) => unreachable!("checked by target"),
+        };
+        debug_assert!(scratch.is_empty());
         self.attr_scratch = scratch;
-        if let Err(e) = r {
-            crate::core::heap::drop_slots(out.into_iter().map(|x| x.1));
-            return Err(e);
-        }
-        match p.body() {
-            Body::Instance(i) => {
-                let old = crate::model::attrs::replace_all(p, i, out)?;
-                crate::core::heap::drop_slots(old);
-            }
-            Body::Class(c) => {
-                let old = std::mem::replace(&mut *c.dict.write(p)?, out);
-                crate::core::heap::drop_slots(old.into_iter().map(|x| x.1));
-            }
-            _ => unreachable!("checked by target"),
-        }
-        Ok(())
+        done
     }
 
     /// The root: the stream is complete once deferred dict and set fills
