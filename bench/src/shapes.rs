@@ -232,10 +232,7 @@ fn dict_student(strings: &[String]) -> Built {
     for (i, s) in strings.iter().enumerate() {
         let key = Value::str(s);
         let st = class
-            .instantiate_syms(vec![
-                (name, key.clone()),
-                (age, Value::Int((i % 100) as i64)),
-            ])
+            .instantiate_syms([(name, key.clone()), (age, Value::Int((i % 100) as i64))])
             .expect("a class");
         d.set_item(key, st).expect("str keys are hashable");
     }
@@ -268,7 +265,7 @@ fn binary_tree(sorted: &[String]) -> Built {
         let left = sub(class, syms, keys, lo, mid);
         let right = sub(class, syms, keys, mid + 1, hi);
         class
-            .instantiate_syms(vec![
+            .instantiate_syms([
                 (syms[0], Value::str(&keys[mid])),
                 (syms[1], left),
                 (syms[2], right),
@@ -309,7 +306,7 @@ fn graph(n: usize) -> Built {
         .enumerate()
         .map(|(i, l)| {
             class
-                .instantiate_syms(vec![(id, Value::Int(i as i64)), (edges, l.clone())])
+                .instantiate_syms([(id, Value::Int(i as i64)), (edges, l.clone())])
                 .expect("a class")
         })
         .collect();
@@ -335,7 +332,7 @@ fn chain(n: usize) -> Built {
     let mut head = Value::None;
     for i in (0..n).rev() {
         head = class
-            .instantiate_syms(vec![(value, Value::Int(i as i64)), (next, head)])
+            .instantiate_syms([(value, Value::Int(i as i64)), (next, head)])
             .expect("a class");
     }
     Built {
@@ -371,7 +368,7 @@ pub fn matrix_batches(class: &Value, floats: &[[f64; 16]], batch: usize) -> Vec<
                     .iter()
                     .map(|m| {
                         class
-                            .instantiate_syms(vec![(data, Value::buffer(m.to_vec()))])
+                            .instantiate_syms([(data, Value::buffer(m.to_vec()))])
                             .expect("a class")
                     })
                     .collect(),

@@ -193,9 +193,9 @@ impl Maker {
     /// A new object with `f1 = a`, `f2 = b`, declared in this maker's order.
     fn obj(&self, a: Value, b: Value) -> Value {
         let attrs = if self.reversed {
-            vec![(self.f2, b), (self.f1, a)]
+            [(self.f2, b), (self.f1, a)]
         } else {
-            vec![(self.f1, a), (self.f2, b)]
+            [(self.f1, a), (self.f2, b)]
         };
         self.class.instantiate_syms(attrs).expect("a class")
     }

@@ -259,3 +259,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn instantiate_syms_takes_any_iterator_even_a_nested_or_panicking_one() {
+    use permafrost_freeze::Sym;
+    let before = diag::heap_live();
+    {
+        let c = class("Pair");
+        let (a, b) = (Sym::new("a"), Sym::new("b"));
+        // An array: no buffer of the caller's.
+        let p = c
+            .instantiate_syms([(a, Value::Int(1)), (b, Value::Int(2))])
+            .unwrap();
+        assert_eq!(ints(&p), [("a", 1), ("b", 2)]);
+        // The iterator itself builds instances (the per-thread buffer is
+        // in use meanwhile).
+        let q = c
+            .instantiate_syms((0..2).map(|k| {
+                let inner = c
+                    .instantiate_syms([(a, Value::Int(k)), (b, Value::Int(-k))])
+                    .unwrap();
+                (if k == 0 { a } else { b }, inner)
+            }))
+            .unwrap();
+        assert_eq!(names(&q), ["a", "b"]);
+        assert_eq!(ints(&q.getattr("b").unwrap()), [("a", 1), ("b", -1)]);
+        // An iterator that panics halfway releases what it had produced.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            c.instantiate_syms((0..3).map(|k| {
+                assert!(k < 2, "the iterator fails");
+                (a, Value::list(vec![Value::Int(k)]))
+            }))
+        }));
+        assert!(r.is_err());
+        // The thread's buffer still works afterwards.
+        let s = c.instantiate_syms([(b, Value::Int(7))]).unwrap();
+        assert_eq!(ints(&s), [("b", 7)]);
+    }
+    permafrost_freeze::collect();
+    assert_eq!(diag::heap_live(), before);
+}

@@ -12,6 +12,7 @@
 
 use crate::core::body::{Body, InstanceData};
 use crate::core::error::Error;
+use crate::core::handle::Value;
 use crate::core::object::{ObjPtr, Slot};
 use crate::core::payload::{InstAttrs, Payload, Read, MAX_INLINE};
 use crate::core::sym::Sym;
@@ -49,10 +50,10 @@ fn layout(class: &ObjPtr) -> Option<Read<'_, Vec<Sym>>> {
 }
 
 /// A new instance of the (counted, by the caller) `class` holding the
-/// (counted) values `attrs`, with inline room for at least `room` values
-/// (up to [`MAX_INLINE`]: a decoder's hint for attributes set later); a
-/// repeated name keeps its last value.
-pub(crate) fn new_instance(class: ObjPtr, attrs: Vec<(Sym, Slot)>, room: usize) -> ObjPtr {
+/// values `attrs` (drained: the caller keeps the buffer), with inline room
+/// for at least `room` values (up to [`MAX_INLINE`]: a decoder's hint for
+/// attributes set later); a repeated name keeps its last value.
+pub(crate) fn new_instance(class: ObjPtr, attrs: &mut Vec<(Sym, Value)>, room: usize) -> ObjPtr {
     // Names the layout lacks join it first, so the slots cover them. The
     // common case (the names are the layout's first ones, in order) needs
     // one read of the layout, not one per name.
@@ -63,7 +64,7 @@ pub(crate) fn new_instance(class: ObjPtr, attrs: Vec<(Sym, Slot)>, room: usize) 
     let len = match on_shape {
         Some((true, len)) => len,
         _ => {
-            for (n, _) in &attrs {
+            for (n, _) in attrs.iter() {
                 slot_of(class, *n, true);
             }
             layout(&class).map_or(0, |l| l.len())
@@ -77,7 +78,7 @@ pub(crate) fn new_instance(class: ObjPtr, attrs: Vec<(Sym, Slot)>, room: usize) 
     let Body::Instance(i) = p.body() else {
         unreachable!("just made")
     };
-    let replaced = add_all(p, i, attrs);
+    let replaced = add_all(p, i, attrs.drain(..).map(|(n, v)| (n, v.into_slot())));
     crate::core::heap::drop_slots(replaced);
     p
 }

@@ -532,19 +532,40 @@ impl Value {
 
     /// A new instance of this class with the given attributes.
     pub fn instantiate(&self, attrs: Vec<(&str, Value)>) -> Result<Value, Error> {
-        self.instantiate_syms(attrs.into_iter().map(|(n, v)| (Sym::new(n), v)).collect())
+        self.instantiate_syms(attrs.into_iter().map(|(n, v)| (Sym::new(n), v)))
     }
 
     /// Like [`instantiate`](Value::instantiate) with pre-interned names
-    /// (bulk builders).
-    pub fn instantiate_syms(&self, attrs: Vec<(Sym, Value)>) -> Result<Value, Error> {
+    /// (bulk builders). Any iterator of pairs will do, an array included:
+    /// nothing is allocated but the instance.
+    ///
+    /// ```
+    /// use permafrost_freeze::{Sym, Value};
+    /// let node = Value::class("Node", vec![], vec![]).unwrap();
+    /// let (key, next) = (Sym::new("key"), Sym::new("next"));
+    /// let n = node.instantiate_syms([(key, Value::Int(1)), (next, Value::None)]).unwrap();
+    /// assert_eq!(n.getattr("key").unwrap().as_int(), Some(1));
+    /// ```
+    pub fn instantiate_syms(
+        &self,
+        attrs: impl IntoIterator<Item = (Sym, Value)>,
+    ) -> Result<Value, Error> {
         let p = self.obj("a class")?;
         if !matches!(p.body(), Body::Class(_)) {
             return Err(type_err("a class", self));
         }
+        // One buffer per thread, taken while in use (a nested call, from
+        // the caller's iterator, finds it empty and makes its own); it holds
+        // `Value`s, so an iterator that panics midway leaks nothing.
+        thread_local! {
+            static BUF: std::cell::Cell<Vec<(Sym, Value)>> = const { std::cell::Cell::new(Vec::new()) };
+        }
+        let mut buf = BUF.try_with(std::cell::Cell::take).unwrap_or_default();
+        buf.extend(attrs);
         object::incref(p);
-        let attrs = attrs.into_iter().map(|(n, v)| (n, v.into_slot())).collect();
-        let inst = crate::model::attrs::new_instance(p, attrs, 0);
+        let inst = crate::model::attrs::new_instance(p, &mut buf, 0);
+        // Gone only while the thread exits: the buffer is then just freed.
+        let _ = BUF.try_with(|b| b.set(buf));
         Ok(Value::Obj(Ref::from_owned(inst)))
     }
 

@@ -364,7 +364,7 @@ impl Builder {
             return Err(bad("instance of something that is not a class"));
         };
         std::mem::forget(class);
-        let inst = crate::model::attrs::new_instance(cp, Vec::new(), n as usize);
+        let inst = crate::model::attrs::new_instance(cp, &mut Vec::new(), n as usize);
         let v = Value::Obj(crate::core::handle::Ref::from_owned(inst));
         self.push(v, Kind::Instance);
         Ok(())
