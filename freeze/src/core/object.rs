@@ -529,19 +529,20 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
     }
     // Members are exactly the frozen objects forwarding to `rep`, all
     // reachable from `rep` through members.
+    // Depth first, as graphs are usually built, so that both passes meet
+    // members roughly in allocation order.
     let mut members = vec![rep];
+    let mut todo = vec![rep];
     rep.set_flags(MARK);
     let mut weak = false;
-    let mut i = 0;
-    while i < members.len() {
-        let m = members[i];
-        i += 1;
+    while let Some(m) = todo.pop() {
         weak |= m.flags() & HAS_WEAK != 0 || matches!(m.body(), Body::WeakRef(_));
         crate::core::payload::visit(m, &mut |_, c| {
             if c.is_frozen() && c.rep() == rep {
                 if c.flags() & MARK == 0 {
                     c.set_flags(MARK);
                     members.push(c);
+                    todo.push(c);
                 }
             } else if let Some(d) = decref_no_free(c) {
                 push_dead(wp, d)
