@@ -330,6 +330,10 @@ impl Write<'_, InstAttrs> {
 
     /// Removes every attribute, values inline first.
     pub(crate) fn take_all(&mut self) -> Vec<Slot> {
+        // A decoded instance is filled right after it was opened, empty.
+        if self.val.len == 0 && self.val.extra.is_none() {
+            return Vec::new();
+        }
         let mut out = self.truncate_inline(0);
         if let Some(m) = self.val.extra.take() {
             out.extend(m.into_iter().map(|e| e.1));
@@ -394,8 +398,8 @@ pub(crate) fn instance_attrs(p: &ObjPtr) -> Option<(ObjPtr, Read<'_, InstAttrs>)
     }
 }
 
-/// Whether the payload at `addr` is one of `p`'s: inside its header+body,
-/// or inside the box its body owns.
+/// Whether the payload at `addr` is one of `p`'s: inside its body, or
+/// inside the box its body owns.
 #[inline]
 fn owns(p: ObjPtr, addr: usize) -> bool {
     fn within<B>(b: &B, addr: usize) -> bool {

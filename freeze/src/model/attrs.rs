@@ -211,15 +211,14 @@ pub(crate) fn pairs(p: ObjPtr, i: &InstanceData) -> Vec<(Sym, Slot)> {
 }
 
 /// Replaces every own attribute by the (counted) `attrs`; returns the old
-/// values, for the caller to release.
+/// values, for the caller to release. `attrs` is consumed whole either
+/// way (a refused write releases it).
 pub(crate) fn replace_all(
     p: ObjPtr,
     i: &InstanceData,
     attrs: impl IntoIterator<Item = (Sym, Slot)>,
 ) -> Result<Vec<Slot>, Error> {
     let mut old = match i.attrs.write(p) {
-        // A decoded instance is filled once, right after it was opened.
-        Ok(a) if a.inline_len() == 0 && a.extra().is_empty() => Vec::new(),
         Ok(mut a) => a.take_all(),
         Err(e) => {
             crate::core::heap::drop_slots(attrs.into_iter().map(|e| e.1));
