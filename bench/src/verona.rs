@@ -20,7 +20,12 @@
 //! | `4tree-cycle` | the same with each node's last object pointing back to its first (`f1`) |
 //! | `horrible2` | "Horrible Cycles II": an `f1` chain with `f2` back edges making nested cycles |
 //!
-//! The builders are iterative (explicit stacks) where verona's recurse.
+//! The builders are iterative (explicit stacks) where verona's recurse,
+//! and allocate the objects in verona's order: a tree node before its
+//! subtrees, so that a walk that meets `f1` first (verona's, and this
+//! runtime's) meets a tree in allocation order. Memory order decides most
+//! of a walk's time at these sizes: built children first, the same btree
+//! froze 2-3x slower.
 //! verona builds `max(10000 / n, 4)` graphs per size and divides by the
 //! work; here one graph per run, divided by its object count (found by
 //! [`traverse`] outside the clock).
@@ -200,12 +205,16 @@ impl Maker {
         self.class.instantiate_syms(attrs).expect("a class")
     }
 
+    fn set(&self, o: &Value, field: Sym, v: Value) {
+        o.setattr_sym(field, v).expect("a mutable instance");
+    }
+
     fn set_f1(&self, o: &Value, v: Value) {
-        o.setattr("f1", v).expect("a mutable instance");
+        self.set(o, self.f1, v);
     }
 
     fn set_f2(&self, o: &Value, v: Value) {
-        o.setattr("f2", v).expect("a mutable instance");
+        self.set(o, self.f2, v);
     }
 
     fn done(self, root: Value) -> Built {
@@ -225,8 +234,10 @@ pub fn build_variant(v: Variant, n: usize) -> Built {
         VShape::List => list(&m, n),
         VShape::DoublyLinked => dlist(&m, n),
         VShape::BinaryTree => {
-            let t = binary(&m, n, &Value::None);
-            m.obj(t, Value::None)
+            // verona's `make_tree`: the extra root first.
+            let root = m.obj(Value::None, Value::None);
+            m.set_f1(&root, binary(&m, n, &Value::None));
+            root
         }
         VShape::BinaryTreeCycle => {
             let root = m.obj(Value::None, Value::None);
@@ -261,31 +272,30 @@ fn dlist(m: &Maker, n: usize) -> Value {
 }
 
 /// A balanced binary tree of `n` nodes whose missing children are `leaf`
-/// (verona's `make_sub_tree`): the left subtree takes `(n - 1) / 2`.
+/// (verona's `make_sub_tree`): the left subtree takes `(n - 1) / 2`. As
+/// in verona, a node is allocated before its subtrees and the left subtree
+/// before the right (preorder), so a left-first walk meets the nodes in
+/// allocation order.
 fn binary(m: &Maker, n: usize, leaf: &Value) -> Value {
-    enum Task {
-        Enter(usize),
-        Exit,
+    if n == 0 {
+        return leaf.clone();
     }
-    let mut tasks = vec![Task::Enter(n)];
-    let mut done: Vec<Value> = Vec::new();
-    while let Some(t) = tasks.pop() {
-        match t {
-            Task::Enter(0) => done.push(leaf.clone()),
-            Task::Enter(s) => {
-                let left = (s - 1) >> 1;
-                tasks.push(Task::Exit);
-                tasks.push(Task::Enter(s - 1 - left));
-                tasks.push(Task::Enter(left));
-            }
-            Task::Exit => {
-                let right = done.pop().expect("a right subtree");
-                let left = done.pop().expect("a left subtree");
-                done.push(m.obj(left, right));
-            }
+    let top = m.obj(Value::None, Value::None);
+    // (node, field of it to fill, size of the subtree that goes there)
+    let mut tasks = vec![(top.clone(), m.f2, n - 1 - ((n - 1) >> 1))];
+    tasks.push((top.clone(), m.f1, (n - 1) >> 1));
+    while let Some((holder, field, s)) = tasks.pop() {
+        if s == 0 {
+            m.set(&holder, field, leaf.clone());
+            continue;
         }
+        let node = m.obj(Value::None, Value::None);
+        m.set(&holder, field, node.clone());
+        let left = (s - 1) >> 1;
+        tasks.push((node.clone(), m.f2, s - 1 - left));
+        tasks.push((node, m.f1, left));
     }
-    done.pop().expect("a tree")
+    top
 }
 
 /// verona's `make_parent_pointing_tree`: a root and `n` nodes.
@@ -299,8 +309,10 @@ fn parent_tree(m: &Maker, n: usize) -> Value {
             1 => m.set_f1(&holder, m.obj(Value::None, out)),
             _ => {
                 let rest = size - 2;
+                // Allocated in verona's order: `node1`, then `node2`.
+                let node1 = m.obj(Value::None, Value::None);
                 let node2 = m.obj(Value::None, out);
-                let node1 = m.obj(Value::None, node2.clone());
+                m.set_f2(&node1, node2.clone());
                 m.set_f1(&holder, node1.clone());
                 let right = rest >> 1;
                 tasks.push((node2, rest - right, node1.clone()));
@@ -311,46 +323,92 @@ fn parent_tree(m: &Maker, n: usize) -> Value {
     root
 }
 
-/// verona's `make_wide_tree` with width 4: `n` objects.
+/// verona's `make_wide_tree` with width 4: `n` objects, allocated in
+/// verona's order (a node's next list object before the subtree hanging
+/// off the current one).
 fn wide(m: &Maker, n: usize, cyclic: bool) -> Value {
     const WIDTH: usize = 4;
     enum Task {
-        Enter(usize),
-        Exit(usize),
+        /// Make a tree of this many objects into `holder`'s `f2`.
+        Enter { holder: Value, size: usize },
+        /// Continue the list of a tree node at `curr`, its `i`-th object.
+        Next {
+            first: Value,
+            curr: Value,
+            i: usize,
+            width: usize,
+            sub: usize,
+            sub_last: usize,
+        },
     }
-    let mut tasks = vec![Task::Enter(n)];
-    let mut done: Vec<Value> = Vec::new();
+    if n == 0 {
+        return Value::None;
+    }
+    let top = m.obj(Value::None, Value::None);
+    let mut tasks = vec![];
+    let start = |tasks: &mut Vec<Task>, first: Value, size: usize| {
+        let width = size.min(WIDTH);
+        let rest = size - width;
+        let sub = rest / WIDTH;
+        tasks.push(Task::Next {
+            curr: first.clone(),
+            first,
+            i: 0,
+            width,
+            sub,
+            sub_last: rest - sub * (WIDTH - 1),
+        });
+    };
+    start(&mut tasks, top.clone(), n);
     while let Some(t) = tasks.pop() {
         match t {
-            Task::Enter(0) => done.push(Value::None),
-            Task::Enter(s) => {
-                let width = s.min(WIDTH);
-                let rest = s - width;
-                let sub = rest / WIDTH;
-                let sub_last = rest - sub * (WIDTH - 1);
-                tasks.push(Task::Exit(width));
-                // Subtrees come out in order 0..width.
-                tasks.push(Task::Enter(sub_last));
-                for _ in 1..width {
-                    tasks.push(Task::Enter(sub));
-                }
+            Task::Enter { size: 0, .. } => {}
+            Task::Enter { holder, size } => {
+                let first = m.obj(Value::None, Value::None);
+                m.set_f2(&holder, first.clone());
+                start(&mut tasks, first, size);
             }
-            Task::Exit(width) => {
-                let subs = done.split_off(done.len() - width);
-                let mut next = Value::None;
-                let mut last = None;
-                for sub in subs.into_iter().rev() {
-                    next = m.obj(next, sub);
-                    last.get_or_insert_with(|| next.clone());
+            Task::Next {
+                first,
+                curr,
+                i,
+                width,
+                sub,
+                sub_last,
+            } if i + 1 < width => {
+                let next = m.obj(Value::None, Value::None);
+                m.set_f1(&curr, next.clone());
+                // The subtree under `curr` is made in full before `next`'s.
+                tasks.push(Task::Next {
+                    first,
+                    curr: next,
+                    i: i + 1,
+                    width,
+                    sub,
+                    sub_last,
+                });
+                tasks.push(Task::Enter {
+                    holder: curr,
+                    size: sub,
+                });
+            }
+            Task::Next {
+                first,
+                curr,
+                sub_last,
+                ..
+            } => {
+                if cyclic {
+                    m.set_f1(&curr, first);
                 }
-                if let (true, Some(last)) = (cyclic, last) {
-                    m.set_f1(&last, next.clone());
-                }
-                done.push(next);
+                tasks.push(Task::Enter {
+                    holder: curr,
+                    size: sub_last,
+                });
             }
         }
     }
-    done.pop().expect("a tree")
+    top
 }
 
 /// verona's "Horrible Cycles II": `n` objects.
@@ -776,6 +834,71 @@ mod tests {
         let p = parent_tree(&m, 6);
         let x = p.getattr("f1").unwrap();
         assert!(x.getattr("f2").unwrap().getattr("f2").unwrap().is(&p));
+    }
+
+    /// Objects reachable from `v` (not through `stop`) by `f1` / `f2`.
+    fn count(v: &Value, stop: &Value) -> usize {
+        let (mut seen, mut todo) = (std::collections::HashSet::new(), vec![v.clone()]);
+        while let Some(x) = todo.pop() {
+            if x.is_none() || x.is(stop) || !seen.insert(x.id()) {
+                continue;
+            }
+            todo.push(x.getattr("f1").unwrap());
+            todo.push(x.getattr("f2").unwrap());
+        }
+        seen.len()
+    }
+
+    #[test]
+    fn subtree_sizes_follow_verona() {
+        let m = Maker::new(false);
+        // btree: a node of a subtree of s takes (s - 1) / 2 on the left.
+        for n in [1, 2, 7, 10, 33] {
+            let t = binary(&m, n, &Value::None);
+            let mut todo = vec![t];
+            while let Some(x) = todo.pop() {
+                let s = count(&x, &Value::None);
+                let (l, r) = (x.getattr("f1").unwrap(), x.getattr("f2").unwrap());
+                assert_eq!(count(&l, &Value::None), (s - 1) >> 1, "btree {n}");
+                assert_eq!(count(&r, &Value::None), s - 1 - ((s - 1) >> 1));
+                todo.extend([l, r].into_iter().filter(|c| !c.is_none()));
+            }
+        }
+        // 4tree: a node is a list of min(s, 4) objects; each of the first
+        // three carries (s - width) / 4 below it, the last the rest.
+        for cyclic in [false, true] {
+            for n in [1, 3, 4, 5, 21, 50] {
+                let t = wide(&m, n, cyclic);
+                assert_eq!(count(&t, &Value::None), n, "4tree {n}");
+                let mut todo = vec![(t, n)];
+                while let Some((first, s)) = todo.pop() {
+                    let width = s.min(4);
+                    let sub = (s - width) / 4;
+                    let mut x = first.clone();
+                    for i in 0..width {
+                        let below = x.getattr("f2").unwrap();
+                        let want = if i + 1 < width {
+                            sub
+                        } else {
+                            s - width - sub * 3
+                        };
+                        assert_eq!(count(&below, &Value::None), want, "4tree {n}");
+                        if want > 0 {
+                            todo.push((below, want));
+                        }
+                        let next = x.getattr("f1").unwrap();
+                        if i + 1 == width {
+                            assert!(if cyclic {
+                                next.is(&first)
+                            } else {
+                                next.is_none()
+                            });
+                        }
+                        x = next;
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -681,7 +681,12 @@ impl Value {
     /// Attribute assignment on an instance, class or module (refused once
     /// frozen).
     pub fn setattr(&self, name: &str, v: Value) -> Result<(), Error> {
-        let sym = Sym::new(name);
+        self.setattr_sym(Sym::new(name), v)
+    }
+
+    /// [`setattr`](Value::setattr) with a pre-interned name (hot loops).
+    pub fn setattr_sym(&self, sym: Sym, v: Value) -> Result<(), Error> {
+        let name = sym.as_str();
         let p = self.obj("an object with attributes")?;
         if freezable::is_attr(sym) && has_attrs(p) {
             return freezable::set_attr(p, &v);
