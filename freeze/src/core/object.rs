@@ -257,7 +257,16 @@ fn layout(tail: usize) -> Layout {
 /// it can hold references. Born-frozen kinds (str, bytes) skip the heap.
 /// An instance gets the inline slots its attribute state asks for, all
 /// `None` until the attribute code fills them.
-pub(crate) fn alloc(mut body: Body) -> ObjPtr {
+pub(crate) fn alloc(body: Body) -> ObjPtr {
+    alloc_filled(body, std::iter::empty())
+}
+
+/// [`alloc`], with the first inline slots holding the (counted) values of
+/// `init` instead of `None`, so that a new instance needs no write guard
+/// to get its attributes. `init` must yield at most as many values as the
+/// body has tail slots (checked; more would lose their counts).
+pub(crate) fn alloc_filled(mut body: Body, init: impl IntoIterator<Item = Slot>) -> ObjPtr {
+    let mut init = init.into_iter();
     let born_frozen = body.born_frozen();
     let track = !born_frozen && body.can_have_children();
     let tail = crate::core::payload::tail_slots(&mut body);
@@ -271,7 +280,9 @@ pub(crate) fn alloc(mut body: Body) -> ObjPtr {
     // for an `ObjBox` (aligned: `l` has its alignment) followed by `tail`
     // slots (`layout`'s offset is `size_of::<ObjBox>()`, where `tail()`
     // points); writing initialises them, so the object and all its slots
-    // are valid from here on.
+    // are valid from here on. `init` runs in between but cannot see the
+    // object (it has no pointer to it), and a slot it does not fill gets
+    // `None`.
     unsafe {
         raw.write(ObjBox {
             header: Header {
@@ -284,9 +295,10 @@ pub(crate) fn alloc(mut body: Body) -> ObjPtr {
         });
         let t = ObjPtr(nn).tail();
         for k in 0..tail {
-            t.add(k).write(Slot::None);
+            t.add(k).write(init.next().unwrap_or(Slot::None));
         }
     }
+    assert!(init.next().is_none(), "more values than inline slots");
     let p = ObjPtr(nn);
     if born_frozen {
         heap::frozen_born(1);

@@ -231,6 +231,19 @@ impl InstAttrs {
         }
     }
 
+    /// Room for `cap` (at most [`MAX_INLINE`]) inline, the first `len` of
+    /// them in use: for [`alloc_filled`](crate::core::object::alloc_filled),
+    /// which writes those `len` values.
+    pub(crate) fn filled(cap: usize, len: usize) -> InstAttrs {
+        let cap = cap.min(MAX_INLINE);
+        assert!(len <= cap, "more inline values than slots");
+        InstAttrs {
+            len: len as u32,
+            cap: cap as u32,
+            extra: None,
+        }
+    }
+
     /// Inline values in use.
     #[inline]
     pub(crate) fn inline_len(&self) -> usize {

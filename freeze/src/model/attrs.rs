@@ -62,7 +62,21 @@ pub(crate) fn new_instance(class: ObjPtr, attrs: &mut Vec<(Sym, Value)>, room: u
         (fits, l.len())
     });
     let len = match on_shape {
-        Some((true, len)) => len,
+        Some((true, len)) => {
+            // The names are the layout's first ones, so the values go
+            // straight into the slots, written as the object is made.
+            let (cap, n) = (len.max(room).min(MAX_INLINE), attrs.len());
+            if n <= cap {
+                return crate::core::object::alloc_filled(
+                    Body::Instance(InstanceData {
+                        class,
+                        attrs: Payload::new(InstAttrs::filled(cap, n)),
+                    }),
+                    attrs.drain(..).map(|(_, v)| v.into_slot()),
+                );
+            }
+            len
+        }
         _ => {
             for (n, _) in attrs.iter() {
                 slot_of(class, *n, true);
