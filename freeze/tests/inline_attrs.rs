@@ -299,3 +299,55 @@ fn instantiate_syms_takes_any_iterator_even_a_nested_or_panicking_one() {
     permafrost_freeze::collect();
     assert_eq!(diag::heap_live(), before);
 }
+
+/// Instances whose attributes exist already decode as one op, made with
+/// their values in place: every corruption of such a stream is an error
+/// or a graph, and leaks nothing either way.
+#[test]
+fn corrupt_one_op_instances_fail_cleanly() {
+    let c = registered("Pair");
+    let base = diag::heap_live();
+    let bytes = {
+        let shared = Value::list(vec![Value::Int(7)]);
+        let mut node = Value::None;
+        for i in 0..4 {
+            node = c
+                .instantiate(vec![
+                    ("left", node),
+                    ("right", shared.clone()),
+                    ("tag", Value::from(format!("n{i}").as_str())),
+                ])
+                .unwrap();
+        }
+        let bytes = pickle(&node).unwrap();
+        let back = unpickle(&bytes).unwrap();
+        assert_eq!(names(&back), ["left", "right", "tag"]);
+        let s = diag::attr_storage(&back).unwrap();
+        assert_eq!((s.inline, s.extra), (3, 0), "{s:?}");
+        bytes
+    };
+    assert_eq!(diag::heap_live(), base);
+    let (mut refused, mut accepted) = (0, 0);
+    for at in 5..bytes.len() {
+        for x in [0u8, 1, 5, 0x7f, 0xff] {
+            let mut b = bytes.clone();
+            if b[at] == x {
+                continue;
+            }
+            b[at] = x;
+            match unpickle(&b) {
+                Ok(v) => {
+                    accepted += 1;
+                    drop(v);
+                }
+                Err(_) => refused += 1,
+            }
+            permafrost_freeze::collect();
+            assert_eq!(diag::heap_live(), base, "byte {at} = {x} leaked");
+        }
+    }
+    assert!(
+        refused > 0,
+        "no corruption was refused ({accepted} accepted)"
+    );
+}

@@ -49,11 +49,33 @@ fn layout(class: &ObjPtr) -> Option<Read<'_, Vec<Sym>>> {
     }
 }
 
+/// A counted reference: a handle, or a slot that holds a count.
+pub(crate) trait Counted {
+    /// The slot, its count handed over.
+    fn into_counted(self) -> Slot;
+}
+
+impl Counted for Value {
+    fn into_counted(self) -> Slot {
+        self.into_slot()
+    }
+}
+
+impl Counted for Slot {
+    fn into_counted(self) -> Slot {
+        self
+    }
+}
+
 /// A new instance of the (counted, by the caller) `class` holding the
 /// values `attrs` (drained: the caller keeps the buffer), with inline room
 /// for at least `room` values (up to [`MAX_INLINE`]: a decoder's hint for
 /// attributes set later); a repeated name keeps its last value.
-pub(crate) fn new_instance(class: ObjPtr, attrs: &mut Vec<(Sym, Value)>, room: usize) -> ObjPtr {
+pub(crate) fn new_instance<V: Counted>(
+    class: ObjPtr,
+    attrs: &mut Vec<(Sym, V)>,
+    room: usize,
+) -> ObjPtr {
     // Names the layout lacks join it first, so the slots cover them. The
     // common case (the names are the layout's first ones, in order) needs
     // one read of the layout, not one per name.
@@ -72,7 +94,7 @@ pub(crate) fn new_instance(class: ObjPtr, attrs: &mut Vec<(Sym, Value)>, room: u
                         class,
                         attrs: Payload::new(InstAttrs::filled(cap, n)),
                     }),
-                    attrs.drain(..).map(|(_, v)| v.into_slot()),
+                    attrs.drain(..).map(|(_, v)| v.into_counted()),
                 );
             }
             len
@@ -92,7 +114,7 @@ pub(crate) fn new_instance(class: ObjPtr, attrs: &mut Vec<(Sym, Value)>, room: u
     let Body::Instance(i) = p.body() else {
         unreachable!("just made")
     };
-    let replaced = add_all(p, i, attrs.drain(..).map(|(n, v)| (n, v.into_slot())));
+    let replaced = add_all(p, i, attrs.drain(..).map(|(n, v)| (n, v.into_counted())));
     crate::core::heap::drop_slots(replaced);
     p
 }

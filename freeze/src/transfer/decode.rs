@@ -305,9 +305,29 @@ impl Builder {
     fn open_code(&mut self, op: Op<'_>) -> Result<(), Error> {
         match op {
             Op::Instance(c, attrs) => {
-                self.open_instance(c, attrs.size_hint() as u32 / 2)?;
-                let id = (self.objs.len() - 1) as u32;
-                self.fill_attrs(id, attrs)?;
+                // Its attributes exist already (the encoder's rule for this
+                // op), so the instance is made with them in place; one that
+                // names the instance itself is refused as an unknown id.
+                let cp = self.class_of(c)?;
+                let mut scratch = std::mem::take(&mut self.attr_scratch);
+                let r = attrs.try_for_each_attr(|n, it| {
+                    let sym = self.name(n)?;
+                    scratch.push((sym, self.item(it)?.into_slot()));
+                    Ok(())
+                });
+                let made = match r {
+                    Ok(()) => Ok(crate::model::attrs::new_instance(cp, &mut scratch, 0)),
+                    Err(e) => {
+                        crate::core::heap::drop_slots(scratch.drain(..).map(|x| x.1));
+                        object::decref(cp);
+                        Err(e)
+                    }
+                };
+                debug_assert!(scratch.is_empty());
+                self.attr_scratch = scratch;
+                let inst = made?;
+                let v = Value::Obj(crate::core::handle::Ref::from_owned(inst));
+                self.push(v, Kind::Instance);
             }
             Op::OpenInstance(c, n) => self.open_instance(c, n)?,
             Op::OpenFunction { name, arity, code } => {
@@ -353,8 +373,8 @@ impl Builder {
         Ok(())
     }
 
-    /// A new instance of class `c` (its attributes follow).
-    fn open_instance(&mut self, c: V, n: u32) -> Result<(), Error> {
+    /// The class `c` names, counted (for an instance to hold).
+    fn class_of(&self, c: V) -> Result<ObjPtr, Error> {
         let class = self.get(c)?;
         let Some(cp) = class
             .slot()
@@ -364,7 +384,14 @@ impl Builder {
             return Err(bad("instance of something that is not a class"));
         };
         std::mem::forget(class);
-        let inst = crate::model::attrs::new_instance(cp, &mut Vec::new(), n as usize);
+        Ok(cp)
+    }
+
+    /// A new instance of class `c` (its attributes follow).
+    fn open_instance(&mut self, c: V, n: u32) -> Result<(), Error> {
+        let cp = self.class_of(c)?;
+        let inst =
+            crate::model::attrs::new_instance(cp, &mut Vec::<(Sym, Slot)>::new(), n as usize);
         let v = Value::Obj(crate::core::handle::Ref::from_owned(inst));
         self.push(v, Kind::Instance);
         Ok(())
