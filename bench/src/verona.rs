@@ -21,9 +21,11 @@
 //! | `horrible2` | "Horrible Cycles II": an `f1` chain with `f2` back edges making nested cycles |
 //!
 //! The builders are iterative (explicit stacks) where verona's recurse,
-//! and allocate the objects in verona's order: a tree node before its
-//! subtrees, so that a walk that meets `f1` first (verona's, and this
-//! runtime's) meets a tree in allocation order. Memory order decides most
+//! and allocate the objects in verona's order (a tree node before its
+//! subtrees; tests compare each builder's structure and allocation order
+//! with a transcription of verona's recursive code), so that a walk that
+//! meets `f1` first (verona's, and this runtime's) meets the binary tree in
+//! allocation order. Memory order decides most
 //! of a walk's time at these sizes: built children first, the same btree
 //! froze 2-3x slower. The two lists are built from their far end, so a
 //! walk meets them in descending address order where verona's ascends;
@@ -185,6 +187,9 @@ struct Maker {
     f1: Sym,
     f2: Sym,
     reversed: bool,
+    /// Every object made, in order (tests of the allocation order).
+    #[cfg(test)]
+    made: std::cell::RefCell<Vec<Value>>,
 }
 
 impl Maker {
@@ -194,6 +199,8 @@ impl Maker {
             f1: Sym::new("f1"),
             f2: Sym::new("f2"),
             reversed,
+            #[cfg(test)]
+            made: Default::default(),
         }
     }
 
@@ -204,7 +211,10 @@ impl Maker {
         } else {
             [(self.f1, a), (self.f2, b)]
         };
-        self.class.instantiate_syms(attrs).expect("a class")
+        let o = self.class.instantiate_syms(attrs).expect("a class");
+        #[cfg(test)]
+        self.made.borrow_mut().push(o.clone());
+        o
     }
 
     fn set(&self, o: &Value, field: Sym, v: Value) {
@@ -232,27 +242,32 @@ pub fn build_variant(v: Variant, n: usize) -> Built {
     let _pause = GcPause::new();
     let n = n.max(1);
     let m = Maker::new(v.reversed);
-    let root = match v.shape {
-        VShape::List => list(&m, n),
-        VShape::DoublyLinked => dlist(&m, n),
+    let root = make(&m, v.shape, n);
+    m.done(root)
+}
+
+/// `shape` at size `n`, made by `m`.
+fn make(m: &Maker, shape: VShape, n: usize) -> Value {
+    match shape {
+        VShape::List => list(m, n),
+        VShape::DoublyLinked => dlist(m, n),
         VShape::BinaryTree => {
             // verona's `make_tree`: the extra root first.
             let root = m.obj(Value::None, Value::None);
-            m.set_f1(&root, binary(&m, n, &Value::None));
+            m.set_f1(&root, binary(m, n, &Value::None));
             root
         }
         VShape::BinaryTreeCycle => {
             let root = m.obj(Value::None, Value::None);
-            let t = binary(&m, n, &root);
+            let t = binary(m, n, &root);
             m.set_f1(&root, t);
             root
         }
-        VShape::ParentTree => parent_tree(&m, n),
-        VShape::FourTree => wide(&m, n, false),
-        VShape::FourTreeCycle => wide(&m, n, true),
-        VShape::Horrible => horrible(&m, n),
-    };
-    m.done(root)
+        VShape::ParentTree => parent_tree(m, n),
+        VShape::FourTree => wide(m, n, false),
+        VShape::FourTreeCycle => wide(m, n, true),
+        VShape::Horrible => horrible(m, n),
+    }
 }
 
 fn list(m: &Maker, n: usize) -> Value {
@@ -838,65 +853,133 @@ mod tests {
         assert!(x.getattr("f2").unwrap().getattr("f2").unwrap().is(&p));
     }
 
-    /// Objects reachable from `v` (not through `stop`) by `f1` / `f2`.
-    fn count(v: &Value, stop: &Value) -> usize {
-        let (mut seen, mut todo) = (std::collections::HashSet::new(), vec![v.clone()]);
-        while let Some(x) = todo.pop() {
-            if x.is_none() || x.is(stop) || !seen.insert(x.id()) {
-                continue;
-            }
-            todo.push(x.getattr("f1").unwrap());
-            todo.push(x.getattr("f2").unwrap());
+    /// verona's recursive builders (`immutablescc.cc`), transcribed onto
+    /// an arena: node `k` is the `k`-th allocated, its fields arena indices.
+    #[derive(Default)]
+    struct Reference {
+        f: Vec<[Option<usize>; 2]>,
+    }
+
+    impl Reference {
+        fn new_node(&mut self) -> usize {
+            self.f.push([None, None]);
+            self.f.len() - 1
         }
-        seen.len()
+
+        fn sub_tree(&mut self, size: usize, leaf: Option<usize>) -> Option<usize> {
+            if size == 0 {
+                return leaf;
+            }
+            let curr = self.new_node();
+            let size = size - 1;
+            let left = size >> 1;
+            self.f[curr][0] = self.sub_tree(left, leaf);
+            self.f[curr][1] = self.sub_tree(size - left, leaf);
+            Some(curr)
+        }
+
+        fn tree(&mut self, size: usize, cyclic: bool) -> Option<usize> {
+            let root = self.new_node();
+            self.f[root][0] = self.sub_tree(size, cyclic.then_some(root));
+            Some(root)
+        }
+
+        fn wide(&mut self, size: usize, cyclic: bool) -> Option<usize> {
+            if size == 0 {
+                return None;
+            }
+            let width = size.min(4);
+            let size = size - width;
+            let (sub, sub_last) = (size / 4, size - size / 4 * 3);
+            let root = self.new_node();
+            let mut curr = root;
+            for _ in 0..width - 1 {
+                let next = self.new_node();
+                self.f[curr][0] = Some(next);
+                self.f[curr][1] = self.wide(sub, cyclic);
+                curr = next;
+            }
+            self.f[curr][0] = cyclic.then_some(root);
+            self.f[curr][1] = self.wide(sub_last, cyclic);
+            Some(root)
+        }
+
+        fn parent_inner(&mut self, size: usize, slot: (usize, usize), out: usize) {
+            if size == 0 {
+                self.f[slot.0][slot.1] = Some(out);
+                return;
+            }
+            let node1 = self.new_node();
+            self.f[slot.0][slot.1] = Some(node1);
+            if size == 1 {
+                self.f[node1][1] = Some(out);
+                return;
+            }
+            let size = size - 2;
+            let node2 = self.new_node();
+            self.f[node1][1] = Some(node2);
+            self.f[node2][1] = Some(out);
+            let right = size >> 1;
+            self.parent_inner(right, (node1, 0), node1);
+            self.parent_inner(size - right, (node2, 0), node1);
+        }
+
+        fn parent_tree(&mut self, size: usize) -> Option<usize> {
+            let root = self.new_node();
+            self.parent_inner(size, (root, 0), root);
+            Some(root)
+        }
+
+        fn horrible(&mut self, size: usize, last: Option<usize>) -> (Option<usize>, Option<usize>) {
+            if size == 0 {
+                return (last, last);
+            }
+            let size = size - 1;
+            let new_last = self.new_node();
+            let right = size >> 1;
+            let (mid, mid2) = self.horrible(right, Some(new_last));
+            let (start, start_mid) = self.horrible(size - right, mid);
+            self.f[new_last] = [start_mid, last];
+            (start, mid2)
+        }
     }
 
     #[test]
-    fn subtree_sizes_follow_verona() {
-        let m = Maker::new(false);
-        // btree: a node of a subtree of s takes (s - 1) / 2 on the left.
-        for n in [1, 2, 7, 10, 33] {
-            let t = binary(&m, n, &Value::None);
-            let mut todo = vec![t];
-            while let Some(x) = todo.pop() {
-                let s = count(&x, &Value::None);
-                let (l, r) = (x.getattr("f1").unwrap(), x.getattr("f2").unwrap());
-                assert_eq!(count(&l, &Value::None), (s - 1) >> 1, "btree {n}");
-                assert_eq!(count(&r, &Value::None), s - 1 - ((s - 1) >> 1));
-                todo.extend([l, r].into_iter().filter(|c| !c.is_none()));
-            }
-        }
-        // 4tree: a node is a list of min(s, 4) objects; each of the first
-        // three carries (s - width) / 4 below it, the last the rest.
-        for cyclic in [false, true] {
-            for n in [1, 3, 4, 5, 21, 50] {
-                let t = wide(&m, n, cyclic);
-                assert_eq!(count(&t, &Value::None), n, "4tree {n}");
-                let mut todo = vec![(t, n)];
-                while let Some((first, s)) = todo.pop() {
-                    let width = s.min(4);
-                    let sub = (s - width) / 4;
-                    let mut x = first.clone();
-                    for i in 0..width {
-                        let below = x.getattr("f2").unwrap();
-                        let want = if i + 1 < width {
-                            sub
-                        } else {
-                            s - width - sub * 3
-                        };
-                        assert_eq!(count(&below, &Value::None), want, "4tree {n}");
-                        if want > 0 {
-                            todo.push((below, want));
+    fn structure_and_allocation_order_follow_verona() {
+        let shapes = [
+            VShape::BinaryTree,
+            VShape::BinaryTreeCycle,
+            VShape::ParentTree,
+            VShape::FourTree,
+            VShape::FourTreeCycle,
+            VShape::Horrible,
+        ];
+        for shape in shapes {
+            for n in [1, 2, 3, 4, 5, 6, 7, 10, 17, 33, 100] {
+                for reversed in [false, true] {
+                    let mut r = Reference::default();
+                    let want_root = match shape {
+                        VShape::BinaryTree => r.tree(n, false),
+                        VShape::BinaryTreeCycle => r.tree(n, true),
+                        VShape::ParentTree => r.parent_tree(n),
+                        VShape::FourTree => r.wide(n, false),
+                        VShape::FourTreeCycle => r.wide(n, true),
+                        _ => r.horrible(n, None).0,
+                    };
+                    let m = Maker::new(reversed);
+                    let root = make(&m, shape, n);
+                    let made = m.made.borrow().clone();
+                    let at = |v: &Value| made.iter().position(|x| x.is(v));
+                    let what = format!("{shape:?} n={n} reversed={reversed}");
+                    assert_eq!(made.len(), r.f.len(), "{what}: objects made");
+                    assert_eq!(at(&root), want_root, "{what}: root");
+                    for (k, o) in made.iter().enumerate() {
+                        for (j, name) in ["f1", "f2"].into_iter().enumerate() {
+                            let v = o.getattr(name).unwrap();
+                            let got = if v.is_none() { None } else { at(&v) };
+                            assert!(v.is_none() || got.is_some(), "{what}: foreign object");
+                            assert_eq!(got, r.f[k][j], "{what}: object {k}'s {name}");
                         }
-                        let next = x.getattr("f1").unwrap();
-                        if i + 1 == width {
-                            assert!(if cyclic {
-                                next.is(&first)
-                            } else {
-                                next.is_none()
-                            });
-                        }
-                        x = next;
                     }
                 }
             }

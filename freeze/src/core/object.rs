@@ -263,13 +263,17 @@ pub(crate) fn alloc(body: Body) -> ObjPtr {
 
 /// [`alloc`], with the first inline slots holding the (counted) values of
 /// `init` instead of `None`, so that a new instance needs no write guard
-/// to get its attributes. `init` must yield at most as many values as the
-/// body has tail slots (checked; more would lose their counts).
-pub(crate) fn alloc_filled(mut body: Body, init: impl IntoIterator<Item = Slot>) -> ObjPtr {
-    let mut init = init.into_iter();
+/// to get its attributes. `init` may hold at most as many values as the
+/// body has tail slots: checked before anything is allocated, so a longer
+/// one panics while its values are still its own to release.
+pub(crate) fn alloc_filled(
+    mut body: Body,
+    mut init: impl ExactSizeIterator<Item = Slot>,
+) -> ObjPtr {
     let born_frozen = body.born_frozen();
     let track = !born_frozen && body.can_have_children();
     let tail = crate::core::payload::tail_slots(&mut body);
+    assert!(init.len() <= tail, "more values than inline slots");
     let l = layout(tail);
     // SAFETY: `l` has a non-zero size (it holds a header).
     let raw = unsafe { std::alloc::alloc(l) } as *mut ObjBox;
@@ -298,7 +302,6 @@ pub(crate) fn alloc_filled(mut body: Body, init: impl IntoIterator<Item = Slot>)
             t.add(k).write(init.next().unwrap_or(Slot::None));
         }
     }
-    assert!(init.next().is_none(), "more values than inline slots");
     let p = ObjPtr(nn);
     if born_frozen {
         heap::frozen_born(1);

@@ -316,7 +316,10 @@ impl Builder {
                     Ok(())
                 });
                 let made = match r {
-                    Ok(()) => Ok(crate::model::attrs::new_instance(cp, &mut scratch, 0)),
+                    Ok(()) => {
+                        let room = scratch.len();
+                        Ok(crate::model::attrs::new_instance(cp, &mut scratch, room))
+                    }
                     Err(e) => {
                         crate::core::heap::drop_slots(scratch.drain(..).map(|x| x.1));
                         object::decref(cp);
