@@ -83,29 +83,23 @@ pub(crate) fn new_instance<V: Counted>(
         let fits = attrs.len() <= l.len() && attrs.iter().zip(l.iter()).all(|(a, n)| a.0 == *n);
         (fits, l.len())
     });
-    let len = match on_shape {
-        Some((true, len)) => {
-            // The names are the layout's first ones, so the values go
-            // straight into the slots, written as the object is made.
-            let (cap, n) = (len.max(room).min(MAX_INLINE), attrs.len());
-            if n <= cap {
-                return crate::core::object::alloc_filled(
-                    Body::Instance(InstanceData {
-                        class,
-                        attrs: Payload::new(InstAttrs::filled(cap, n)),
-                    }),
-                    attrs.drain(..).map(|(_, v)| v.into_counted()),
-                );
-            }
-            len
-        }
-        _ => {
-            for (n, _) in attrs.iter() {
-                slot_of(class, *n, true);
-            }
-            layout(&class).map_or(0, |l| l.len())
-        }
-    };
+    if let Some((true, len)) = on_shape {
+        // The names are the layout's first ones (so no more than the
+        // layout's `MAX_INLINE`): the values go straight into the slots,
+        // written as the object is made.
+        let cap = len.max(room).min(MAX_INLINE);
+        return crate::core::object::alloc_filled(
+            Body::Instance(InstanceData {
+                class,
+                attrs: Payload::new(InstAttrs::filled(cap, attrs.len())),
+            }),
+            attrs.drain(..).map(|(_, v)| v.into_counted()),
+        );
+    }
+    for (n, _) in attrs.iter() {
+        slot_of(class, *n, true);
+    }
+    let len = layout(&class).map_or(0, |l| l.len());
     let cap = len.max(room);
     let p = crate::core::object::alloc(Body::Instance(InstanceData {
         class,

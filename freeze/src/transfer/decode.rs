@@ -310,27 +310,18 @@ impl Builder {
                 // names the instance itself is refused as an unknown id.
                 let cp = self.class_of(c)?;
                 let mut scratch = std::mem::take(&mut self.attr_scratch);
-                let r = attrs.try_for_each_attr(|n, it| {
-                    let sym = self.name(n)?;
-                    scratch.push((sym, self.item(it)?.into_slot()));
-                    Ok(())
-                });
-                let made = match r {
+                let made = match self.gather_attrs(&attrs, &mut scratch) {
                     Ok(()) => {
                         let room = scratch.len();
                         Ok(crate::model::attrs::new_instance(cp, &mut scratch, room))
                     }
                     Err(e) => {
-                        crate::core::heap::drop_slots(scratch.drain(..).map(|x| x.1));
                         object::decref(cp);
                         Err(e)
                     }
                 };
-                debug_assert!(scratch.is_empty());
                 self.attr_scratch = scratch;
-                let inst = made?;
-                let v = Value::Obj(crate::core::handle::Ref::from_owned(inst));
-                self.push(v, Kind::Instance);
+                self.push_instance(made?);
             }
             Op::OpenInstance(c, n) => self.open_instance(c, n)?,
             Op::OpenFunction { name, arity, code } => {
@@ -395,9 +386,28 @@ impl Builder {
         let cp = self.class_of(c)?;
         let inst =
             crate::model::attrs::new_instance(cp, &mut Vec::<(Sym, Slot)>::new(), n as usize);
+        self.push_instance(inst);
+        Ok(())
+    }
+
+    /// Gives the builder a new instance (its next id).
+    fn push_instance(&mut self, inst: ObjPtr) {
         let v = Value::Obj(crate::core::handle::Ref::from_owned(inst));
         self.push(v, Kind::Instance);
-        Ok(())
+    }
+
+    /// Decodes `pairs` (name id, value, ...) into the empty `scratch`, as
+    /// counted slots; on error `scratch` is released and left empty.
+    fn gather_attrs(&self, pairs: &Items<'_>, scratch: &mut Vec<(Sym, Slot)>) -> Result<(), Error> {
+        let r = pairs.try_for_each_attr(|n, it| {
+            let sym = self.name(n)?;
+            scratch.push((sym, self.item(it)?.into_slot()));
+            Ok(())
+        });
+        if r.is_err() {
+            crate::core::heap::drop_slots(scratch.drain(..).map(|x| x.1));
+        }
+        r
     }
 
     /// Contents of an object opened earlier.
@@ -462,16 +472,8 @@ impl Builder {
         // Gathered in a reused buffer: an instance takes them straight from
         // it, a class copies them out at the exact size.
         let mut scratch = std::mem::take(&mut self.attr_scratch);
-        let r = pairs.try_for_each_attr(|n, it| {
-            let sym = self.name(n)?;
-            scratch.push((sym, self.item(it)?.into_slot()));
-            Ok(())
-        });
-        let done = match (r, p.body()) {
-            (Err(e), _) => {
-                crate::core::heap::drop_slots(scratch.drain(..).map(|x| x.1));
-                Err(e)
-            }
+        let done = match (self.gather_attrs(&pairs, &mut scratch), p.body()) {
+            (Err(e), _) => Err(e),
             (Ok(()), Body::Instance(i)) => {
                 crate::model::attrs::replace_all(p, i, scratch.drain(..))
                     .map(crate::core::heap::drop_slots)
