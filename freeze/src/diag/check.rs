@@ -21,6 +21,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::core::body::Body;
 use crate::core::handle::Value;
 use crate::core::heap;
+use crate::core::key::{frozenset_hash, Key};
 use crate::core::object::{ObjPtr, COMPLETE, FORWARD, MARK, MULTI, ROOT, VISITED};
 use crate::core::weak::{self, WeakState};
 
@@ -66,7 +67,9 @@ impl std::error::Error for InvariantViolation {}
 ///   not;
 /// * a frozen weakref is strong or dead and has no callback; the weak
 ///   tables hold only live slots: each registered weakref is live, mutable
-///   and points back at the referent it is registered under.
+///   and points back at the referent it is registered under;
+/// * every dict, set and frozenset finds each of its keys where it is, and
+///   a frozenset's cached hash is that of its members.
 pub fn check_invariants(roots: &[&Value]) -> Result<Census, InvariantViolation> {
     check(roots, false)
 }
@@ -87,6 +90,7 @@ fn check(roots: &[&Value], exact: bool) -> Result<Census, InvariantViolation> {
         census.frozen += usize::from(p.is_frozen());
         check_object(p, &tracked).map_err(fail)?;
         check_edges(p, &mut incoming).map_err(fail)?;
+        check_keys(p).map_err(fail)?;
     }
     census.sccs = check_sccs(&order).map_err(fail)?;
     check_counts(&order, &incoming, exact).map_err(fail)?;
@@ -174,6 +178,45 @@ fn check_object(p: ObjPtr, tracked: &FxHashSet<ObjPtr>) -> Result<(), String> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Hash tables find each of their keys where it is (a key hashed before
+/// its value was final sits in the wrong bucket), and a frozenset's cached
+/// hash is its members' hash.
+fn check_keys(p: ObjPtr) -> Result<(), String> {
+    fn indexed<'a>(
+        keys: impl Iterator<Item = &'a Key>,
+        at: impl Fn(&Key) -> Option<usize>,
+    ) -> bool {
+        keys.enumerate().all(|(i, k)| at(k) == Some(i))
+    }
+    let found = match p.body() {
+        Body::Dict(d) => {
+            let d = d.read(p);
+            indexed(d.keys(), |k| d.get_index_of(k))
+        }
+        Body::DefaultDict(dd) => {
+            let d = dd.map.read(p);
+            indexed(d.keys(), |k| d.get_index_of(k))
+        }
+        Body::Set(s) => {
+            let s = s.read(p);
+            indexed(s.iter(), |k| s.get_index_of(k))
+        }
+        Body::FrozenSet(f) => {
+            let s = f.members.read(p);
+            if f.hash.get() != frozenset_hash(&s) {
+                return Err(format!("frozenset at {p:?} caches a stale hash"));
+            }
+            indexed(s.iter(), |k| s.get_index_of(k))
+        }
+        _ => true,
+    };
+    if !found {
+        let kind = p.body().type_name();
+        return Err(format!("{kind} at {p:?} cannot find one of its keys"));
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use crate::core::object::{self, ObjPtr, Slot};
 use crate::core::payload::Payload;
 use crate::core::sym::Sym;
 use crate::transfer::format::{str_batch, Item, Items, Run};
+use crate::transfer::frozensets::PendingSets;
 
 use crate::transfer::format::*;
 
@@ -22,6 +23,10 @@ enum Kind {
     Done,
     Tuple,
     TupleFilled,
+    /// A frozenset still gathering its members.
+    FrozenSet,
+    /// A frozenset with all its members (an empty fill is still taken).
+    FrozenSetFull,
     List,
     Dict,
     Set,
@@ -38,8 +43,10 @@ pub(crate) struct Builder {
     objs: Vec<Value>,
     kinds: Vec<Kind>,
     names: Vec<Sym>,
-    /// Tuples opened but not yet filled (their hash would be wrong).
-    open_tuples: usize,
+    /// Tuples not yet filled and frozensets without their set yet (a key
+    /// reaching one would hash wrong).
+    unfinished: usize,
+    sets: PendingSets,
     /// Items gathered for tuples still being filled: (expected, items).
     tuple_parts: FxHashMap<u32, (usize, Vec<Slot>)>,
     /// Dict/set fills waiting for tuple keys to be complete.
@@ -85,7 +92,8 @@ impl Builder {
             objs: Vec::new(),
             kinds: Vec::new(),
             names: Vec::new(),
-            open_tuples: 0,
+            unfinished: 0,
+            sets: PendingSets::default(),
             tuple_parts: FxHashMap::default(),
             deferred: Vec::new(),
             root: None,
@@ -238,7 +246,7 @@ impl Builder {
                 if len == 0 {
                     self.new_obj(Body::Tuple(Payload::new(Box::new([]))), Kind::TupleFilled)
                 } else {
-                    self.open_tuples += 1;
+                    self.unfinished += 1;
                     // No reservation from the claimed length: a hostile
                     // stream of length claims must not add up to memory.
                     self.tuple_parts.insert(id, (len as usize, Vec::new()));
@@ -259,14 +267,22 @@ impl Builder {
                 self.new_obj(Body::Set(Box::new(Payload::new(set))), Kind::Set)
             }
             Op::OpenFrozenSet(n) => {
-                let set = SetMap::with_capacity_and_hasher(self.reservation(n), Default::default());
-                self.new_obj(
-                    Body::FrozenSet(Box::new(FrozenSetData {
-                        members: Payload::new(set),
-                        hash: std::cell::Cell::new(frozenset_hash(&SetMap::default())),
-                    })),
-                    Kind::Set,
-                )
+                // Its members are gathered apart until they are all
+                // complete (see `frozensets`); an empty one is done now.
+                let empty = SetMap::default();
+                let hash = std::cell::Cell::new(frozenset_hash(&empty));
+                let body = Body::FrozenSet(Box::new(FrozenSetData {
+                    members: Payload::new(empty),
+                    hash,
+                }));
+                if n == 0 {
+                    self.new_obj(body, Kind::FrozenSetFull)
+                } else {
+                    self.new_obj(body, Kind::FrozenSet);
+                    let p = self.objs.last().and_then(|v| v.slot().obj());
+                    self.sets.open(p.expect("just made"), n as usize);
+                    self.unfinished += 1;
+                }
             }
             Op::OpenDeque(n, maxlen) => {
                 let n = self.reservation(n);
@@ -596,8 +612,41 @@ impl Builder {
             }
         }
         // Complete (hashable) now that all its items are in.
-        self.open_tuples -= 1;
+        self.unfinished -= 1;
         self.kinds[id as usize] = Kind::TupleFilled;
+        self.settle()
+    }
+
+    /// Members of a frozenset, gathered until all have come.
+    fn fill_frozenset(&mut self, id: u32, p: ObjPtr, items: &Items<'_>) -> Result<(), Error> {
+        let (want, mut got) = self.sets.take(p);
+        if got.capacity() == 0 {
+            got.reserve_exact(self.reservation(want as u32));
+        }
+        let r = self.extend_slots(items, &mut got).and_then(|_| {
+            if got.len() > want {
+                Err(bad("too many members for a frozenset"))
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = r {
+            crate::core::heap::drop_slots(got);
+            return Err(e);
+        }
+        if self.sets.put(p, want, got) {
+            self.kinds[id as usize] = Kind::FrozenSetFull;
+            self.settle()?;
+        }
+        Ok(())
+    }
+
+    /// Completes the waiting frozensets once nothing else hashable is
+    /// unfinished (before that, a member could still change its hash).
+    fn settle(&mut self) -> Result<(), Error> {
+        if self.unfinished > 0 && self.unfinished == self.sets.ready_len() {
+            self.unfinished -= self.sets.complete_ready()?;
+        }
         Ok(())
     }
 
@@ -605,6 +654,8 @@ impl Builder {
         let all = [
             Kind::Tuple,
             Kind::TupleFilled,
+            Kind::FrozenSet,
+            Kind::FrozenSetFull,
             Kind::List,
             Kind::Dict,
             Kind::Set,
@@ -616,7 +667,7 @@ impl Builder {
         let kind = self.kinds[id as usize];
         if matches!(kind, Kind::Dict | Kind::Set) {
             let vals = self.values(&items)?;
-            if self.open_tuples > 0 {
+            if self.unfinished > 0 {
                 self.deferred.push((id, vals));
                 return Ok(());
             }
@@ -624,6 +675,17 @@ impl Builder {
         }
         if kind == Kind::Tuple {
             return self.fill_tuple(id, p, &items);
+        }
+        if kind == Kind::FrozenSet {
+            return self.fill_frozenset(id, p, &items);
+        }
+        if kind == Kind::FrozenSetFull {
+            let vals = self.values(&items)?;
+            if !vals.is_empty() {
+                crate::core::heap::drop_slots(vals);
+                return Err(bad("too many members for a frozenset"));
+            }
+            return Ok(());
         }
         if let (Kind::List, Body::List(l)) = (kind, p.body()) {
             // Straight into the list (reserved from its `OpenList`).
@@ -740,18 +802,6 @@ impl Builder {
                         }
                     }
                 }
-                Body::FrozenSet(f) => {
-                    let mut s = f.members.write(p).inspect_err(|_| held(&vals))?;
-                    s.reserve(vals.len());
-                    for k in vals {
-                        if !s.insert(Key(k)) {
-                            dup.push(k);
-                        }
-                    }
-                    // Members are set only here, before the frozenset is
-                    // handed to anyone: its hash follows them.
-                    f.hash.set(frozenset_hash(&s));
-                }
                 _ => unreachable!("checked by target"),
             }
         }
@@ -761,8 +811,8 @@ impl Builder {
 
     /// The rebuilt root once `End` was applied.
     pub(crate) fn finish(mut self) -> Result<Value, Error> {
-        if self.open_tuples > 0 {
-            return Err(bad("a tuple was never filled"));
+        if self.unfinished > 0 {
+            return Err(bad("a tuple or frozenset was never filled"));
         }
         self.root
             .take()

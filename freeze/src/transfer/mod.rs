@@ -6,5 +6,6 @@ pub(crate) mod copy;
 pub(crate) mod decode;
 pub(crate) mod encode;
 pub(crate) mod format;
+pub(crate) mod frozensets;
 pub(crate) mod moving;
 pub(crate) mod pickle;
