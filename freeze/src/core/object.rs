@@ -446,15 +446,19 @@ fn release(first: Dead) {
     }
     /// Unsets DRAINING however the loop ends (a panic included), then
     /// drops the deferred hooks outside the loop.
+    /// Also settles the frozen count once per loop rather than once per
+    /// freed SCC (a shared atomic: a locked add per object otherwise).
     struct Reset {
         installed: bool,
         drain: Drain,
+        frozen_freed: usize,
     }
     impl Drop for Reset {
         fn drop(&mut self) {
             if self.installed {
                 let _ = DRAINING.try_with(|d| d.set(std::ptr::null_mut()));
             }
+            heap::frozen_freed(self.frozen_freed);
             drop(std::mem::take(&mut self.drain.later));
         }
     }
@@ -464,6 +468,7 @@ fn release(first: Dead) {
             work: vec![first],
             later: Vec::new(),
         },
+        frozen_freed: 0,
     };
     let dp: *mut Drain = &mut guard.drain;
     guard.installed = DRAINING.try_with(|d| d.set(dp)).is_ok();
@@ -474,7 +479,7 @@ fn release(first: Dead) {
         let Some(dead) = next else { break };
         match dead {
             Dead::Mutable(p) => free_mutable(p, dp),
-            Dead::Scc(rep) => free_scc(rep, dp),
+            Dead::Scc(rep) => guard.frozen_freed += free_scc(rep, dp),
         }
     }
 }
@@ -522,7 +527,8 @@ fn free_mutable(p: ObjPtr, dp: *mut Drain) {
     unsafe { dealloc(p) };
 }
 
-fn free_scc(rep: ObjPtr, wp: *mut Drain) {
+/// Frees a dead SCC; returns how many objects it held.
+fn free_scc(rep: ObjPtr, wp: *mut Drain) -> usize {
     // The SCC's count is zero: this thread owns every member exclusively.
     if rep.flags() & MULTI == 0 {
         // One member (born frozen, or the walk completed it alone): its only
@@ -535,12 +541,11 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
             }
         });
         forget_weak(rep);
-        heap::frozen_freed(1);
         // SAFETY: the SCC (`rep` alone) has count zero and its external
         // edges were released above, so nothing refers to `rep`; it was
         // allocated by `alloc`.
         unsafe { dealloc(rep) };
-        return;
+        return 1;
     }
     // Members are exactly the frozen objects forwarding to `rep`, all
     // reachable from `rep` through members.
@@ -569,13 +574,14 @@ fn free_scc(rep: ObjPtr, wp: *mut Drain) {
             forget_weak(*m);
         }
     }
-    heap::frozen_freed(members.len());
+    let n = members.len();
     for m in members {
         // SAFETY: the SCC's count is zero, internal edges are uncounted and
         // all external edges were released, so nothing else refers to `m`;
         // it was allocated by `alloc`.
         unsafe { dealloc(m) };
     }
+    n
 }
 
 /// Clears the weak references to a member of a dead SCC, and unregisters
