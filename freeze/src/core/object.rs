@@ -444,10 +444,10 @@ fn release(first: Dead) {
     if queued {
         return;
     }
-    /// Unsets DRAINING however the loop ends (a panic included), then
-    /// drops the deferred hooks outside the loop.
-    /// Also settles the frozen count once per loop rather than once per
-    /// freed SCC (a shared atomic: a locked add per object otherwise).
+    /// Unsets DRAINING however the loop ends (a panic included), settles
+    /// the frozen count (a shared atomic, so once per loop and only if an
+    /// SCC was freed, not once per object), then drops the deferred hooks
+    /// outside the loop.
     struct Reset {
         installed: bool,
         drain: Drain,
@@ -458,7 +458,9 @@ fn release(first: Dead) {
             if self.installed {
                 let _ = DRAINING.try_with(|d| d.set(std::ptr::null_mut()));
             }
-            heap::frozen_freed(self.frozen_freed);
+            if self.frozen_freed != 0 {
+                heap::frozen_freed(self.frozen_freed);
+            }
             drop(std::mem::take(&mut self.drain.later));
         }
     }

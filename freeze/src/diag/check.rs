@@ -21,8 +21,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::core::body::Body;
 use crate::core::handle::Value;
 use crate::core::heap;
-use crate::core::key::{frozenset_hash, key_eq, Key};
-use crate::core::object::{ObjPtr, COMPLETE, FORWARD, MARK, MULTI, ROOT, VISITED};
+use crate::core::key::{frozenset_hash, Key};
+use crate::core::object::{ObjPtr, Slot, COMPLETE, FORWARD, MARK, MULTI, ROOT, VISITED};
 use crate::core::weak::{self, WeakState};
 
 /// What a successful check saw.
@@ -190,10 +190,11 @@ fn check_keys(p: ObjPtr) -> Result<(), String> {
         keys: impl Iterator<Item = &'a Key>,
         at: impl Fn(&Key) -> Option<usize>,
     ) -> bool {
-        // A key unequal to itself (NaN, or a tuple holding one) is found by
-        // no lookup, wherever it sits.
+        // A NaN float is the one key unequal to itself (objects are equal
+        // to themselves by identity), so no lookup finds it; an immediate's
+        // hash never changes, so it cannot sit in a stale bucket either.
         keys.enumerate()
-            .all(|(i, k)| !key_eq(k.0, k.0) || at(k) == Some(i))
+            .all(|(i, k)| matches!(k.0, Slot::Float(x) if x.is_nan()) || at(k) == Some(i))
     }
     let found = match p.body() {
         Body::Dict(d) => {
