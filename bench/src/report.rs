@@ -263,7 +263,49 @@ fn freeze_targets(rows: &[Row], info: &RunInfo) -> Vec<Target> {
         measured: m,
         met,
     });
+
+    // Issue 16 asks more of freeze than WORKLOADS.md does.
+    let (m, met) = per_shape(&t1_shapes, 50.0, false, |s| {
+        ratio(
+            round_trip(rows, s, "cpython"),
+            t1(rows, s, "freeze", "rust"),
+        )
+    });
+    out.push(Target {
+        text: "(issue 16) freeze at least 50x faster than CPython's pickle + unpickle on every Table 1 shape"
+            .into(),
+        measured: m,
+        met,
+    });
+    out.push(prototype_target(rows, &all_shapes));
     out
+}
+
+/// The PEP 795 prototype's freeze on this machine, in ms, with the size it
+/// froze (issue 16's table: the team's patched CPython 3.15, PGO build).
+pub const PROTOTYPE_FREEZE_MS: [(&str, f64, u64); 7] = [
+    ("dict-int", 147.6, 1_000_000),
+    ("dict-student", 158.9, 1_000_000),
+    ("tuple", 75.5, 1_000_000),
+    ("binary-tree", 572.6, 1_000_000),
+    ("ints", 77.5, 1_000_000),
+    ("graph", 156.6, 100_000),
+    ("chain", 156.4, 1_000_000),
+];
+
+/// Freeze against the prototype's freeze of the same shape at the same
+/// size; a shape measured at another size is left out (not comparable).
+fn prototype_target(rows: &[Row], shapes: &[&str]) -> Target {
+    let (m, met) = per_shape(shapes, 10.0, false, |s| {
+        let (_, ms, n) = PROTOTYPE_FREEZE_MS.iter().find(|p| p.0 == s)?;
+        let ours = find(rows, "table1", s, "freeze", "rust").filter(|r| r.n == Some(*n))?;
+        ratio(Some(ms * 1e6), ours.median_ns)
+    });
+    Target {
+        text: "(issue 16) freeze at least 10x faster than the PEP prototype's on every shape (prototype / permafrost, the prototype's figures from issue 16, same sizes)".into(),
+        measured: m,
+        met,
+    }
 }
 
 /// Sharing the largest lists graph against sharing one int, and against
@@ -1047,10 +1089,34 @@ mod tests {
         assert_eq!(t[1].met, Some(true)); // 40x
         assert_eq!(t[2].met, Some(true)); // 4x
         assert_eq!(t[3].met, Some(true)); // 10x
-        assert_eq!(t[4].met, None); // no transfer rows
+        assert_eq!(t[4].met, Some(false)); // 40x < 50x
+        assert_eq!(t[5].met, None); // n = 1000: nothing to compare with the prototype
+        assert_eq!(t[6].met, None); // no transfer rows
         let text = render(&rows, &info);
         assert!(text.contains("## Table 1"));
         assert!(text.contains("40.0×"));
+    }
+
+    #[test]
+    fn prototype_compared_at_its_sizes_only() {
+        let at = |s: &str, n: u64, ms: f64| Row {
+            median_ns: Some(ms * 1e6),
+            n: Some(n),
+            ..Row::new("table1", s, "freeze", "rust")
+        };
+        // 147.6 / 3.0 = 49.2x; 572.6 / 100 = 5.7x; graph at the wrong size.
+        let rows = vec![
+            at("dict-int", 1_000_000, 3.0),
+            at("binary-tree", 1_000_000, 100.0),
+            at("graph", 1_000, 0.1),
+        ];
+        let t = prototype_target(&rows, &["dict-int", "binary-tree", "graph"]);
+        assert_eq!(t.met, Some(false));
+        assert!(t.measured.contains("dict-int 49.2×"), "{}", t.measured);
+        assert!(t.measured.contains("binary-tree 5.73× ✗"), "{}", t.measured);
+        assert!(t.measured.contains("graph –"), "{}", t.measured);
+        let t = prototype_target(&rows[..1], &["dict-int"]);
+        assert_eq!(t.met, Some(true));
     }
 
     #[test]
