@@ -164,7 +164,13 @@ fn walk_once(
 ) -> Result<(Result<(), Stop>, Vec<ObjPtr>), FreezeError> {
     let mut stale_hooks = Vec::new();
     let out = heap::with_tracker(|tracker| {
-        let s = SCRATCH.with(|s| s.take()).unwrap_or_default();
+        // `try_with`: a freeze from a thread-local destructor may find the
+        // scratch already gone while the heap lives; it works without it.
+        let s = SCRATCH
+            .try_with(|s| s.take())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let mut w = Walk {
             visited: s.visited,
             nodes: s.nodes,
@@ -241,7 +247,7 @@ fn walk_once(
             stack: std::mem::take(&mut w.stack),
         };
         s.reset();
-        SCRATCH.with(|slot| slot.set(Some(s)));
+        let _ = SCRATCH.try_with(|slot| slot.set(Some(s)));
         (result, hooks)
     });
     drop(stale_hooks);
@@ -328,6 +334,9 @@ impl Walk<'_> {
             if !shallow_immutable(w) || admitted != Ok(false) {
                 return Err(Stop::NotShallow);
             }
+            // A hook that ran earlier in this `freeze` call and re-armed
+            // itself is admitted: the commit must drop it, as below.
+            self.saw_hook |= f & HAS_HOOK != 0;
         } else {
             match admitted {
                 Err(reason) => return Err(Stop::Refused(w, reason, self.path_to(w))),
