@@ -96,3 +96,33 @@ fn a_freeze_from_a_thread_local_destructor_does_not_panic() {
         .is_some_and(|s| s == "ok" || s.starts_with("error"));
     assert!(clear, "{got:?}");
 }
+
+/// Sets a hook on another object when dropped.
+struct SetsHookOnDrop(Value);
+
+impl Drop for SetsHookOnDrop {
+    fn drop(&mut self) {
+        set_pre_freeze_hook(&self.0, |_| Ok(())).unwrap();
+    }
+}
+
+#[test]
+fn a_replaced_hook_whose_captures_set_a_hook_when_dropped() {
+    let before = diag::heap_live();
+    {
+        let a = Value::list(vec![]);
+        let b = Value::list(vec![]);
+        let guard = SetsHookOnDrop(b.clone());
+        set_pre_freeze_hook(&a, move |_| {
+            let _ = &guard;
+            Ok(())
+        })
+        .unwrap();
+        // Replacing drops the first hook, whose capture sets `b`'s hook:
+        // that must happen after the hook table's borrow has ended.
+        set_pre_freeze_hook(&a, |_| Ok(())).unwrap();
+        freeze(&[&a, &b]).unwrap();
+        assert!(diag::check_invariants(&[&a, &b]).is_ok());
+    }
+    assert_eq!(diag::heap_live(), before);
+}

@@ -217,6 +217,16 @@ pub struct FreezeError {
     pub reason: FreezeReason,
 }
 
+impl Error {
+    /// `what` needs a per-thread table that this thread's exit has already
+    /// destroyed (it was called from a thread-local destructor).
+    pub(crate) fn thread_exiting(what: &str) -> Error {
+        Error::Other(format!(
+            "{what}: this thread is exiting and its state is gone"
+        ))
+    }
+}
+
 impl FreezeError {
     pub(crate) fn new(type_name: String, path: Path, reason: FreezeReason) -> FreezeError {
         FreezeError {

@@ -124,12 +124,23 @@ pub(crate) fn with_tracker<R>(f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
     HEAP.try_with(|h| f(&mut h.tracker.borrow_mut())).ok()
 }
 
-pub(crate) fn set_hook(p: ObjPtr, hook: Hook) {
-    HEAP.with(|h| h.hooks.borrow_mut().insert(p, hook));
+/// Stores `p`'s hook; `false` (the hook dropped) once this thread's heap
+/// is gone. A replaced hook is dropped after the table's borrow ends: its
+/// captures' destructors may set hooks themselves (`hook_rearm.rs`).
+pub(crate) fn set_hook(p: ObjPtr, hook: Hook) -> bool {
+    match HEAP.try_with(|h| h.hooks.borrow_mut().insert(p, hook)) {
+        Ok(old) => {
+            drop(old);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 pub(crate) fn take_hook(p: ObjPtr) -> Option<Hook> {
-    HEAP.with(|h| h.hooks.borrow_mut().remove(&p))
+    HEAP.try_with(|h| h.hooks.borrow_mut().remove(&p))
+        .ok()
+        .flatten()
 }
 
 /// Removes a freed object's hook without running or dropping it (the free
@@ -153,10 +164,11 @@ pub fn frozen_live() -> isize {
 
 /// Containers this heap's cycle collector currently watches.
 pub fn tracked_containers() -> usize {
-    HEAP.with(|h| {
+    HEAP.try_with(|h| {
         let t = h.tracker.borrow();
         t.slots.len() - t.tombstones
     })
+    .unwrap_or(0)
 }
 
 /// The containers on this heap's list (for the invariant checker).
@@ -175,7 +187,8 @@ pub struct GcPause(());
 impl GcPause {
     /// Pauses automatic collection on this thread until dropped.
     pub fn new() -> GcPause {
-        HEAP.with(|h| h.paused.set(h.paused.get() + 1));
+        // Once the heap is gone there is no collector to pause.
+        let _ = HEAP.try_with(|h| h.paused.set(h.paused.get() + 1));
         GcPause(())
     }
 }
@@ -340,7 +353,7 @@ pub(crate) fn forget(n: usize) {
 
 /// Takes freshly built objects out of this heap (a copy on its way out).
 pub(crate) fn detach(objs: &[ObjPtr]) {
-    HEAP.with(|h| {
+    let _ = HEAP.try_with(|h| {
         let mut t = h.tracker.borrow_mut();
         for p in objs {
             if p.flags() & TRACKED != 0 {

@@ -422,7 +422,10 @@ pub fn run_weak_callbacks() -> Result<usize, Error> {
     let me = std::thread::current().id();
     let toks = shared().lock().due.remove(&me).unwrap_or_default();
     for tok in toks {
-        let w = LOCAL.with(|l| l.borrow_mut().tokens.remove(&tok));
+        let w = LOCAL
+            .try_with(|l| l.borrow_mut().tokens.remove(&tok))
+            .ok()
+            .flatten();
         shared().lock().owners.remove(&tok);
         if let Some(w) = w {
             let cb = take_callback(w);

@@ -184,7 +184,12 @@ impl Value {
     /// This worker's value of an interpreter-local field.
     pub fn local_get(&self) -> Result<Value, Error> {
         let (id, factory) = local(self)?;
-        if let Some(v) = LOCALS.with(|l| l.borrow().get(&id).cloned()) {
+        // `try_with`: from a thread-local destructor the table may be gone
+        // (a panic there aborts); the value could not be kept, so refuse.
+        let found = LOCALS
+            .try_with(|l| l.borrow().get(&id).cloned())
+            .map_err(|_| Error::thread_exiting("InterpreterLocal"))?;
+        if let Some(v) = found {
             return Ok(v);
         }
         let f = Value::from_slot(factory);
@@ -192,14 +197,19 @@ impl Value {
             Some(Body::Function(_)) => f.call(&[])?,
             _ => f,
         };
-        LOCALS.with(|l| l.borrow_mut().insert(id, v.clone()));
+        let old = LOCALS
+            .try_with(|l| l.borrow_mut().insert(id, v.clone()))
+            .map_err(|_| Error::thread_exiting("InterpreterLocal"))?;
+        drop(old);
         Ok(v)
     }
 
     /// Replaces this worker's value (other workers are unaffected).
     pub fn local_set(&self, v: Value) -> Result<(), Error> {
         let (id, _) = local(self)?;
-        let old = LOCALS.with(|l| l.borrow_mut().insert(id, v));
+        let old = LOCALS
+            .try_with(|l| l.borrow_mut().insert(id, v))
+            .map_err(|_| Error::thread_exiting("InterpreterLocal"))?;
         drop(old);
         Ok(())
     }

@@ -257,7 +257,9 @@ pub fn set_pre_freeze_hook(
     if p.is_frozen() {
         return Err(Error::Immutable(p.body().type_name()));
     }
-    heap::set_hook(p, Box::new(move |r: &Ref| hook(&Value::Obj(r.clone()))));
+    if !heap::set_hook(p, Box::new(move |r: &Ref| hook(&Value::Obj(r.clone())))) {
+        return Err(Error::thread_exiting("set_pre_freeze_hook"));
+    }
     p.set_flags(HAS_HOOK);
     Ok(())
 }

@@ -51,7 +51,12 @@ pub fn register_module(name: &str, init: ModuleInit) {
 /// use from the function given to [`register_module`].
 pub fn import(name: &str) -> Result<Value, Error> {
     let sym = Sym::new(name);
-    if let Some(m) = MODULES.with(|m| m.borrow().get(&sym).cloned()) {
+    // `try_with` throughout: from a thread-local destructor the registry
+    // may be gone, and a panic there aborts the process.
+    let found = MODULES
+        .try_with(|m| m.borrow().get(&sym).cloned())
+        .map_err(|_| Error::thread_exiting("import"))?;
+    if let Some(m) = found {
         return Ok(m);
     }
     let init = inits().read().get(&sym).copied();
@@ -63,7 +68,9 @@ pub fn import(name: &str) -> Result<Value, Error> {
     // Registered before init runs, as Python's `sys.modules` is: a
     // circular import finds the module half-built instead of recursing.
     let m = Value::module(name);
-    MODULES.with(|ms| ms.borrow_mut().insert(sym, m.clone()));
+    MODULES
+        .try_with(|ms| ms.borrow_mut().insert(sym, m.clone()))
+        .map_err(|_| Error::thread_exiting("import"))?;
     if let Err(e) = init(&m) {
         let gone = MODULES.try_with(|ms| ms.borrow_mut().remove(&sym));
         drop(gone);
@@ -72,8 +79,11 @@ pub fn import(name: &str) -> Result<Value, Error> {
     // An init that froze its module as a proxy has replaced the entry
     // with the module's state (see `proxify`): use that, never the proxy
     // itself, which would resolve to itself.
-    let state = MODULES.with(|ms| ms.borrow().get(&sym).cloned());
-    let state = state.unwrap_or(m);
+    let state = MODULES
+        .try_with(|ms| ms.borrow().get(&sym).cloned())
+        .ok()
+        .flatten()
+        .unwrap_or(m);
     if is_proxy(&state) {
         let gone = MODULES.try_with(|ms| ms.borrow_mut().remove(&sym));
         drop(gone);
@@ -191,6 +201,10 @@ pub(crate) fn proxify(p: ObjPtr) -> Result<(), Error> {
     if p.is_frozen() {
         return Ok(());
     }
+    // Checked before the state moves, so a refusal leaves the module whole.
+    if MODULES.try_with(|_| ()).is_err() {
+        return Err(Error::thread_exiting("freezing a Proxy module"));
+    }
     let Some(state) = md.dict.write_internal(p)?.take() else {
         return Ok(());
     };
@@ -199,6 +213,11 @@ pub(crate) fn proxify(p: ObjPtr) -> Result<(), Error> {
         unreachable!("just made a module")
     };
     *hd.dict.write(h)? = Some(state);
-    MODULES.with(|ms| ms.borrow_mut().insert(md.name, holder));
+    // Reachable: the check above ran on this thread, and a thread's
+    // locals are destroyed only after the code running on it returns.
+    let old = MODULES
+        .try_with(|ms| ms.borrow_mut().insert(md.name, holder))
+        .map_err(|_| Error::thread_exiting("freezing a Proxy module"))?;
+    drop(old);
     Ok(())
 }

@@ -45,7 +45,11 @@ pub fn register_class(name: &str, class: &Value) -> Result<(), Error> {
             global().write().classes.insert(sym, f);
         }
         Err(_) => {
-            let old = LOCAL_CLASSES.with(|l| l.borrow_mut().insert(sym, class.clone()));
+            // `try_with`: called from a thread-local destructor, the table
+            // may be gone; that is an error, not a panic (which aborts).
+            let old = LOCAL_CLASSES
+                .try_with(|l| l.borrow_mut().insert(sym, class.clone()))
+                .map_err(|_| Error::thread_exiting("register_class"))?;
             drop(old);
         }
     }
@@ -56,7 +60,7 @@ pub fn register_class(name: &str, class: &Value) -> Result<(), Error> {
 /// process-wide frozen ones.
 pub fn lookup_class(name: &str) -> Option<Value> {
     let sym = Sym::new(name);
-    if let Some(v) = LOCAL_CLASSES.with(|l| l.borrow().get(&sym).cloned()) {
+    if let Ok(Some(v)) = LOCAL_CLASSES.try_with(|l| l.borrow().get(&sym).cloned()) {
         return Some(v);
     }
     global().read().classes.get(&sym).map(Frozen::value)
