@@ -143,6 +143,13 @@ pub(crate) fn take_hook(p: ObjPtr) -> Option<Hook> {
         .flatten()
 }
 
+/// Whether `p` has a hook in this thread's table (the invariant checker:
+/// exactly the objects flagged `HAS_HOOK`).
+pub(crate) fn has_hook(p: ObjPtr) -> bool {
+    HEAP.try_with(|h| h.hooks.borrow().contains_key(&p))
+        .unwrap_or(false)
+}
+
 /// Removes a freed object's hook without running or dropping it (the free
 /// loop drops it later, outside the loop).
 pub(crate) fn take_hook_quietly(p: ObjPtr) -> Option<Hook> {

@@ -22,7 +22,7 @@ use crate::core::body::Body;
 use crate::core::handle::Value;
 use crate::core::heap;
 use crate::core::key::{frozenset_hash, Key};
-use crate::core::object::{ObjPtr, Slot, COMPLETE, FORWARD, MARK, MULTI, ROOT, VISITED};
+use crate::core::object::{ObjPtr, Slot, COMPLETE, FORWARD, HAS_HOOK, MARK, MULTI, ROOT, VISITED};
 use crate::core::weak::{self, WeakState};
 
 /// What a successful check saw.
@@ -141,6 +141,21 @@ fn check_object(p: ObjPtr, tracked: &FxHashSet<ObjPtr>) -> Result<(), String> {
     if !frozen && p.header().aux.load(std::sync::atomic::Ordering::Relaxed) != 0 {
         return Err(format!(
             "mutable {kind} at {p:?} has walk scratch left in aux"
+        ));
+    }
+    // A frozen object's hook can never run: the walk that froze it drops
+    // it (a stale one leaked what it captured until thread exit).
+    let hooked = heap::has_hook(p);
+    if (f & HAS_HOOK != 0 || hooked) && frozen {
+        return Err(format!(
+            "frozen {kind} at {p:?} still has a pre-freeze hook"
+        ));
+    }
+    if (f & HAS_HOOK != 0) != hooked {
+        return Err(format!(
+            "{kind} at {p:?}: HAS_HOOK is {} but the hook table {} it",
+            f & HAS_HOOK != 0,
+            if hooked { "holds" } else { "lacks" }
         ));
     }
     let weakref = matches!(p.body(), Body::WeakRef(_));
