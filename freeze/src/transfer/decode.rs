@@ -174,6 +174,7 @@ impl Builder {
             | Op::Range(..) => self.leaf(op),
             Op::BufferData(..)
             | Op::Fill(..)
+            | Op::FillPairs(..)
             | Op::FillDefaults(..)
             | Op::FillBases(..)
             | Op::FillAttrs(..) => self.fill_op(op),
@@ -437,6 +438,7 @@ impl Builder {
                 }
             }
             Op::Fill(id, items) => self.fill(id, items)?,
+            Op::FillPairs(id, items) => self.fill_pairs(id, items)?,
             Op::FillDefaults(id, items) => {
                 let p = self.target(id, &[Kind::Function, Kind::Dict])?;
                 let vals = self.values(&items)?;
@@ -648,6 +650,24 @@ impl Builder {
             self.unfinished -= self.sets.complete_ready()?;
         }
         Ok(())
+    }
+
+    /// A dict's keys, then its values: put back into pairs, then filled
+    /// (or deferred) as `Fill` pairs are.
+    fn fill_pairs(&mut self, id: u32, items: Items<'_>) -> Result<(), Error> {
+        self.target(id, &[Kind::Dict])?;
+        let cols = self.values(&items)?;
+        if cols.len() % 2 != 0 {
+            crate::core::heap::drop_slots(cols);
+            return Err(bad("a dict fill needs as many values as keys"));
+        }
+        let (keys, vals) = cols.split_at(cols.len() / 2);
+        let pairs = keys.iter().zip(vals).flat_map(|(k, v)| [*k, *v]).collect();
+        if self.unfinished > 0 {
+            self.deferred.push((id, pairs));
+            return Ok(());
+        }
+        self.fill_keys(id, pairs)
     }
 
     fn fill(&mut self, id: u32, items: Items<'_>) -> Result<(), Error> {

@@ -121,6 +121,8 @@ enum FillKind {
     /// A whole instance of this class (the id passed is unused).
     Instance(u32),
     Items,
+    /// A dict's keys, then its values (`Op::FillPairs`).
+    Pairs,
     Defaults,
     Bases,
     Attrs,
@@ -172,10 +174,11 @@ impl ItemWriter {
             Slot::Int(i) => Some(*i),
             _ => None,
         };
+        // The body first: the memo lookup (a hash probe) only for strings.
         fn text<'s>(memo: &Memo, s: &'s Slot) -> Option<&'s str> {
             match s {
-                Slot::Obj(p) if memo.get(*p).is_none() => match p.body() {
-                    Body::Str(t) => Some(&**t),
+                Slot::Obj(p) => match p.body() {
+                    Body::Str(t) if memo.get(*p).is_none() => Some(&**t),
                     _ => None,
                 },
                 _ => None,
@@ -183,20 +186,37 @@ impl ItemWriter {
         }
         let mut rest = items;
         while let Some(first) = rest.first() {
-            let ints = rest.iter().take_while(|s| int(s).is_some()).count();
-            if ints >= RUN_MIN {
-                format::put_int_run(&mut self.packed, rest[..ints].iter().filter_map(int));
-                rest = &rest[ints..];
-                continue;
-            }
-            let strs = rest.iter().take_while(|s| text(memo, s).is_some()).count();
-            if strs >= RUN_MIN {
-                format::put_str_run(
-                    &mut self.packed,
-                    rest[..strs].iter().filter_map(|s| text(memo, s)),
-                );
-                rest = &rest[strs..];
-                continue;
+            match first {
+                Slot::Int(_) => {
+                    let ints = rest.iter().take_while(|s| int(s).is_some()).count();
+                    if ints >= RUN_MIN {
+                        let run = rest[..ints].iter().filter_map(int);
+                        format::put_int_run(&mut self.packed, run);
+                        rest = &rest[ints..];
+                        continue;
+                    }
+                }
+                Slot::Obj(p) => {
+                    if let Body::Str(t) = p.body() {
+                        // One memo probe per string, here or in `text`.
+                        match memo.get(*p) {
+                            Some(id) => format::put_v(&mut self.packed, V::Ref(id)),
+                            None if rest.len() >= RUN_MIN
+                                && rest[1..RUN_MIN].iter().all(|s| text(memo, s).is_some()) =>
+                            {
+                                let mut texts: Vec<&str> = vec![t];
+                                texts.extend(rest[1..].iter().map_while(|s| text(memo, s)));
+                                format::put_str_run(&mut self.packed, texts.iter().copied());
+                                rest = &rest[texts.len()..];
+                                continue;
+                            }
+                            None => format::put_str(&mut self.packed, t),
+                        }
+                        rest = &rest[1..];
+                        continue;
+                    }
+                }
+                _ => {}
             }
             self.push(memo, *first)?;
             rest = &rest[1..];
@@ -219,6 +239,7 @@ impl ItemWriter {
         let op = match kind {
             FillKind::Instance(class) => Op::Instance(V::Ref(class), items),
             FillKind::Items => Op::Fill(id, items),
+            FillKind::Pairs => Op::FillPairs(id, items),
             FillKind::Defaults => Op::FillDefaults(id, items),
             FillKind::Bases => Op::FillBases(id, items),
             FillKind::Attrs => Op::FillAttrs(id, items),
@@ -569,10 +590,28 @@ impl<E: FnMut(Op<'_>) -> Result<(), Error>> Encoder<E> {
         self.w.push(&self.memo, s)
     }
 
-    /// Key / value pairs, `CHUNK` pairs per fill.
+    /// Key / value pairs, `CHUNK` pairs per fill. A pickle sends each
+    /// chunk as columns (`FillPairs`: keys, then values) so both sides
+    /// pack into runs; a copy, which has no runs, sends them alternating.
     fn dict_items(&mut self, d: &crate::core::key::DictMap, id: u32) -> Result<(), Error> {
         if d.is_empty() {
             return self.w.flush(&mut self.emit, FillKind::Items, id);
+        }
+        if self.w.mode == Mode::Pickle {
+            let (mut keys, mut vals) = (Vec::new(), Vec::new());
+            let mut entries = d.iter().peekable();
+            while entries.peek().is_some() {
+                keys.clear();
+                vals.clear();
+                for (k, v) in entries.by_ref().take(CHUNK) {
+                    keys.push(k.0);
+                    vals.push(*v);
+                }
+                self.w.push_all(&self.memo, &keys)?;
+                self.w.push_all(&self.memo, &vals)?;
+                self.w.flush(&mut self.emit, FillKind::Pairs, id)?;
+            }
+            return Ok(());
         }
         let mut n = 0;
         for (k, val) in d {

@@ -21,7 +21,7 @@ use crate::transfer::format::{get_varint, put_varint, Blob, StrBatch};
 use crate::transfer::{
     decode::Builder,
     encode::{walk, Mode},
-    format::Op,
+    format::{Items, Op, V},
 };
 
 const MAGIC: &[u8] = b"PFPK\x02";
@@ -311,6 +311,100 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("bad header"));
+    }
+
+    /// Packed items: the given strings and ints, alternating as listed.
+    fn packed(items: &[Result<&str, i64>]) -> Items<'static> {
+        let mut out = Vec::new();
+        for it in items {
+            match it {
+                Ok(s) => crate::transfer::format::put_str(&mut out, s),
+                Err(i) => crate::transfer::format::put_v(&mut out, V::Int(*i)),
+            }
+        }
+        Items::Packed(Cow::Owned(out))
+    }
+
+    #[test]
+    fn dict_fills_of_alternating_pairs_still_decode() {
+        // What encoders before `FillPairs` wrote for {"a": 1, "b": 2}.
+        let bytes = encode(&[
+            Op::OpenDict(2),
+            Op::Fill(0, packed(&[Ok("a"), Err(1), Ok("b"), Err(2)])),
+            Op::End(V::Ref(0)),
+        ]);
+        let d = unpickle(&bytes).unwrap();
+        assert_eq!(d.get_item(&Value::from("a")).unwrap().as_int(), Some(1));
+        assert_eq!(d.get_item(&Value::from("b")).unwrap().as_int(), Some(2));
+    }
+
+    #[test]
+    fn a_column_fill_without_a_value_per_key_is_an_error() {
+        let base = heap::heap_live();
+        let bytes = encode(&[
+            Op::OpenDict(2),
+            Op::FillPairs(0, packed(&[Ok("a"), Ok("b"), Err(1)])),
+            Op::End(V::Ref(0)),
+        ]);
+        let err = unpickle(&bytes).unwrap_err().to_string();
+        assert!(err.contains("as many values as keys"), "{err}");
+        // Column fills are for dicts only.
+        let bytes = encode(&[
+            Op::OpenList(2),
+            Op::FillPairs(0, packed(&[Ok("a"), Err(1)])),
+            Op::End(V::Ref(0)),
+        ]);
+        assert!(unpickle(&bytes).is_err());
+        assert_eq!(heap::heap_live(), base);
+    }
+
+    #[test]
+    fn dicts_over_several_column_chunks_keep_every_pair_and_the_order() {
+        use crate::transfer::format::CHUNK;
+        let base = heap::heap_live();
+        let n = 2 * CHUNK as i64 + 5;
+        let shared = Value::list(vec![]);
+        let d = Value::dict();
+        for i in 0..n {
+            // Mixed keys and values, so runs break at varying points.
+            let k = match i % 7 {
+                0 => Value::Int(i),
+                1 => Value::tuple(vec![Value::Int(i), Value::from("t")]),
+                _ => Value::str(&format!("k{i}")),
+            };
+            let v = match i % 5 {
+                0 => shared.clone(),
+                1 => Value::str(&format!("v{i}")),
+                2 => Value::Float(i as f64 / 2.0),
+                _ => Value::Int(-i),
+            };
+            d.set_item(k, v).unwrap();
+        }
+        let v = Value::list(vec![d.clone(), shared]);
+        for codec in Codec::ALL {
+            let back = unpickle(&pickle_with(&v, codec).unwrap()).unwrap();
+            let got = back.get(0).unwrap();
+            let shared_back = back.get(1).unwrap();
+            assert_eq!(got.len().unwrap(), n as usize, "{codec}");
+            let (want, have) = (d.items().unwrap(), got.items().unwrap());
+            for (i, ((wk, wv), (hk, hv))) in want.iter().zip(&have).enumerate() {
+                assert_eq!(repr_of(wk), repr_of(hk), "{codec}: key {i}");
+                if i % 5 == 0 {
+                    assert!(hv.is(&shared_back), "{codec}: value {i} shared");
+                } else {
+                    assert_eq!(repr_of(wv), repr_of(hv), "{codec}: value {i}");
+                }
+            }
+            drop((back, got, shared_back));
+            heap::collect();
+        }
+        drop((v, d));
+        heap::collect();
+        assert_eq!(heap::heap_live(), base);
+    }
+
+    fn repr_of(v: &Value) -> String {
+        format!("{v:?}")
     }
 
     fn sample() -> Value {
