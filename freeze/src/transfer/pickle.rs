@@ -21,7 +21,7 @@ use crate::transfer::format::{get_varint, put_varint, Blob, StrBatch};
 use crate::transfer::{
     decode::Builder,
     encode::{walk, Mode},
-    format::{Items, Op, V},
+    format::Op,
 };
 
 const MAGIC: &[u8] = b"PFPK\x02";
@@ -268,6 +268,7 @@ fn decode_bitcode(rest: &[u8]) -> Result<Value, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transfer::format::{Items, V};
 
     fn encode(ops: &[Op<'_>]) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
