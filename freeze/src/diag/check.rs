@@ -145,16 +145,15 @@ fn check_object(p: ObjPtr, tracked: &FxHashSet<ObjPtr>) -> Result<(), String> {
     }
     // A frozen object's hook can never run: the walk that froze it drops
     // it (a stale one leaked what it captured until thread exit).
-    let hooked = heap::has_hook(p);
-    if (f & HAS_HOOK != 0 || hooked) && frozen {
+    let (flagged, hooked) = (f & HAS_HOOK != 0, heap::has_hook(p));
+    if (flagged || hooked) && frozen {
         return Err(format!(
             "frozen {kind} at {p:?} still has a pre-freeze hook"
         ));
     }
-    if (f & HAS_HOOK != 0) != hooked {
+    if flagged != hooked {
         return Err(format!(
-            "{kind} at {p:?}: HAS_HOOK is {} but the hook table {} it",
-            f & HAS_HOOK != 0,
+            "{kind} at {p:?}: HAS_HOOK is {flagged} but the hook table {} it",
             if hooked { "holds" } else { "lacks" }
         ));
     }

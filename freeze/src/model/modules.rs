@@ -201,23 +201,22 @@ pub(crate) fn proxify(p: ObjPtr) -> Result<(), Error> {
     if p.is_frozen() {
         return Ok(());
     }
-    // Checked before the state moves, so a refusal leaves the module whole.
-    if MODULES.try_with(|_| ()).is_err() {
-        return Err(Error::thread_exiting("freezing a Proxy module"));
-    }
-    let Some(state) = md.dict.write_internal(p)?.take() else {
-        return Ok(());
-    };
-    let holder = Value::module(md.name.as_str());
-    let (Some(h), Some(Body::Module(hd))) = (holder.slot().obj(), holder.body()) else {
-        unreachable!("just made a module")
-    };
-    *hd.dict.write(h)? = Some(state);
-    // Reachable: the check above ran on this thread, and a thread's
-    // locals are destroyed only after the code running on it returns.
+    // The state moves only inside the registry's `try_with`: once this
+    // thread's registry is gone (a freeze from a thread-local destructor)
+    // the module is refused whole.
     let old = MODULES
-        .try_with(|ms| ms.borrow_mut().insert(md.name, holder))
-        .map_err(|_| Error::thread_exiting("freezing a Proxy module"))?;
+        .try_with(|ms| -> Result<Option<Value>, Error> {
+            let Some(state) = md.dict.write_internal(p)?.take() else {
+                return Ok(None);
+            };
+            let holder = Value::module(md.name.as_str());
+            let (Some(h), Some(Body::Module(hd))) = (holder.slot().obj(), holder.body()) else {
+                unreachable!("just made a module")
+            };
+            *hd.dict.write(h)? = Some(state);
+            Ok(ms.borrow_mut().insert(md.name, holder))
+        })
+        .map_err(|_| Error::thread_exiting("freezing a Proxy module"))??;
     drop(old);
     Ok(())
 }

@@ -653,7 +653,7 @@ impl Builder {
     }
 
     /// A dict's keys, then its values: put back into pairs, then filled
-    /// (or deferred) as `Fill` pairs are.
+    /// as `Fill` pairs are.
     fn fill_pairs(&mut self, id: u32, items: Items<'_>) -> Result<(), Error> {
         self.target(id, &[Kind::Dict])?;
         let cols = self.values(&items)?;
@@ -663,11 +663,17 @@ impl Builder {
         }
         let (keys, vals) = cols.split_at(cols.len() / 2);
         let pairs = keys.iter().zip(vals).flat_map(|(k, v)| [*k, *v]).collect();
+        self.fill_keys_when_final(id, pairs)
+    }
+
+    /// A dict or set fill: now, or once nothing hashable in the stream is
+    /// unfinished (a key must not be hashed before it is final).
+    fn fill_keys_when_final(&mut self, id: u32, vals: Vec<Slot>) -> Result<(), Error> {
         if self.unfinished > 0 {
-            self.deferred.push((id, pairs));
+            self.deferred.push((id, vals));
             return Ok(());
         }
-        self.fill_keys(id, pairs)
+        self.fill_keys(id, vals)
     }
 
     fn fill(&mut self, id: u32, items: Items<'_>) -> Result<(), Error> {
@@ -687,11 +693,7 @@ impl Builder {
         let kind = self.kinds[id as usize];
         if matches!(kind, Kind::Dict | Kind::Set) {
             let vals = self.values(&items)?;
-            if self.unfinished > 0 {
-                self.deferred.push((id, vals));
-                return Ok(());
-            }
-            return self.fill_keys(id, vals);
+            return self.fill_keys_when_final(id, vals);
         }
         if kind == Kind::Tuple {
             return self.fill_tuple(id, p, &items);
