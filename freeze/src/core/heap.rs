@@ -306,7 +306,7 @@ fn find_garbage(h: &HeapState) -> Vec<ObjPtr> {
         let t = h.tracker.borrow();
         let objs: Vec<ObjPtr> = t.slots.iter().flatten().copied().collect();
         drop(t);
-        let watched = |c: ObjPtr| c.flags() & TRACKED != 0 && !c.is_frozen();
+        let watched = |c: ObjPtr| !c.is_frozen() && c.flags() & TRACKED != 0;
         for p in &objs {
             p.header().aux.store(p.header().rc.load(Relaxed), Relaxed);
         }

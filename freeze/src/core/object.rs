@@ -96,9 +96,21 @@ pub(crate) struct ObjBox {
     pub(crate) body: Body,
 }
 
-/// A raw, uncounted pointer to a live heap object.
+/// A raw, uncounted pointer to a live heap object. Bit 1 of the address
+/// ([`BORN_FROZEN_BIT`]) is set on objects that are frozen from birth (str,
+/// bytes, complex, range), so that a walk can skip them without loading
+/// their header: a string key is a cache miss the freeze need not pay.
+/// Every pointer to one object carries the same bit (it is set once, by
+/// `alloc_filled`), so equality, hashing and `addr` stay identities.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ObjPtr(NonNull<ObjBox>);
+
+/// The address bit of an [`ObjPtr`] that marks a born-frozen object
+/// (objects are 8-aligned, so bits 0..3 of a real address are zero; bit 0
+/// is [`Tagged`]'s).
+const BORN_FROZEN_BIT: usize = 2;
+
+const _: () = assert!(std::mem::align_of::<ObjBox>() >= 4);
 
 impl std::fmt::Debug for ObjPtr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -142,13 +154,26 @@ impl Slot {
 }
 
 impl ObjPtr {
+    /// The object's real address (the born-frozen bit cleared).
+    #[inline]
+    fn raw(self) -> *mut ObjBox {
+        self.0.as_ptr().map_addr(|a| a & !BORN_FROZEN_BIT)
+    }
+
+    /// Frozen from birth (str, bytes, complex, range): read off the
+    /// pointer, without touching the object.
+    #[inline]
+    pub(crate) fn born_frozen(self) -> bool {
+        self.0.addr().get() & BORN_FROZEN_BIT != 0
+    }
+
     /// The header, borrowed as long as this pointer value is.
     #[inline]
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: `ObjPtr`'s invariant: the object is alive while a pointer
         // to it is in use (a counted reference, or the freeing thread's
         // exclusive ownership, keeps it alive; see docs/design.md, I1).
-        unsafe { &(*self.0.as_ptr()).header }
+        unsafe { &(*self.raw()).header }
     }
 
     /// The payload enum, borrowed as long as this pointer value is. Its
@@ -158,7 +183,7 @@ impl ObjPtr {
         // SAFETY: `ObjPtr`'s invariant: the object is alive while a pointer
         // to it is in use (docs/design.md, I1); the enum itself is never
         // replaced while the object lives (only `Payload`s change).
-        unsafe { &(*self.0.as_ptr()).body }
+        unsafe { &(*self.raw()).body }
     }
 
     /// The payload with a caller-chosen lifetime.
@@ -168,7 +193,7 @@ impl ObjPtr {
     #[inline]
     pub(super) unsafe fn body_unbounded<'a>(self) -> &'a Body {
         // SAFETY: guaranteed by the caller.
-        unsafe { &(*self.0.as_ptr()).body }
+        unsafe { &(*self.raw()).body }
     }
 
     #[inline]
@@ -190,7 +215,7 @@ impl ObjPtr {
 
     #[inline]
     pub(crate) fn is_frozen(&self) -> bool {
-        self.flags() & FROZEN != 0
+        self.born_frozen() || self.flags() & FROZEN != 0
     }
 
     /// The SCC representative holding this frozen object's count.
@@ -223,7 +248,7 @@ impl ObjPtr {
     /// the address is safe, using it is `payload.rs`'s business).
     #[inline]
     pub(super) fn tail(self) -> *mut Slot {
-        (self.0.as_ptr() as *mut u8).wrapping_add(std::mem::size_of::<ObjBox>()) as *mut Slot
+        (self.raw() as *mut u8).wrapping_add(std::mem::size_of::<ObjBox>()) as *mut Slot
     }
 }
 
@@ -238,8 +263,8 @@ unsafe fn dealloc(p: ObjPtr) {
     // can reach; its tail slots are `Copy` and need no drop; `l` is the
     // layout `alloc` used (the tail size never changes).
     unsafe {
-        std::ptr::drop_in_place(p.0.as_ptr());
-        std::alloc::dealloc(p.0.as_ptr() as *mut u8, l);
+        std::ptr::drop_in_place(p.raw());
+        std::alloc::dealloc(p.raw() as *mut u8, l);
     }
 }
 
@@ -302,7 +327,11 @@ pub(crate) fn alloc_filled(
             t.add(k).write(init.next().unwrap_or(Slot::None));
         }
     }
-    let p = ObjPtr(nn);
+    let p = if born_frozen {
+        ObjPtr(nn.map_addr(|a| a | BORN_FROZEN_BIT))
+    } else {
+        ObjPtr(nn)
+    };
     if born_frozen {
         heap::frozen_born(1);
     } else {
@@ -348,7 +377,7 @@ pub(crate) fn prefetch(p: ObjPtr) {
         // SAFETY: a prefetch never faults and never changes memory, whatever
         // the address; `p` is a live object anyway. SSE is baseline on
         // x86_64.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.0.as_ptr() as *const i8) };
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.raw() as *const i8) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
@@ -594,5 +623,32 @@ fn forget_weak(m: ObjPtr) {
     }
     if let Body::WeakRef(_) = m.body() {
         crate::core::weak::frozen_weakref_freed(m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::core::handle::Value;
+
+    /// The born-frozen bit is on exactly the kinds frozen from birth, and a
+    /// pointer carrying it still reaches the object's header and body.
+    #[test]
+    fn born_frozen_bit_follows_the_kind() {
+        let cases = [
+            (Value::from("key"), true),
+            (Value::complex(1.0, 2.0), true),
+            (Value::list(vec![]), false),
+            (Value::tuple(vec![Value::Int(1)]), false),
+        ];
+        for (v, born) in &cases {
+            let p = v.slot().obj().expect("an object");
+            assert_eq!(p.born_frozen(), *born, "{}", p.body().type_name());
+            assert_eq!(p.body().born_frozen(), *born);
+            assert_eq!(p.is_frozen(), *born);
+            assert_eq!(p.count(), 1);
+        }
+        let s = cases[0].0.clone();
+        assert_eq!(s.slot().obj().expect("a str").count(), 2);
+        assert_eq!(s.as_str(), Some("key"));
     }
 }

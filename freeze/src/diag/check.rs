@@ -22,7 +22,9 @@ use crate::core::body::Body;
 use crate::core::handle::Value;
 use crate::core::heap;
 use crate::core::key::{frozenset_hash, Key};
-use crate::core::object::{ObjPtr, Slot, COMPLETE, FORWARD, HAS_HOOK, MARK, MULTI, ROOT, VISITED};
+use crate::core::object::{
+    ObjPtr, Slot, COMPLETE, FORWARD, FROZEN, HAS_HOOK, MARK, MULTI, ROOT, VISITED,
+};
 use crate::core::weak::{self, WeakState};
 
 /// What a successful check saw.
@@ -128,6 +130,19 @@ fn check_object(p: ObjPtr, tracked: &FxHashSet<ObjPtr>) -> Result<(), String> {
     let f = p.flags();
     let kind = p.body().type_name();
     let frozen = p.is_frozen();
+    // Walks skip born-frozen objects on the pointer's bit alone: it must
+    // agree with the kind, and such an object must be frozen in its flags.
+    if p.born_frozen() != p.body().born_frozen() || (p.born_frozen() && f & FROZEN == 0) {
+        return Err(format!(
+            "{kind} at {p:?}: the pointer's born-frozen bit is {} but the object {}",
+            p.born_frozen(),
+            if f & FROZEN == 0 {
+                "is mutable"
+            } else {
+                "disagrees by kind"
+            }
+        ));
+    }
     // A frozen object keeps VISITED | COMPLETE from its walk; on a
     // mutable one any walk bit is a walk that did not clean up.
     let scratch = if frozen {
