@@ -4,6 +4,7 @@
 pub(crate) mod compat;
 pub(crate) mod escape;
 pub(crate) mod hooks;
+pub(crate) mod path;
 pub(crate) mod pending;
 pub(crate) mod shallow;
 pub(crate) mod status;

@@ -17,6 +17,10 @@
 //! failed walk restores every header exactly. No user code runs during a
 //! walk: pre-freeze hooks found by a walk run after it is rolled back, and
 //! the walk starts again.
+//!
+//! The walk keeps no post-order frames: a node finishes when the stack of
+//! objects to enter is back at its height (see `path.rs`), so a deep chain
+//! costs no memory per level beyond the `visited` list.
 
 use crate::core::body::Body;
 use crate::core::error::{FreezeError, FreezeReason, Path, Step};
@@ -25,14 +29,14 @@ use crate::core::heap::{self, Tracker};
 use crate::core::object::*;
 use crate::core::payload::Edge;
 use crate::core::status::Freezability;
+use crate::freeze::path::OpenPath;
 use crate::freeze::pending::Pending;
 
 /// How many frames ahead the post-order run prefetches.
 const PREFETCH_AHEAD: usize = 8;
 
-/// A stack frame: an object to visit, or (tagged) one whose children are
-/// done. One word, so a deep path costs the stack 8 bytes per level. Error
-/// paths find each edge label again from the frames (see `render_path`).
+/// A `find_path` frame: an object to visit, or (tagged) one whose children
+/// are done.
 type Frame = Tagged;
 
 #[inline]
@@ -52,6 +56,7 @@ enum Stop {
 }
 
 struct Walk<'t> {
+    /// Every object entered, indexed by preorder number.
     visited: Vec<ObjPtr>,
     nodes: Vec<ObjPtr>,
     /// Preorder numbers of the candidate SCC roots on the open path.
@@ -59,7 +64,10 @@ struct Walk<'t> {
     /// Open nodes whose count an internal non-tree edge was taken off (the
     /// edge is uncounted as soon as it is found); rollback adds them back.
     back: Vec<ObjPtr>,
-    stack: Vec<Frame>,
+    /// Objects still to enter.
+    stack: Vec<ObjPtr>,
+    /// Objects entered and not finished (see `path.rs`).
+    path: OpenPath,
     hooks: Vec<ObjPtr>,
     tracker: &'t mut Tracker,
     /// `is_frozen` mode: only inherently shallow-immutable kinds may freeze.
@@ -177,6 +185,7 @@ fn walk_once(
             pending: s.pending,
             back: s.back,
             stack: s.stack,
+            path: s.path,
             hooks: Vec::new(),
             tracker,
             shallow,
@@ -245,6 +254,7 @@ fn walk_once(
             pending: std::mem::take(&mut w.pending),
             back: std::mem::take(&mut w.back),
             stack: std::mem::take(&mut w.stack),
+            path: std::mem::take(&mut w.path),
         };
         s.reset();
         let _ = SCRATCH.try_with(|slot| slot.set(Some(s)));
@@ -262,7 +272,8 @@ struct Scratch {
     nodes: Vec<ObjPtr>,
     pending: Pending,
     back: Vec<ObjPtr>,
-    stack: Vec<Frame>,
+    stack: Vec<ObjPtr>,
+    path: OpenPath,
 }
 
 impl Scratch {
@@ -281,6 +292,10 @@ impl Scratch {
         if self.pending.capacity() > KEEP {
             self.pending.shrink_to(KEEP);
         }
+        self.path.clear();
+        if self.path.capacity() > KEEP {
+            self.path.shrink_to(KEEP);
+        }
         keep(&mut self.back);
         keep(&mut self.stack);
     }
@@ -294,18 +309,21 @@ impl Walk<'_> {
     fn run(&mut self, root: ObjPtr, label: u32) -> Result<(), Stop> {
         use std::sync::atomic::Ordering::Relaxed;
         self.root_label = label;
-        self.stack.push(pre_frame(root));
-        while let Some(fr) = self.stack.pop() {
-            let w = fr.ptr();
-            if fr.tag() {
-                // Deep paths finish in a long run of post-order frames whose
-                // objects left the cache long ago: fetch a few ahead.
-                if let Some(ahead) = self.stack.len().checked_sub(PREFETCH_AHEAD) {
-                    prefetch(self.stack[ahead].ptr());
+        self.stack.push(root);
+        loop {
+            if let Some(pre) = self.path.finished(self.stack.len()) {
+                self.path.pop();
+                // Deep paths finish in a long run of nodes that left the
+                // cache long ago: fetch a few ahead.
+                if let Some(ahead) = self.path.below(PREFETCH_AHEAD) {
+                    prefetch(self.visited[ahead]);
                 }
-                self.post(w);
+                self.post(self.visited[pre], pre);
                 continue;
             }
+            let Some(w) = self.stack.pop() else {
+                break;
+            };
             let f = w.flags();
             if f & FROZEN != 0 {
                 continue;
@@ -354,7 +372,6 @@ impl Walk<'_> {
         self.saw_weak |= f & HAS_WEAK != 0;
         w.set_flags(VISITED);
         self.visited.push(w);
-        self.stack.push(post_frame(w));
         // Children are visited first to last (so which pre-freeze hooks a
         // failing walk has met is predictable): push, then reverse.
         let start = self.stack.len();
@@ -363,7 +380,6 @@ impl Walk<'_> {
             // Every child is frozen already (or there are none): `w` is an
             // SCC of its own with no internal edge, complete now. Its count
             // stays; `aux` keeps a copy for rollback, as for any rep.
-            self.stack.pop();
             h.aux.store(h.rc.load(Relaxed), Relaxed);
             w.set_flags(COMPLETE | FROZEN);
             if w.flags() & TRACKED != 0 {
@@ -372,6 +388,7 @@ impl Walk<'_> {
             return Ok(());
         }
         self.stack[start..].reverse();
+        self.path.push(pre, start);
         self.pending.push(pre);
         Ok(())
     }
@@ -405,24 +422,25 @@ impl Walk<'_> {
             // same edges, in the same order: the class, then each object
             // attribute).
             if !class.is_frozen() {
-                stack.push(pre_frame(class));
+                stack.push(class);
             }
             for s in attrs.values() {
                 if let Slot::Obj(c) = s {
                     if !c.is_frozen() {
-                        stack.push(pre_frame(c));
+                        stack.push(c);
                     }
                 }
             }
         } else {
-            push_walk_children(stack, w);
+            push_walk_children(w, |c| stack.push(c));
         }
     }
 
-    fn post(&mut self, x: ObjPtr) {
+    /// `x` (preorder number `pre`) is finished: it completes its SCC if it
+    /// is the SCC's root.
+    fn post(&mut self, x: ObjPtr, pre: usize) {
         use std::sync::atomic::Ordering::Relaxed;
         let h = x.header();
-        let pre = h.aux.load(Relaxed);
         if self.pending.last() != Some(pre) {
             // Not a root: `x` belongs to an SCC whose root is still open.
             self.nodes.push(x);
@@ -487,17 +505,16 @@ impl Walk<'_> {
 
     /// `root.children[3].cb`: the open DFS path plus the edge to `to`.
     fn path_to(&self, to: ObjPtr) -> Path {
-        render_path(&self.stack, self.nroots, self.root_label, to)
+        let open: Vec<ObjPtr> = self.path.iter().map(|pre| self.visited[pre]).collect();
+        render_path(&open, self.nroots, self.root_label, to)
     }
 }
 
-/// The open DFS path of `stack` (its post-order frames, from root
-/// `root_label`) plus the edge from its top to `to`. Each step is the
-/// parent's first edge to the child: the one the walk took, as it visits
-/// children first to last (no user code ran since, so the edges are the
-/// same).
-fn render_path(stack: &[Frame], nroots: usize, root_label: u32, to: ObjPtr) -> Path {
-    let posts: Vec<ObjPtr> = stack.iter().filter(|f| f.tag()).map(|f| f.ptr()).collect();
+/// The open DFS path `posts` (from root `root_label`) plus the edge from
+/// its top to `to`. Each step is the parent's first edge to the child: the
+/// one the walk took, as it visits children first to last (no user code
+/// ran since, so the edges are the same).
+fn render_path(posts: &[ObjPtr], nroots: usize, root_label: u32, to: ObjPtr) -> Path {
     let mut path = Path::at_root(root_label as usize, nroots);
     for (i, &p) in posts.iter().enumerate() {
         let next = posts.get(i + 1).copied().unwrap_or(to);
@@ -567,10 +584,10 @@ pub(crate) fn default_status(b: &Body) -> Freezability {
 
 /// Pushes `p`'s mutable children (the same order whether the walk or
 /// `find_path` pushes).
-fn push_walk_children(stack: &mut Vec<Frame>, p: ObjPtr) {
+fn push_walk_children(p: ObjPtr, mut push: impl FnMut(ObjPtr)) {
     for_each_walk_child(p, |c| {
         if !c.is_frozen() {
-            stack.push(pre_frame(c));
+            push(c);
         }
     });
 }
@@ -670,14 +687,16 @@ pub(crate) fn find_path(roots: &[(u32, ObjPtr)], nroots: usize, target: ObjPtr) 
             }
             let p = fr.ptr();
             if p == target {
-                return render_path(&stack, nroots, label, p);
+                let posts: Vec<ObjPtr> =
+                    stack.iter().filter(|f| f.tag()).map(|f| f.ptr()).collect();
+                return render_path(&posts, nroots, label, p);
             }
             if p.is_frozen() || !seen.insert(p) {
                 continue;
             }
             stack.push(post_frame(p));
             let start = stack.len();
-            push_walk_children(&mut stack, p);
+            push_walk_children(p, |c| stack.push(pre_frame(c)));
             stack[start..].reverse();
         }
     }
